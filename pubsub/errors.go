@@ -1,0 +1,89 @@
+package pubsub
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Protocol error codes (SPEC §7).
+const (
+	CodeInternal         = 100
+	CodeUnauthorized     = 101
+	CodeUnknownChannel   = 102
+	CodePermissionDenied = 103
+	CodeUnknownMethod    = 104
+	CodeLimitExceeded    = 106
+	CodeBadRequest       = 107
+	CodeNotAvailable     = 108
+	CodeTokenExpired     = 109
+	CodeTooManyRequests  = 110
+	CodeUnrecoverable    = 111
+	CodeUnavailable      = 112
+)
+
+// Disconnect codes (SPEC §7).
+const (
+	DisconnectNormal   = 3000
+	DisconnectShutdown = 3001
+	DisconnectSlow     = 3002
+	DisconnectRevoked  = 3003
+	DisconnectExpired  = 3004
+)
+
+// Error is a protocol error: a SPEC §7 code and a message for people.
+type Error struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s (%d)", e.Message, e.Code) }
+
+// Errorf returns a protocol error with the given code.
+func Errorf(code int, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Common protocol errors.
+var (
+	ErrUnknownChannel   = &Error{Code: CodeUnknownChannel, Message: "unknown channel or namespace"}
+	ErrPermissionDenied = &Error{Code: CodePermissionDenied, Message: "permission denied"}
+	ErrNotAvailable     = &Error{Code: CodeNotAvailable, Message: "not available"}
+	ErrUnavailable      = &Error{Code: CodeUnavailable, Message: "temporarily unavailable"}
+	ErrInternal         = &Error{Code: CodeInternal, Message: "internal error"}
+)
+
+// ErrEngineDown is wrapped by engines when their backend (Redis) cannot be
+// reached; callers map it to code 112 and HTTP 503.
+var ErrEngineDown = errors.New("engine unavailable")
+
+// ErrClosed is returned when using a stream or hub that has been closed.
+var ErrClosed = errors.New("closed")
+
+// AsError maps any error to a protocol error: protocol errors pass through,
+// engine outages become 112, the rest 100.
+func AsError(err error) *Error {
+	var pe *Error
+	if errors.As(err, &pe) {
+		return pe
+	}
+	if errors.Is(err, ErrEngineDown) {
+		return ErrUnavailable
+	}
+	return ErrInternal
+}
+
+// Disconnect is a reason to end a stream, sent as the `disconnect` event.
+type Disconnect struct {
+	Code      int    `json:"code"`
+	Reason    string `json:"reason"`
+	Reconnect bool   `json:"reconnect"`
+}
+
+// Disconnect reasons used by the server.
+var (
+	DisconnectNormalReason   = &Disconnect{Code: DisconnectNormal, Reason: "normal", Reconnect: true}
+	DisconnectShutdownReason = &Disconnect{Code: DisconnectShutdown, Reason: "server shutdown", Reconnect: true}
+	DisconnectSlowReason     = &Disconnect{Code: DisconnectSlow, Reason: "slow consumer", Reconnect: true}
+	DisconnectRevokedReason  = &Disconnect{Code: DisconnectRevoked, Reason: "session revoked", Reconnect: false}
+	DisconnectExpiredReason  = &Disconnect{Code: DisconnectExpired, Reason: "token expired", Reconnect: true}
+)
