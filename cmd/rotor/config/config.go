@@ -1,0 +1,271 @@
+// Package config is Rotor's typed configuration (SPEC §12): the Config
+// struct with its defaults, validation that names every bad field by its
+// dotted path, loading from defaults, a YAML file, ROTOR_* environment
+// variables and command-line flags, and a generator for a commented file.
+//
+// It is the only package that reads files, the environment and flags for
+// settings; every other package takes typed values from it.
+package config
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/rotor-rt/rotor/admin"
+)
+
+// Config is the whole configuration, shaped like the YAML file of SPEC §12.
+// Its koanf tags are the YAML keys.
+type Config struct {
+	HTTP      HTTP      `koanf:"http"`
+	Engine    Engine    `koanf:"engine"`
+	Structure Structure `koanf:"structure"`
+	Client    Client    `koanf:"client"`
+	Hooks     Hooks     `koanf:"hooks"`
+	Admin     Admin     `koanf:"admin"`
+	Limits    Limits    `koanf:"limits"`
+	Log       Log       `koanf:"log"`
+}
+
+// HTTP is the listener.
+type HTTP struct {
+	// Address is the host:port to listen on. Default ":8000"; must not be empty.
+	Address string `koanf:"address"`
+	// TLSCert is a PEM certificate file; with TLSKey it turns on HTTPS with
+	// HTTP/2. Zero value: plain HTTP.
+	TLSCert string `koanf:"tls_cert"`
+	// TLSKey is the PEM private key file for TLSCert. Zero value: plain HTTP.
+	TLSKey string `koanf:"tls_key"`
+	// H2C serves cleartext HTTP/2 for proxies that speak it. Zero value: off.
+	H2C bool `koanf:"h2c"`
+	// Ping is the SSE heartbeat interval and the "ping" of the connect
+	// reply. Default 20s; must be positive.
+	Ping time.Duration `koanf:"ping"`
+	// ShutdownTimeout bounds a graceful shutdown: streams get disconnect
+	// 3001, then the server waits this long for requests to finish.
+	// Default 10s; 0 means close at once.
+	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+}
+
+// Engine selects the pub/sub engine (SPEC §8).
+type Engine struct {
+	// Type is "memory" (one process, the default) or "redis".
+	Type string `koanf:"type"`
+	// RedisURL is a redis://, rediss:// or redis-sentinel:// URL, or several
+	// separated by commas for a Cluster. Required when Type is "redis";
+	// zero value: none.
+	RedisURL string `koanf:"redis_url"`
+}
+
+// Engine types.
+const (
+	EngineMemory = "memory"
+	EngineRedis  = "redis"
+)
+
+// Structure says where projects and namespaces live (SPEC §8).
+type Structure struct {
+	// Store is "sqlite" (editable, the default) or "file" (read-only,
+	// from Projects below).
+	Store string `koanf:"store"`
+	// SQLitePath is the SQLite database file. Default "rotor.db"; required
+	// when Store is "sqlite".
+	SQLitePath string `koanf:"sqlite_path"`
+	// Projects is the structure when Store is "file". Zero value: none
+	// (an error with the file store). Ignored, but still validated, with
+	// the SQLite store.
+	Projects []Project `koanf:"projects"`
+}
+
+// Structure stores.
+const (
+	StoreSQLite = "sqlite"
+	StoreFile   = "file"
+)
+
+// Project is admin.Project as written in the config file; see
+// admin.Project for the meaning of each field. Convert with Admin.
+type Project struct {
+	ID               string   `koanf:"id"`
+	Name             string   `koanf:"name"`
+	Secret           string   `koanf:"secret"`
+	APIKey           string   `koanf:"api_key"`
+	DefaultNamespace string   `koanf:"default_namespace"` // zero value: "default"
+	AuthURL          string   `koanf:"auth_url"`
+	PublishHookURL   string   `koanf:"publish_hook_url"`
+	EventsHookURL    string   `koanf:"events_hook_url"`
+	AllowedOrigins   []string `koanf:"allowed_origins"` // empty: same origin only
+	Anonymous        bool     `koanf:"anonymous"`
+	// Namespaces of the project. Zero value: one namespace named after
+	// DefaultNamespace with SPEC §1's defaults.
+	Namespaces []Namespace `koanf:"namespaces"`
+}
+
+// Namespace is admin.Namespace as written in the config file. Keys left
+// out of the file take SPEC §1's defaults (history_size 100,
+// history_ttl 5m, watch true), not Go zero values.
+type Namespace struct {
+	Name        string        `koanf:"name"`
+	Publish     bool          `koanf:"publish"`
+	Anonymous   bool          `koanf:"anonymous"`
+	Presence    bool          `koanf:"presence"`
+	JoinLeave   bool          `koanf:"join_leave"`
+	HistorySize int           `koanf:"history_size"` // publications; 0 turns history off
+	HistoryTTL  time.Duration `koanf:"history_ttl"`
+	Watch       bool          `koanf:"watch"`
+}
+
+// Admin converts the config-file project to the admin type.
+func (p Project) Admin() admin.Project {
+	out := admin.Project{
+		ID:               p.ID,
+		Name:             p.Name,
+		Secret:           p.Secret,
+		APIKey:           p.APIKey,
+		DefaultNamespace: p.DefaultNamespace,
+		AuthURL:          p.AuthURL,
+		PublishHookURL:   p.PublishHookURL,
+		EventsHookURL:    p.EventsHookURL,
+		AllowedOrigins:   append([]string(nil), p.AllowedOrigins...),
+		Anonymous:        p.Anonymous,
+		Namespaces:       make([]admin.Namespace, 0, len(p.Namespaces)),
+	}
+	for _, ns := range p.Namespaces {
+		out.Namespaces = append(out.Namespaces, admin.Namespace(ns))
+	}
+	return out
+}
+
+// AdminProjects returns the configured projects as admin types, ready for
+// admin.NewStaticStore.
+func (s Structure) AdminProjects() []admin.Project {
+	out := make([]admin.Project, 0, len(s.Projects))
+	for _, p := range s.Projects {
+		out = append(out, p.Admin())
+	}
+	return out
+}
+
+// Client holds settings of browser connections.
+type Client struct {
+	// LeaveGrace is how long after a client's last stream closes its leave
+	// is sent (SPEC §3.6). Default 5s; 0 means at once.
+	LeaveGrace time.Duration `koanf:"leave_grace"`
+	// MaxBody bounds client and API request bodies, in bytes. Default
+	// 65536; must be positive.
+	MaxBody int64 `koanf:"max_body"`
+	// PresenceTTL is how long presence survives a node that died. Default
+	// 60s; must be positive.
+	PresenceTTL time.Duration `koanf:"presence_ttl"`
+}
+
+// Hooks holds settings of calls to the application (SPEC §4, §5).
+type Hooks struct {
+	// Timeout bounds auth_url and publish_hook_url calls. Default 3s; must
+	// be positive.
+	Timeout time.Duration `koanf:"timeout"`
+	// Retries is how many times a failed events_hook_url batch is retried
+	// with backoff. Default 5; 0 means never retried.
+	Retries int `koanf:"retries"`
+}
+
+// Admin holds the admin UI and global API key settings (SPEC §9).
+type Admin struct {
+	// PasswordHash is the bcrypt hash of the admin UI password. Zero value:
+	// no password login (dev mode prints a password when there is no config
+	// at all).
+	PasswordHash string `koanf:"password_hash"`
+	// APIKey is the global key for /api/* on every project and for
+	// /api/admin/*. Zero value: no global key.
+	APIKey string `koanf:"api_key"`
+}
+
+// Limits bound what one client, IP or key may use. Where 0 means a
+// default, the Effective* methods return the value to use.
+type Limits struct {
+	// QueueBytes bounds each stream's outgoing queue, in bytes; a stream
+	// whose queue is full is disconnected as a slow consumer (3002).
+	// 0 means 1 MiB.
+	QueueBytes int `koanf:"queue_bytes"`
+	// ChannelsPerStream bounds the channels one stream carries. 0 means 128.
+	ChannelsPerStream int `koanf:"channels_per_stream"`
+	// ConnectionsPerIP bounds open streams and polls from one IP address.
+	// 0 means unlimited.
+	ConnectionsPerIP int `koanf:"connections_per_ip"`
+	// StreamsPerClient bounds the open streams of one client. 0 means
+	// unlimited.
+	StreamsPerClient int `koanf:"streams_per_client"`
+	// ChannelsPerClient bounds the channels one client is subscribed to.
+	// 0 means unlimited.
+	ChannelsPerClient int `koanf:"channels_per_client"`
+	// PublishRate bounds client publications per second, per client.
+	// 0 means unlimited.
+	PublishRate float64 `koanf:"publish_rate"`
+	// CommandRate bounds client commands per second, per client (a token
+	// bucket). 0 means 50.
+	CommandRate float64 `koanf:"command_rate"`
+	// CommandBurst is the bucket size for CommandRate, in commands.
+	// 0 means 100.
+	CommandBurst int `koanf:"command_burst"`
+	// APIRate bounds server API requests per second, per API key.
+	// 0 means unlimited.
+	APIRate float64 `koanf:"api_rate"`
+}
+
+// EffectiveQueueBytes returns QueueBytes, or 1 MiB when it is 0.
+func (l Limits) EffectiveQueueBytes() int { return orDefault(l.QueueBytes, 1<<20) }
+
+// EffectiveChannelsPerStream returns ChannelsPerStream, or 128 when it is 0.
+func (l Limits) EffectiveChannelsPerStream() int { return orDefault(l.ChannelsPerStream, 128) }
+
+// EffectiveCommandRate returns CommandRate, or 50 when it is 0.
+func (l Limits) EffectiveCommandRate() float64 { return orDefault(l.CommandRate, 50) }
+
+// EffectiveCommandBurst returns CommandBurst, or 100 when it is 0.
+func (l Limits) EffectiveCommandBurst() int { return orDefault(l.CommandBurst, 100) }
+
+func orDefault[T int | float64](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// Log configures the slog logger.
+type Log struct {
+	// Level is debug, info, warn or error. Default info.
+	Level string `koanf:"level"`
+	// Format is text or json. Default text.
+	Format string `koanf:"format"`
+}
+
+// SlogLevel returns Level as a slog.Level; an unknown level (which
+// Validate refuses) is info.
+func (l Log) SlogLevel() slog.Level {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(l.Level)); err != nil {
+		return slog.LevelInfo
+	}
+	return lv
+}
+
+// Default returns the configuration used when nothing is set: SPEC §12's
+// values, memory engine, SQLite structure in rotor.db.
+func Default() *Config {
+	return &Config{
+		HTTP: HTTP{
+			Address:         ":8000",
+			Ping:            20 * time.Second,
+			ShutdownTimeout: 10 * time.Second,
+		},
+		Engine:    Engine{Type: EngineMemory},
+		Structure: Structure{Store: StoreSQLite, SQLitePath: "rotor.db"},
+		Client: Client{
+			LeaveGrace:  5 * time.Second,
+			MaxBody:     65536,
+			PresenceTTL: 60 * time.Second,
+		},
+		Hooks: Hooks{Timeout: 3 * time.Second, Retries: 5},
+		Log:   Log{Level: "info", Format: "text"},
+	}
+}

@@ -1,0 +1,185 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+
+	"github.com/rotor-rt/rotor/admin"
+)
+
+// FieldError names one invalid setting by its dotted path, like
+// "engine.type" or "structure.projects[0].namespaces[1].history_ttl".
+type FieldError = admin.FieldError
+
+// Validate checks every setting and returns all problems at once, joined
+// with errors.Join, each a *FieldError naming the dotted path.
+func (c *Config) Validate() error {
+	var v validator
+	c.validateHTTP(&v)
+	c.validateEngine(&v)
+	c.validateStructure(&v)
+	if c.Client.LeaveGrace < 0 {
+		v.bad("client.leave_grace", "must not be negative")
+	}
+	if c.Client.MaxBody <= 0 {
+		v.bad("client.max_body", "must be a positive number of bytes")
+	}
+	if c.Client.PresenceTTL <= 0 {
+		v.bad("client.presence_ttl", "must be a positive duration")
+	}
+	if c.Hooks.Timeout <= 0 {
+		v.bad("hooks.timeout", "must be a positive duration")
+	}
+	if c.Hooks.Retries < 0 {
+		v.bad("hooks.retries", "must not be negative")
+	}
+	if h := c.Admin.PasswordHash; h != "" && !strings.HasPrefix(h, "$2") {
+		v.bad("admin.password_hash", "must be a bcrypt hash ($2a$..., $2b$...)")
+	}
+	c.validateLimits(&v)
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		v.bad("log.level", "must be debug, info, warn or error, not %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		v.bad("log.format", "must be text or json, not %q", c.Log.Format)
+	}
+	return errors.Join(v.errs...)
+}
+
+type validator struct{ errs []error }
+
+func (v *validator) bad(field, format string, args ...any) {
+	v.errs = append(v.errs, &FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+func (c *Config) validateHTTP(v *validator) {
+	if c.HTTP.Address == "" {
+		v.bad("http.address", "must not be empty")
+	} else if _, _, err := net.SplitHostPort(c.HTTP.Address); err != nil {
+		v.bad("http.address", "must be host:port or :port: %v", err)
+	}
+	if (c.HTTP.TLSCert == "") != (c.HTTP.TLSKey == "") {
+		if c.HTTP.TLSCert == "" {
+			v.bad("http.tls_cert", "must be set with http.tls_key")
+		} else {
+			v.bad("http.tls_key", "must be set with http.tls_cert")
+		}
+	}
+	if c.HTTP.Ping <= 0 {
+		v.bad("http.ping", "must be a positive duration")
+	}
+	if c.HTTP.ShutdownTimeout < 0 {
+		v.bad("http.shutdown_timeout", "must not be negative")
+	}
+}
+
+func (c *Config) validateEngine(v *validator) {
+	switch c.Engine.Type {
+	case EngineMemory:
+	case EngineRedis:
+		if c.Engine.RedisURL == "" {
+			v.bad("engine.redis_url", "must be set when engine.type is redis")
+		}
+	default:
+		v.bad("engine.type", "must be memory or redis, not %q", c.Engine.Type)
+	}
+	if c.Engine.RedisURL == "" {
+		return
+	}
+	for _, raw := range strings.Split(c.Engine.RedisURL, ",") {
+		u, err := url.Parse(strings.TrimSpace(raw))
+		if err != nil {
+			v.bad("engine.redis_url", "%v", err)
+			continue
+		}
+		switch u.Scheme {
+		case "redis", "rediss", "redis-sentinel", "unix":
+		default:
+			v.bad("engine.redis_url", "scheme must be redis, rediss, redis-sentinel or unix, not %q", u.Scheme)
+		}
+	}
+}
+
+func (c *Config) validateStructure(v *validator) {
+	switch c.Structure.Store {
+	case StoreSQLite:
+		if c.Structure.SQLitePath == "" {
+			v.bad("structure.sqlite_path", "must be set when structure.store is sqlite")
+		}
+	case StoreFile:
+		if len(c.Structure.Projects) == 0 {
+			v.bad("structure.projects", "must list at least one project when structure.store is file")
+		}
+	default:
+		v.bad("structure.store", "must be sqlite or file, not %q", c.Structure.Store)
+	}
+	seen := map[string]bool{}
+	for i, p := range c.Structure.Projects {
+		prefix := fmt.Sprintf("structure.projects[%d]", i)
+		ap := p.Admin()
+		if err := ap.Validate(); err != nil {
+			for _, e := range unjoin(err) {
+				var fe *admin.FieldError
+				if errors.As(e, &fe) {
+					v.bad(prefix+"."+fe.Field, "%s", fe.Message)
+				} else {
+					v.bad(prefix, "%v", e)
+				}
+			}
+		}
+		if p.ID != "" && seen[p.ID] {
+			v.bad(prefix+".id", "duplicate project id %q", p.ID)
+		}
+		seen[p.ID] = true
+		for _, f := range []struct{ name, val string }{
+			{"auth_url", p.AuthURL}, {"publish_hook_url", p.PublishHookURL}, {"events_hook_url", p.EventsHookURL},
+		} {
+			if f.val == "" {
+				continue
+			}
+			if u, err := url.Parse(f.val); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				v.bad(prefix+"."+f.name, "must be an http:// or https:// URL")
+			}
+		}
+	}
+}
+
+func (c *Config) validateLimits(v *validator) {
+	for _, f := range []struct {
+		name string
+		val  float64
+	}{
+		{"queue_bytes", float64(c.Limits.QueueBytes)},
+		{"channels_per_stream", float64(c.Limits.ChannelsPerStream)},
+		{"connections_per_ip", float64(c.Limits.ConnectionsPerIP)},
+		{"streams_per_client", float64(c.Limits.StreamsPerClient)},
+		{"channels_per_client", float64(c.Limits.ChannelsPerClient)},
+		{"publish_rate", c.Limits.PublishRate},
+		{"command_rate", c.Limits.CommandRate},
+		{"command_burst", float64(c.Limits.CommandBurst)},
+		{"api_rate", c.Limits.APIRate},
+	} {
+		if f.val < 0 {
+			v.bad("limits."+f.name, "must not be negative")
+		}
+	}
+}
+
+// unjoin flattens an errors.Join tree into its leaves.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, unjoin(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
