@@ -48,15 +48,19 @@ func wantCode(t *testing.T, err error, code int) {
 	}
 }
 
-// flip returns s with the byte at i changed to another base64url character.
-func flip(s string, i int) string {
-	b := []byte(s)
-	if b[i] == 'A' {
-		b[i] = 'B'
-	} else {
-		b[i] = 'A'
+// tamperings returns every string made by replacing one byte of s with
+// another base64url character or a separator.
+func tamperings(s string) []string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.="
+	var out []string
+	for i := range len(s) {
+		for _, c := range []byte(alphabet) {
+			if c != s[i] {
+				out = append(out, s[:i]+string(c)+s[i+1:])
+			}
+		}
 	}
-	return string(b)
+	return out
 }
 
 var huge = strings.Repeat("a", 100<<10)

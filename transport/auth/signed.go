@@ -27,7 +27,9 @@ func deriveKey(secret []byte, label string) []byte {
 
 // b64 is unpadded base64url: URL-, header- and cookie-safe (RFC 6265
 // cookie-octets exclude neither '-', '_' nor '.').
-var b64 = base64.RawURLEncoding
+// Decoding is strict, so each string has exactly one encoding and no
+// character can be changed without changing the bytes.
+var b64 = base64.RawURLEncoding.Strict()
 
 // sealJSON returns base64url(json(v)) + "." + base64url(HMAC(key, first part)).
 // The MAC covers the encoded payload, exactly the bytes that travel, so no

@@ -1,0 +1,11 @@
+// Package hooks calls the project's own HTTP endpoints (SPEC §4, §5):
+// auth_url to authorize private channels, publish_hook_url before a
+// client's publication, and events_hook_url after the fact. Each hook is a
+// small interface, so that those who embed the server can answer in Go;
+// the HTTP implementations here sign every body with the project secret
+// (header X-Rotor-Signature, see auth.SignBody) and send JSON.
+//
+// Failure policy, from the spec: authorization denies, the publish hook
+// fails closed (the caller refuses with 100), events are retried with
+// backoff and then dropped.
+package hooks
