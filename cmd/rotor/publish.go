@@ -148,4 +148,3 @@ func serverURL(h config.HTTP) (string, error) {
 	}
 	return scheme + "://" + net.JoinHostPort(host, port), nil
 }
-
