@@ -1,0 +1,227 @@
+// Package redis is Rotor's Redis engine (SPEC §8): a pub/sub backplane,
+// history and offsets kept by one Lua script per publication, presence
+// with TTL, revocation marks, and a node directory, so that any number of
+// nodes behave as one server. It runs on plain Redis, Sentinel and Cluster
+// (sharded pub/sub there) through go-redis's UniversalClient.
+package redis
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/rotor-rt/rotor/pubsub"
+)
+
+var (
+	_ pubsub.Engine               = (*Engine)(nil)
+	_ pubsub.HealthChecker        = (*Engine)(nil)
+	_ pubsub.NodeDirectory        = (*Engine)(nil)
+	_ pubsub.ChannelLister        = (*Engine)(nil)
+	_ pubsub.ChannelCountReporter = (*Engine)(nil)
+)
+
+// Defaults for Options' zero values.
+const (
+	DefaultPrefix       = "rotor"
+	DefaultTimeout      = time.Second
+	DefaultPingInterval = 2 * time.Second
+	// DefaultMetaTTL is the shortest life of a stream's meta (epoch,
+	// offset) after its last publication, and of the meta History creates
+	// for a channel never published to (PublishOptions' 5m default).
+	DefaultMetaTTL = 5 * time.Minute
+)
+
+// Options configures an Engine. Zero values take the defaults named.
+type Options struct {
+	// URL is redis://[user:pass@]host:port[/db] (rediss:// for TLS),
+	// redis-sentinel://host:port,host:port/mastername[?db=0], or several
+	// comma-separated redis:// URLs (or redis-cluster://h:p,h:p) for a
+	// Cluster. Required.
+	URL string
+	// Prefix starts every Redis key and pub/sub topic; "" means "rotor".
+	// It may not contain '{' or '}' (Cluster hash tags).
+	Prefix string
+	// NodeID names this node's Redis connections (CLIENT SETNAME); ""
+	// means a random id.
+	NodeID string
+	// Logger receives connection state changes; nil means slog.Default().
+	Logger *slog.Logger
+	// Timeout bounds dialing, each read and each write; 0 means 1s. It is
+	// what makes calls fail fast with ErrEngineDown when Redis is away.
+	Timeout time.Duration
+	// PingInterval is how often an idle pub/sub connection is checked; 0
+	// means 2s. A connection that misses a pong is replaced.
+	PingInterval time.Duration
+	// MetaTTL is the shortest life of a stream's meta after its last
+	// publication; 0 means 5m. Meta outliving history lets a client tell
+	// "history expired" (same epoch, gap) from "data lost" (new epoch).
+	MetaTTL time.Duration
+	// PoolSize is go-redis's connection pool size per node; 0 means
+	// go-redis's default (10 per CPU).
+	PoolSize int
+}
+
+// Engine is the Redis engine. Create it with New, call Start once, and
+// Close it when done.
+type Engine struct {
+	rdb     goredis.UniversalClient
+	cluster bool
+	opts    Options
+	log     *slog.Logger
+	keys    keyspace
+
+	startMu sync.Mutex
+	started bool
+	subs    *subscriber
+}
+
+// New connects to Redis (lazily: it does not fail when Redis is down) and
+// returns the engine.
+func New(opts Options) (*Engine, error) {
+	uo, err := parseURL(opts.URL)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = DefaultPrefix
+	}
+	if strings.ContainsAny(opts.Prefix, "{}") {
+		return nil, fmt.Errorf("redis prefix %q may not contain braces", opts.Prefix)
+	}
+	if opts.NodeID == "" {
+		opts.NodeID = randomID()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.PingInterval <= 0 {
+		opts.PingInterval = DefaultPingInterval
+	}
+	if opts.MetaTTL <= 0 {
+		opts.MetaTTL = DefaultMetaTTL
+	}
+	// Short timeouts and few retries: a call must fail within a few
+	// Timeouts when Redis is gone (issue 7), not after go-redis's 5s
+	// defaults with 3 retries.
+	uo.ClientName = "rotor-" + opts.NodeID
+	uo.Protocol = 2 // RESP2: Redis 7.0 on Debian, and no push handling on data connections
+	uo.DialTimeout = opts.Timeout
+	uo.ReadTimeout = opts.Timeout
+	uo.WriteTimeout = opts.Timeout
+	uo.PoolTimeout = opts.Timeout
+	uo.DialerRetries = 1
+	uo.MaxRetries = 1 // one retry replaces a pooled connection broken by a Redis restart
+	uo.MinRetryBackoff = 8 * time.Millisecond
+	uo.MaxRetryBackoff = 100 * time.Millisecond
+	uo.ContextTimeoutEnabled = true
+	uo.DisableIdentity = true
+	uo.PoolSize = opts.PoolSize
+	e := &Engine{
+		rdb:     goredis.NewUniversalClient(uo),
+		cluster: uo.IsClusterMode || len(uo.Addrs) > 1 && uo.MasterName == "",
+		opts:    opts,
+		log:     opts.Logger.With("component", "redis-engine"),
+		keys:    keyspace{prefix: opts.Prefix},
+	}
+	e.subs = newSubscriber(e)
+	return e, nil
+}
+
+// Client returns the go-redis client, for tests and tooling.
+func (e *Engine) Client() goredis.UniversalClient { return e.rdb }
+
+// Start begins delivering to h until ctx is done. It returns once Redis
+// answered and the control topic is subscribed, or with an error wrapping
+// pubsub.ErrEngineDown.
+func (e *Engine) Start(ctx context.Context, h pubsub.Handler) error {
+	e.startMu.Lock()
+	defer e.startMu.Unlock()
+	if e.started {
+		return errors.New("redis engine: already started")
+	}
+	if err := e.subs.start(ctx, h); err != nil {
+		return err
+	}
+	e.started = true
+	return nil
+}
+
+// Close releases the Redis connections. Start's goroutines end with its
+// context; Close does not wait for them.
+func (e *Engine) Close() error {
+	if err := e.rdb.Close(); err != nil {
+		return fmt.Errorf("close redis client: %w", err)
+	}
+	return nil
+}
+
+// Ready reports whether Redis answers and the pub/sub connection is up.
+func (e *Engine) Ready(ctx context.Context) error {
+	ctx, cancel := e.opCtx(ctx)
+	defer cancel()
+	if err := e.rdb.Ping(ctx).Err(); err != nil {
+		return e.wrap("ping", err)
+	}
+	if err := e.subs.healthy(); err != nil {
+		return fmt.Errorf("redis pub/sub: %w: %w", pubsub.ErrEngineDown, err)
+	}
+	return nil
+}
+
+// opCtx bounds one engine call: a few Timeouts at most, so a call never
+// hangs past what the caller could expect even with retries.
+func (e *Engine) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, 3*e.opts.Timeout)
+}
+
+// wrap adds context to a Redis error and marks outages with
+// pubsub.ErrEngineDown.
+func (e *Engine) wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if isDown(err) {
+		return fmt.Errorf("redis %s: %w: %w", op, pubsub.ErrEngineDown, err)
+	}
+	return fmt.Errorf("redis %s: %w", op, err)
+}
+
+// isDown tells outages (network errors, timeouts, a closed pool, a server
+// loading or without master) from errors in what was asked.
+func isDown(err error) bool {
+	var rerr goredis.Error
+	if errors.As(err, &rerr) {
+		msg := rerr.Error()
+		for _, p := range []string{"LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY", "BUSY", "MOVED", "ASK"} {
+			if strings.HasPrefix(msg, p) {
+				return true
+			}
+		}
+		return false
+	}
+	// The caller gave up: not an outage. A deadline, ours or the
+	// caller's, is one: Redis did not answer in time.
+	return !errors.Is(err, context.Canceled)
+}
+
+// randomID returns a short random string for epochs and node ids.
+func randomID() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	var b [10]byte
+	_, _ = rand.Read(b[:])
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b[:])
+}

@@ -1,0 +1,86 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/rotor-rt/rotor/pubsub"
+)
+
+// UpdateNode publishes this node's info for ttl (a heartbeat).
+func (e *Engine) UpdateNode(ctx context.Context, info pubsub.NodeInfo, ttl time.Duration) error {
+	ctx, cancel := e.opCtx(ctx)
+	defer cancel()
+	b, err := json.Marshal(info)
+	if err != nil {
+		return fmt.Errorf("encode node info: %w", err)
+	}
+	err = addTTLScript.Run(ctx, e.rdb, []string{e.keys.nodes(), e.keys.nodesZ()}, info.ID, b, max(ms(ttl), 1)).Err()
+	return e.wrap("update node", err)
+}
+
+// Nodes lists the nodes whose heartbeat has not expired, by id.
+func (e *Engine) Nodes(ctx context.Context) ([]pubsub.NodeInfo, error) {
+	ctx, cancel := e.opCtx(ctx)
+	defer cancel()
+	flat, err := readTTLScript.Run(ctx, e.rdb, []string{e.keys.nodes(), e.keys.nodesZ()}).StringSlice()
+	if err != nil {
+		return nil, e.wrap("nodes", err)
+	}
+	out := make([]pubsub.NodeInfo, 0, len(flat)/2)
+	for i := 0; i+1 < len(flat); i += 2 {
+		var n pubsub.NodeInfo
+		if err := json.Unmarshal([]byte(flat[i+1]), &n); err != nil {
+			return nil, fmt.Errorf("redis nodes: decode %q: %w", flat[i], err)
+		}
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// ReportChannels replaces the node's channel counts, kept for ttl.
+func (e *Engine) ReportChannels(ctx context.Context, nodeID string, counts map[string]int, ttl time.Duration) error {
+	ctx, cancel := e.opCtx(ctx)
+	defer cancel()
+	args := make([]any, 0, 2+2*len(counts))
+	args = append(args, nodeID, max(ms(ttl), 1))
+	for ch, n := range counts {
+		args = append(args, ch, n)
+	}
+	err := reportChannelsScript.Run(ctx, e.rdb, []string{e.keys.channels(nodeID), e.keys.channelsZ()}, args...).Err()
+	return e.wrap("report channels", err)
+}
+
+// Channels sums the live nodes' counts of the keys matching pattern
+// (path.Match over the whole key).
+func (e *Engine) Channels(ctx context.Context, pattern string) (map[string]int, error) {
+	if _, err := path.Match(pattern, ""); err != nil {
+		return nil, fmt.Errorf("channels pattern %q: %w", pattern, err)
+	}
+	ctx, cancel := e.opCtx(ctx)
+	defer cancel()
+	flat, err := channelsScript.Run(ctx, e.rdb, []string{e.keys.channelsZ()}, e.keys.channelsPrefix()).StringSlice()
+	if err != nil {
+		return nil, e.wrap("channels", err)
+	}
+	out := make(map[string]int)
+	for i := 0; i+1 < len(flat); i += 2 {
+		if pattern != "" {
+			if ok, _ := path.Match(pattern, flat[i]); !ok {
+				continue
+			}
+		}
+		n, err := strconv.Atoi(flat[i+1])
+		if err != nil {
+			return nil, fmt.Errorf("redis channels: bad count %q: %w", flat[i+1], err)
+		}
+		out[flat[i]] += n
+	}
+	return out, nil
+}

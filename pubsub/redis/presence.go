@@ -1,0 +1,90 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/rotor-rt/rotor/pubsub"
+)
+
+// AddPresence adds or refreshes a client in key's presence for ttl. The
+// entry lives in a hash (client → info) with its expiry in a sorted set,
+// cleaned on every read; both keys expire whole when every entry has.
+func (e *Engine) AddPresence(ctx context.Context, key string, info *pubsub.ClientInfo, ttl time.Duration) error {
+	ctx, cancel := e.opCtx(ctx)
+	defer cancel()
+	if info == nil || info.Client == "" {
+		return fmt.Errorf("redis add presence: client id is empty")
+	}
+	b, err := json.Marshal(info)
+	if err != nil {
+		return fmt.Errorf("encode client info: %w", err)
+	}
+	err = addTTLScript.Run(ctx, e.rdb,
+		[]string{e.keys.presence(key), e.keys.presenceZ(key)},
+		info.Client, b, max(ms(ttl), 1),
+	).Err()
+	return e.wrap("add presence", err)
+}
+
+// RemovePresence removes a client from key's presence.
+func (e *Engine) RemovePresence(ctx context.Context, key, client string) error {
+	ctx, cancel := e.opCtx(ctx)
+	defer cancel()
+	_, err := e.rdb.TxPipelined(ctx, func(p goredisPipeliner) error {
+		p.HDel(ctx, e.keys.presence(key), client)
+		p.ZRem(ctx, e.keys.presenceZ(key), client)
+		return nil
+	})
+	return e.wrap("remove presence", err)
+}
+
+// Presence returns key's live clients by client id.
+func (e *Engine) Presence(ctx context.Context, key string) (map[string]*pubsub.ClientInfo, error) {
+	flat, err := e.readPresence(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*pubsub.ClientInfo, len(flat)/2)
+	for i := 0; i+1 < len(flat); i += 2 {
+		info := new(pubsub.ClientInfo)
+		if err := json.Unmarshal([]byte(flat[i+1]), info); err != nil {
+			return nil, fmt.Errorf("redis presence: decode %q: %w", flat[i], err)
+		}
+		out[flat[i]] = info
+	}
+	return out, nil
+}
+
+// PresenceStats counts key's live clients and distinct users.
+func (e *Engine) PresenceStats(ctx context.Context, key string) (pubsub.PresenceStats, error) {
+	flat, err := e.readPresence(ctx, key)
+	if err != nil {
+		return pubsub.PresenceStats{}, err
+	}
+	users := make(map[string]struct{})
+	for i := 0; i+1 < len(flat); i += 2 {
+		var u struct {
+			User string `json:"user"`
+		}
+		if err := json.Unmarshal([]byte(flat[i+1]), &u); err != nil {
+			return pubsub.PresenceStats{}, fmt.Errorf("redis presence stats: decode %q: %w", flat[i], err)
+		}
+		users[u.User] = struct{}{}
+	}
+	return pubsub.PresenceStats{Clients: len(flat) / 2, Users: len(users)}, nil
+}
+
+func (e *Engine) readPresence(ctx context.Context, key string) ([]string, error) {
+	ctx, cancel := e.opCtx(ctx)
+	defer cancel()
+	flat, err := readTTLScript.Run(ctx, e.rdb,
+		[]string{e.keys.presence(key), e.keys.presenceZ(key)},
+	).StringSlice()
+	if err != nil {
+		return nil, e.wrap("presence", err)
+	}
+	return flat, nil
+}

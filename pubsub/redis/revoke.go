@@ -1,0 +1,41 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// goredisPipeliner shortens transaction callbacks' signatures.
+type goredisPipeliner = goredis.Pipeliner
+
+// Revoke marks the user's sessions issued before `before` as revoked for
+// ttl. The mark is a key holding before in Unix nanoseconds.
+func (e *Engine) Revoke(ctx context.Context, userKey string, before time.Time, ttl time.Duration) error {
+	ctx, cancel := e.opCtx(ctx)
+	defer cancel()
+	err := e.rdb.Set(ctx, e.keys.revoke(userKey), strconv.FormatInt(before.UnixNano(), 10), time.Duration(max(ms(ttl), 1))*time.Millisecond).Err()
+	return e.wrap("revoke", err)
+}
+
+// RevokedBefore returns the user's revocation mark, or the zero time.
+func (e *Engine) RevokedBefore(ctx context.Context, userKey string) (time.Time, error) {
+	ctx, cancel := e.opCtx(ctx)
+	defer cancel()
+	v, err := e.rdb.Get(ctx, e.keys.revoke(userKey)).Result()
+	if errors.Is(err, goredis.Nil) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, e.wrap("revoked before", err)
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("redis revoked before: bad mark %q: %w", v, err)
+	}
+	return time.Unix(0, n), nil
+}
