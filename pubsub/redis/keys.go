@@ -18,11 +18,11 @@ func (k keyspace) control() string { return k.prefix + ":control" }
 
 // The node directory and channel counts live under one hash tag so that
 // one script can read them all in a Cluster.
-func (k keyspace) nodes() string                { return k.prefix + ":{nodes}:info" }
-func (k keyspace) nodesZ() string               { return k.prefix + ":{nodes}:infoz" }
-func (k keyspace) channelsPrefix() string       { return k.prefix + ":{nodes}:ch:" }
-func (k keyspace) channelsZ() string            { return k.prefix + ":{nodes}:chz" }
-func (k keyspace) channels(node string) string  { return k.channelsPrefix() + node }
+func (k keyspace) nodes() string               { return k.prefix + ":{nodes}:info" }
+func (k keyspace) nodesZ() string              { return k.prefix + ":{nodes}:infoz" }
+func (k keyspace) channelsPrefix() string      { return k.prefix + ":{nodes}:ch:" }
+func (k keyspace) channelsZ() string           { return k.prefix + ":{nodes}:chz" }
+func (k keyspace) channels(node string) string { return k.channelsPrefix() + node }
 
 // keyOfTopic returns the channel key of a topic, or false for other topics.
 func (k keyspace) keyOfTopic(topic string) (string, bool) {
