@@ -147,3 +147,7 @@ func containsField(line, field string) bool {
 	}
 	return false
 }
+
+func startServerArgs(t testing.TB, args ...string) *redistest.Server {
+	return redistest.Start(t, args...)
+}

@@ -1,0 +1,171 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/rotor-rt/rotor/pubsub"
+)
+
+// TestRedisDown kills Redis under two running engines: every call fails
+// with ErrEngineDown (never hangs), Ready reports it, and after a restart
+// Ready recovers, HandleReconnect is called and subscriptions deliver
+// again.
+func TestRedisDown(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	a, recA := startEngine(t, srv.URL(), "down")
+	b, recB := startEngine(t, srv.URL(), "down")
+	ctx := t.Context()
+	opts := pubsub.PublishOptions{HistorySize: 10, HistoryTTL: time.Minute}
+	if err := b.Subscribe(ctx, "p|live"); err != nil {
+		t.Fatal(err)
+	}
+	before, err := a.Publish(ctx, "p|live", data(1), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "first delivery", func() bool { return recB.pubCount("p|live") == 1 })
+
+	srv.Kill()
+	// A generous bound: the point is "no hang", not speed.
+	callCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	info := &pubsub.ClientInfo{Client: "c", User: "u"}
+	calls := map[string]func() error{
+		"publish": func() error { _, err := a.Publish(callCtx, "p|live", data(2), opts); return err },
+		"history": func() error {
+			_, err := a.History(callCtx, "p|live", pubsub.HistoryRequest{Limit: -1})
+			return err
+		},
+		"remove history":  func() error { return a.RemoveHistory(callCtx, "p|x") },
+		"join":            func() error { return a.PublishJoin(callCtx, "p|live", info) },
+		"control":         func() error { return a.PublishControl(callCtx, []byte("x")) },
+		"add presence":    func() error { return a.AddPresence(callCtx, "p|live", info, time.Minute) },
+		"presence":        func() error { _, err := a.Presence(callCtx, "p|live"); return err },
+		"presence stats":  func() error { _, err := a.PresenceStats(callCtx, "p|live"); return err },
+		"remove presence": func() error { return a.RemovePresence(callCtx, "p|live", "c") },
+		"revoke":          func() error { return a.Revoke(callCtx, "p|u", time.Now(), time.Minute) },
+		"revoked before":  func() error { _, err := a.RevokedBefore(callCtx, "p|u"); return err },
+		"update node":     func() error { return a.UpdateNode(callCtx, pubsub.NodeInfo{ID: "a"}, time.Minute) },
+		"nodes":           func() error { _, err := a.Nodes(callCtx); return err },
+		"report channels": func() error { return a.ReportChannels(callCtx, "a", map[string]int{"k": 1}, time.Minute) },
+		"channels":        func() error { _, err := a.Channels(callCtx, "*"); return err },
+		"subscribe":       func() error { return a.Subscribe(callCtx, "p|other") },
+		"ready":           func() error { return a.Ready(callCtx) },
+	}
+	for name, call := range calls {
+		if err := call(); !errors.Is(err, pubsub.ErrEngineDown) {
+			t.Errorf("%s with Redis down: %v, want ErrEngineDown", name, err)
+		}
+		if callCtx.Err() != nil {
+			t.Fatalf("%s hung", name)
+		}
+	}
+	if err := pubsub.AsError(a.Ready(callCtx)); err.Code != pubsub.CodeUnavailable {
+		t.Errorf("AsError(Ready) = %v", err)
+	}
+	eventually(t, "B's pub/sub to notice", func() bool { return b.subs.healthy() != nil })
+
+	srv.Restart(false)
+	eventually(t, "Ready after restart", func() bool { return a.Ready(ctx) == nil && b.Ready(ctx) == nil })
+	eventually(t, "HandleReconnect on B", func() bool { return recB.reconnectCount() >= 1 })
+	eventually(t, "HandleReconnect on A", func() bool { return recA.reconnectCount() >= 1 })
+
+	// Without persistence the restart lost the data: a new epoch, and the
+	// resubscribed key delivers again.
+	after, err := a.Publish(ctx, "p|live", data(3), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Epoch == before.Epoch || after.Offset != 1 {
+		t.Errorf("after restart: %+v, before %+v", after, before)
+	}
+	eventually(t, "delivery after restart", func() bool { return recB.pubCount("p|live") == 2 })
+	if err := a.PublishControl(ctx, []byte("back")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "control after restart", func() bool { return recA.sawControl("back") && recB.sawControl("back") })
+}
+
+// TestPersistentRestart keeps the data over a restart (append-only file):
+// same epoch, offsets continue.
+func TestPersistentRestart(t *testing.T) {
+	t.Parallel()
+	srv := startServerArgs(t, "--appendonly", "yes", "--appendfsync", "always")
+	e, rec := startEngine(t, srv.URL(), "")
+	ctx := t.Context()
+	opts := pubsub.PublishOptions{HistorySize: 10, HistoryTTL: time.Minute}
+	if err := e.Subscribe(ctx, "p|k"); err != nil {
+		t.Fatal(err)
+	}
+	before, err := e.Publish(ctx, "p|k", data(1), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Restart(false)
+	eventually(t, "reconnect", func() bool { return rec.reconnectCount() == 1 && e.Ready(ctx) == nil })
+	after, err := e.Publish(ctx, "p|k", data(2), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after != (pubsub.Position{Epoch: before.Epoch, Offset: 2}) {
+		t.Fatalf("after restart %+v, before %+v", after, before)
+	}
+	eventually(t, "delivery", func() bool { return rec.pubCount("p|k") == 2 })
+}
+
+// TestStartWithRedisDown: Start reports the outage instead of hanging.
+func TestStartWithRedisDown(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	srv.Kill()
+	e := newEngine(t, srv.URL(), "")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	if err := e.Start(ctx, newRecorder()); !errors.Is(err, pubsub.ErrEngineDown) {
+		t.Fatalf("Start: %v, want ErrEngineDown", err)
+	}
+}
+
+// TestNoGoroutineLeak runs an engine through an outage and checks that
+// its goroutines end with Start's context (not parallel: it counts the
+// process's goroutines).
+func TestNoGoroutineLeak(t *testing.T) {
+	srv := startServer(t)
+	baseline := runtime.NumGoroutine()
+	for range 3 {
+		e, err := New(Options{URL: srv.URL(), Timeout: 300 * time.Millisecond, PingInterval: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		rec := newRecorder()
+		if err := e.Start(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Subscribe(ctx, "p|a", "p|b"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Publish(ctx, "p|a", data(1), pubsub.PublishOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		srv.Restart(true)
+		eventually(t, "reconnect", func() bool { return rec.reconnectCount() > 0 })
+		cancel()
+		if err := e.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > baseline {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines, baseline %d:\n%s", runtime.NumGoroutine(), baseline, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
