@@ -1,0 +1,235 @@
+// Package web serves the admin UI (/admin) and the admin JSON API
+// (/api/admin) of SPEC §9.
+//
+// The UI is server-rendered with templ (package views) and needs a login:
+// a bcrypt password, then an HMAC-signed session cookie. State-changing
+// requests are guarded by http.CrossOriginProtection and SameSite=Strict
+// cookies rather than tokens in forms (see docs/admin.md). The API takes
+// the global admin key instead of a session.
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub"
+)
+
+// Store is the read side of a structure store. Both *sqlite.Store and
+// *admin.StaticStore satisfy it.
+type Store interface {
+	Project(ctx context.Context, id string) (*admin.Project, error)
+	Projects(ctx context.Context) ([]admin.Project, error)
+	// ReadOnly reports whether the structure comes from a file: forms are
+	// disabled and every write refused.
+	ReadOnly() bool
+}
+
+// Writer is the optional write side of a Store (*sqlite.Store).
+type Writer interface {
+	CreateProject(ctx context.Context, p *admin.Project) error
+	UpdateProject(ctx context.Context, p *admin.Project) error
+	DeleteProject(ctx context.Context, id string) error
+	RegenerateSecret(ctx context.Context, id string) (string, error)
+	RegenerateAPIKey(ctx context.Context, id string) (string, error)
+	CreateNamespace(ctx context.Context, projectID string, ns admin.Namespace) error
+	UpdateNamespace(ctx context.Context, projectID string, ns admin.Namespace) error
+	DeleteNamespace(ctx context.Context, projectID, name string) error
+}
+
+// Node is what the pages need from the running server.
+type Node interface {
+	// Publish publishes data to a project's channel as the server API does.
+	Publish(ctx context.Context, project, channel string, data json.RawMessage) (pubsub.Position, error)
+	// History returns up to limit of the newest publications, oldest first,
+	// and the channel's position.
+	History(ctx context.Context, project, channel string, limit int) ([]*pubsub.Publication, pubsub.Position, error)
+	// Presence returns the clients present in a channel, by client id.
+	Presence(ctx context.Context, project, channel string) (map[string]*pubsub.ClientInfo, error)
+	// Nodes describes every node of the cluster (this one alone without a
+	// node directory).
+	Nodes(ctx context.Context) ([]pubsub.NodeInfo, error)
+	// Watch delivers the publications of the project's channels in
+	// namespaces with watch on, Channel filled in, until ctx is done, when
+	// the channel is closed. It may drop publications for a slow reader.
+	Watch(ctx context.Context, project string) (<-chan *pubsub.Publication, error)
+}
+
+// Options configures New.
+type Options struct {
+	// Store serves the structure. Required.
+	Store Store
+	// Node serves channel tools, the dashboard and the live watch. Nil
+	// shows them as unavailable.
+	Node Node
+	// PasswordHash is the bcrypt hash of the admin password. Required.
+	PasswordHash []byte
+	// APIKey is the global admin key for the JSON API (Authorization:
+	// apikey <key>). Empty turns the API off (every call gets 401).
+	APIKey string
+	// Secure marks the session cookie Secure (set under TLS).
+	Secure bool
+	// SessionKey signs session cookies. Nil means 32 random bytes, so
+	// sessions end with the process; give every node the same key to keep
+	// them across nodes behind a load balancer.
+	SessionKey []byte
+	// SessionTTL is how long a login lasts. 0 means 12h.
+	SessionTTL time.Duration
+	// BasePath is where UI() is mounted. "" means "/admin".
+	BasePath string
+	// ClientIP returns the address login attempts are counted under. Nil
+	// means the host of RemoteAddr (no proxy header is trusted).
+	ClientIP func(*http.Request) string
+	// OnChange is called after every successful structure write made
+	// here, so the server can tell other nodes. May be nil.
+	OnChange func()
+	// Logger receives errors. Nil discards them.
+	Logger *slog.Logger
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Handler serves the admin UI and API.
+type Handler struct {
+	opts     Options
+	log      *slog.Logger
+	sessions *sessions
+	limiter  *loginLimiter
+	csrf     *http.CrossOriginProtection
+}
+
+// New checks opts and returns a Handler.
+func New(opts Options) (*Handler, error) {
+	if opts.Store == nil {
+		return nil, errors.New("admin web: Store is required")
+	}
+	if len(opts.PasswordHash) == 0 {
+		return nil, errors.New("admin web: PasswordHash is required")
+	}
+	if opts.BasePath == "" {
+		opts.BasePath = "/admin"
+	}
+	if opts.SessionTTL == 0 {
+		opts.SessionTTL = 12 * time.Hour
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.ClientIP == nil {
+		opts.ClientIP = remoteHost
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	key := opts.SessionKey
+	if key == nil {
+		key = make([]byte, 32)
+		_, _ = rand.Read(key) // never fails (crypto/rand doc)
+	}
+	h := &Handler{
+		opts:     opts,
+		log:      opts.Logger.With("component", "admin"),
+		sessions: newSessions(key, opts.SessionTTL, opts.Now),
+		limiter:  newLoginLimiter(opts.Now),
+		csrf:     http.NewCrossOriginProtection(),
+	}
+	h.csrf.SetDenyHandler(http.HandlerFunc(h.denyCrossOrigin))
+	return h, nil
+}
+
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// writer returns the store's write side, or nil when it is read-only.
+func (h *Handler) writer() Writer {
+	if h.opts.Store.ReadOnly() {
+		return nil
+	}
+	w, _ := h.opts.Store.(Writer)
+	return w
+}
+
+func (h *Handler) changed() {
+	if h.opts.OnChange != nil {
+		h.opts.OnChange()
+	}
+}
+
+// UI returns the admin pages, to be mounted at BasePath.
+func (h *Handler) UI() http.Handler {
+	r := chi.NewRouter()
+	r.Use(securityHeaders, h.crossOrigin)
+	r.Handle("/static/*", http.StripPrefix(h.opts.BasePath+"/static/", staticFiles()))
+	r.Get("/login", h.loginForm)
+	r.Post("/login", h.login)
+	r.Group(func(r chi.Router) {
+		r.Use(h.requireLogin)
+		r.Post("/logout", h.logout)
+		r.Get("/", h.dashboard)
+		r.Get("/stats", h.stats)
+		r.Get("/projects", h.projects)
+		r.Post("/projects", h.createProject)
+		r.Get("/projects/new", h.newProject)
+		r.Route("/projects/{id}", func(r chi.Router) {
+			r.Get("/", h.project)
+			r.Post("/", h.updateProject)
+			r.Get("/delete", h.confirmDeleteProject)
+			r.Post("/delete", h.deleteProject)
+			r.Post("/secret", h.regenerateSecret)
+			r.Post("/api_key", h.regenerateAPIKey)
+			r.Get("/namespaces/new", h.newNamespace)
+			r.Post("/namespaces", h.createNamespace)
+			r.Get("/namespaces/{name}", h.namespace)
+			r.Post("/namespaces/{name}", h.updateNamespace)
+			r.Get("/namespaces/{name}/delete", h.confirmDeleteNamespace)
+			r.Post("/namespaces/{name}/delete", h.deleteNamespace)
+			r.Get("/watch", h.watchPage)
+			r.Get("/watch/stream", h.watchStream)
+			r.Get("/channels", h.channelPage)
+			r.Post("/channels", h.publish)
+		})
+	})
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		h.renderError(w, r, http.StatusNotFound, "Page not found.")
+	})
+	return r
+}
+
+// API returns the admin JSON API, to be mounted at /api/admin.
+func (h *Handler) API() http.Handler {
+	r := chi.NewRouter()
+	r.Use(h.requireAPIKey)
+	r.Get("/projects", h.apiProjects)
+	r.Post("/projects", h.apiCreateProject)
+	r.Get("/projects/{id}", h.apiProject)
+	r.Patch("/projects/{id}", h.apiUpdateProject)
+	r.Delete("/projects/{id}", h.apiDeleteProject)
+	r.Post("/projects/{id}/secret", h.apiRegenerateSecret)
+	r.Post("/projects/{id}/api_key", h.apiRegenerateAPIKey)
+	r.Get("/projects/{id}/namespaces", h.apiNamespaces)
+	r.Post("/projects/{id}/namespaces", h.apiCreateNamespace)
+	r.Get("/projects/{id}/namespaces/{name}", h.apiNamespace)
+	r.Patch("/projects/{id}/namespaces/{name}", h.apiUpdateNamespace)
+	r.Delete("/projects/{id}/namespaces/{name}", h.apiDeleteNamespace)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		apiError(w, http.StatusNotFound, pubsub.CodeUnknownMethod, "unknown admin API path")
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		apiError(w, http.StatusMethodNotAllowed, pubsub.CodeUnknownMethod, "method not allowed")
+	})
+	return r
+}
