@@ -1,12 +1,221 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"time"
 
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
+
+	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/admin/sqlite"
+	"github.com/rotor-rt/rotor/cmd/rotor/config"
+	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/transport"
 )
 
-// newServeCmd is implemented by the lead.
 func newServeCmd(g *globalFlags) *cobra.Command {
-	return &cobra.Command{Use: "serve", Short: "Run the server", RunE: func(*cobra.Command, []string) error { return errors.New("not implemented yet") }}
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the server",
+		Long: "Run the server. With no config at all it listens on :8000 with SQLite (rotor.db),\n" +
+			"the memory engine and a demo project, and prints what you need to try it.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			return runServe(cmd.Context(), cfg, g.devMode(), cmd.OutOrStdout())
+		},
+	}
 }
+
+// devMode is true when no config file was given: `rotor serve` then makes
+// a demo project and prints an admin password.
+func (g *globalFlags) devMode() bool {
+	if g.configPath != "" {
+		return false
+	}
+	return !slices.ContainsFunc(g.environ, func(kv string) bool {
+		return len(kv) > len("ROTOR_CONFIG=") && kv[:len("ROTOR_CONFIG=")] == "ROTOR_CONFIG="
+	})
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.Log.SlogLevel()}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// structureStore is what serve needs from either structure store.
+type structureStore interface {
+	transport.ProjectStore
+	ReadOnly() bool
+}
+
+// runServe runs the server until ctx is done, then drains it.
+func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) error {
+	log := newLogger(cfg, os.Stderr)
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+
+	store, sqliteStore, err := openStructure(runCtx, cfg, log)
+	if err != nil {
+		return err
+	}
+	if sqliteStore != nil {
+		defer sqliteStore.Close()
+	}
+	engine, err := newEngine(cfg, log)
+	if err != nil {
+		return err
+	}
+	node, err := transport.New(transport.Options{
+		Version:           version,
+		Engine:            engine,
+		Projects:          store,
+		Logger:            log,
+		Ping:              cfg.HTTP.Ping,
+		QueueBytes:        cfg.Limits.EffectiveQueueBytes(),
+		ChannelsPerStream: cfg.Limits.EffectiveChannelsPerStream(),
+		MaxBody:           cfg.Client.MaxBody,
+		LeaveGrace:        cfg.Client.LeaveGrace,
+		PresenceTTL:       cfg.Client.PresenceTTL,
+		AdminAPIKey:       cfg.Admin.APIKey,
+		HookTimeout:       cfg.Hooks.Timeout,
+		HookRetries:       cfg.Hooks.Retries,
+		Limits: transport.Limits{
+			CommandRate:  cfg.Limits.EffectiveCommandRate(),
+			CommandBurst: cfg.Limits.EffectiveCommandBurst(),
+			APIRate:      cfg.Limits.APIRate,
+		},
+	})
+	if err != nil {
+		return err
+	}
+	if err := node.Start(runCtx); err != nil {
+		return err
+	}
+	if sqliteStore != nil {
+		go sqliteStore.Run(runCtx, nil)
+	}
+
+	r := chi.NewRouter()
+	node.Routes(r)
+	tls := cfg.HTTP.TLSCert != ""
+	if err := mountAdmin(runCtx, r, cfg, dev, store, node, log, out, tls); err != nil {
+		return err
+	}
+	mountOps(r, node, engine)
+	mountStatic(r, dev)
+	if dev && sqliteStore != nil {
+		if err := ensureDemo(runCtx, sqliteStore, cfg, out); err != nil {
+			return err
+		}
+	}
+
+	srv := &http.Server{
+		Addr:              cfg.HTTP.Address,
+		Handler:           r,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		// WriteTimeout stays 0: streams live for hours; each flush sets
+		// its own deadline (STYLE: deadlines per write).
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetHTTP2(tls)
+	protocols.SetUnencryptedHTTP2(cfg.HTTP.H2C)
+	srv.Protocols = &protocols
+
+	ln, err := net.Listen("tcp", cfg.HTTP.Address)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Address, err)
+	}
+	log.Info("rotor listening", "address", ln.Addr().String(), "engine", cfg.Engine.Type, "structure", cfg.Structure.Store, "tls", tls, "h2c", cfg.HTTP.H2C)
+	served := make(chan error, 1)
+	go func() {
+		if tls {
+			served <- srv.ServeTLS(ln, cfg.HTTP.TLSCert, cfg.HTTP.TLSKey)
+		} else {
+			served <- srv.Serve(ln)
+		}
+	}()
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: streams get disconnect 3001")
+	shutCtx, stop := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
+	defer stop()
+	drained := make(chan error, 1)
+	go func() { drained <- node.Shutdown(shutCtx, pubsub.DisconnectShutdownReason) }()
+	srvErr := srv.Shutdown(shutCtx)
+	if err := <-drained; err != nil {
+		log.Warn("drain", "err", err)
+	}
+	if srvErr != nil {
+		_ = srv.Close()
+		log.Warn("shutdown", "err", srvErr)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func openStructure(ctx context.Context, cfg *config.Config, log *slog.Logger) (structureStore, *sqlite.Store, error) {
+	if cfg.Structure.Store == config.StoreFile {
+		s, err := admin.NewStaticStore(cfg.Structure.AdminProjects())
+		if err != nil {
+			return nil, nil, fmt.Errorf("structure from config: %w", err)
+		}
+		return s, nil, nil
+	}
+	s, err := sqlite.Open(ctx, cfg.Structure.SQLitePath, sqlite.WithLogger(log.With("component", "sqlite")))
+	if err != nil {
+		return nil, nil, fmt.Errorf("open structure store %s: %w", cfg.Structure.SQLitePath, err)
+	}
+	return s, s, nil
+}
+
+// mountOps adds /healthz, /readyz and /metrics (SPEC §10).
+func mountOps(r chi.Router, node *transport.Node, engine pubsub.Engine) {
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	r.Get("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		if hc, ok := engine.(pubsub.HealthChecker); ok {
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			if err := hc.Ready(ctx); err != nil {
+				http.Error(w, "engine not ready: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(node.Collectors()...)
+	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+}
+
+var errNoEngine = errors.New("unknown engine type")

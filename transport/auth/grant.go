@@ -27,6 +27,9 @@ type Grant struct {
 	// ChanInfo is the channel info from the auth answer or subscription
 	// token, or nil; at most MaxGrantChanInfo bytes.
 	ChanInfo json.RawMessage
+	// Issued lets an `unsubscribe` API call refuse grants issued before
+	// it (SPEC §6); zero means unknown.
+	Issued time.Time
 	// Expires is required; callers use the session's expiry.
 	Expires time.Time
 }
@@ -37,6 +40,7 @@ type grantWire struct {
 	Client   string          `json:"c"`
 	User     string          `json:"u,omitempty"`
 	ChanInfo json.RawMessage `json:"ci,omitempty"`
+	Issued   int64           `json:"iat,omitempty"`
 	Expires  int64           `json:"exp"`
 }
 
@@ -61,6 +65,7 @@ func SignGrant(secret []byte, g Grant) (string, error) {
 		Client:   g.Client,
 		User:     g.User,
 		ChanInfo: g.ChanInfo,
+		Issued:   unixMilliOrZero(g.Issued),
 		Expires:  g.Expires.UnixMilli(),
 	})
 	if err != nil {
@@ -96,6 +101,21 @@ func VerifyGrant(secret []byte, project, client string, s string, now time.Time)
 		Client:   w.Client,
 		User:     w.User,
 		ChanInfo: w.ChanInfo,
+		Issued:   timeOrZero(w.Issued),
 		Expires:  time.UnixMilli(w.Expires),
 	}, nil
+}
+
+func unixMilliOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func timeOrZero(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
 }

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/admin/sqlite"
+	"github.com/rotor-rt/rotor/admin/web"
+	"github.com/rotor-rt/rotor/cmd/rotor/config"
+	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/pubsub/memory"
+	"github.com/rotor-rt/rotor/pubsub/redis"
+	"github.com/rotor-rt/rotor/static"
+	"github.com/rotor-rt/rotor/transport"
+	"github.com/rotor-rt/rotor/transport/auth"
+)
+
+func newEngine(cfg *config.Config, log *slog.Logger) (pubsub.Engine, error) {
+	switch cfg.Engine.Type {
+	case config.EngineMemory:
+		return memory.New(memory.Options{}), nil
+	case config.EngineRedis:
+		e, err := redis.New(redis.Options{URL: cfg.Engine.RedisURL, Logger: log.With("component", "redis")})
+		if err != nil {
+			return nil, fmt.Errorf("redis engine: %w", err)
+		}
+		return e, nil
+	}
+	return nil, fmt.Errorf("%w %q", errNoEngine, cfg.Engine.Type)
+}
+
+// mountAdmin serves the admin UI at /admin and its API at /api/admin. In
+// dev mode with no password hash, a random password is printed.
+func mountAdmin(ctx context.Context, r chi.Router, cfg *config.Config, dev bool, store structureStore, node *transport.Node, log *slog.Logger, out io.Writer, tls bool) error {
+	hash := []byte(cfg.Admin.PasswordHash)
+	if len(hash) == 0 {
+		if !dev {
+			log.Warn("admin UI off: set admin.password_hash to turn it on")
+			if cfg.Admin.APIKey == "" {
+				return nil
+			}
+			// The JSON API still works with the admin key; the UI refuses
+			// every password.
+			hash = []byte("$2a$10$invalidinvalidinvalidinvalidinvalidinvalidinvalidinva")
+		} else {
+			b := make([]byte, 12)
+			_, _ = rand.Read(b)
+			password := base64.RawURLEncoding.EncodeToString(b)
+			h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+			if err != nil {
+				return fmt.Errorf("hash admin password: %w", err)
+			}
+			hash = h
+			fmt.Fprintf(out, "Admin UI: http://%s/admin/  password: %s\n", displayAddr(cfg.HTTP.Address), password)
+		}
+	}
+	h, err := web.New(web.Options{
+		Store:        store,
+		Node:         node.Admin(),
+		PasswordHash: hash,
+		APIKey:       cfg.Admin.APIKey,
+		Secure:       tls,
+		Logger:       log.With("component", "admin"),
+		OnChange: func() {
+			if err := node.NotifyStructureChanged(ctx); err != nil {
+				log.Warn("structure change notice", "err", err)
+			}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("admin UI: %w", err)
+	}
+	r.Mount("/admin", h.UI())
+	r.Mount("/api/admin", h.API())
+	return nil
+}
+
+// mountStatic serves the embedded assets at /static/ and, in dev mode, the
+// demo chat page at /demo.
+func mountStatic(r chi.Router, dev bool) {
+	files := http.StripPrefix("/static/", http.FileServerFS(static.Assets))
+	r.Handle("/static/*", files)
+	if !dev {
+		return
+	}
+	r.Get("/demo", func(w http.ResponseWriter, r *http.Request) {
+		b, err := fs.ReadFile(static.Assets, "demo.html")
+		if err != nil {
+			http.Error(w, "demo page not built", http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write(b)
+	})
+}
+
+// demoProject is what a fresh dev server offers: a default namespace with
+// presence, join/leave and history, and a `chat` namespace where clients
+// may publish too.
+func demoProject() *admin.Project {
+	def := admin.DefaultNamespaceSettings("default")
+	def.Presence, def.JoinLeave = true, true
+	chat := admin.DefaultNamespaceSettings("chat")
+	chat.Publish, chat.Presence, chat.JoinLeave = true, true, true
+	return &admin.Project{
+		ID: "demo", Name: "Demo", DefaultNamespace: "default",
+		AllowedOrigins: []string{"*"},
+		Namespaces:     []admin.Namespace{def, chat},
+	}
+}
+
+// ensureDemo creates the demo project in an empty store and prints how to
+// use it.
+func ensureDemo(ctx context.Context, s *sqlite.Store, cfg *config.Config, out io.Writer) error {
+	p, err := s.Project(ctx, "demo")
+	if errors.Is(err, admin.ErrNotFound) {
+		projects, lerr := s.Projects(ctx)
+		if lerr != nil {
+			return fmt.Errorf("list projects: %w", lerr)
+		}
+		if len(projects) > 0 {
+			return nil
+		}
+		if err := s.CreateProject(ctx, demoProject()); err != nil {
+			return fmt.Errorf("create demo project: %w", err)
+		}
+		p, err = s.Project(ctx, "demo")
+	}
+	if err != nil {
+		return fmt.Errorf("demo project: %w", err)
+	}
+	token, err := auth.MintConnectionToken([]byte(p.Secret), auth.ConnectionClaims{User: "demo-user", Expires: time.Now().Add(24 * time.Hour)})
+	if err != nil {
+		return fmt.Errorf("demo token: %w", err)
+	}
+	addr := displayAddr(cfg.HTTP.Address)
+	fmt.Fprintf(out, `Demo project "demo" (dev mode, stored in %s):
+  secret:  %s
+  api key: %s
+  token:   %s   (user demo-user, 24h)
+Try it:
+  curl -N 'http://%s/connection/demo/sse?token=%s&channel=news'
+  curl -X POST http://%s/api/publish -H 'Authorization: apikey %s' -d '{"channel":"news","data":{"text":"hello"}}'
+  Demo chat: http://%s/demo
+`, cfg.Structure.SQLitePath, p.Secret, p.APIKey, token, addr, token, addr, p.APIKey, addr)
+	return nil
+}
+
+// displayAddr turns a listen address into one a person can paste.
+func displayAddr(addr string) string {
+	if len(addr) > 0 && addr[0] == ':' {
+		return "localhost" + addr
+	}
+	return addr
+}

@@ -1,0 +1,122 @@
+package transport
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/rotor-rt/rotor/pubsub"
+)
+
+// AdminBridge gives the admin pages what they need from the node:
+// publishing, history, presence, node info and the live watch. Its methods
+// match admin/web's Node interface.
+type AdminBridge struct{ n *Node }
+
+// Admin returns the node's bridge for the admin UI.
+func (n *Node) Admin() *AdminBridge { return &AdminBridge{n: n} }
+
+func (b *AdminBridge) channel(ctx context.Context, project, channel string) (chanRef, error) {
+	p, _, perr := b.n.lookupProject(ctx, project)
+	if perr != nil {
+		return chanRef{}, perr
+	}
+	c, perr := resolve(p, channel)
+	if perr != nil {
+		return chanRef{}, perr
+	}
+	return c, nil
+}
+
+// Publish publishes as the server API does.
+func (b *AdminBridge) Publish(ctx context.Context, project, channel string, data json.RawMessage) (pubsub.Position, error) {
+	c, err := b.channel(ctx, project, channel)
+	if err != nil {
+		return pubsub.Position{}, err
+	}
+	data, perr := compactData(data)
+	if perr != nil {
+		return pubsub.Position{}, perr
+	}
+	pos, perr := b.n.publish(ctx, c, data, nil)
+	if perr != nil {
+		return pubsub.Position{}, perr
+	}
+	return pos, nil
+}
+
+// History returns the newest limit publications, oldest first.
+func (b *AdminBridge) History(ctx context.Context, project, channel string, limit int) ([]*pubsub.Publication, pubsub.Position, error) {
+	c, err := b.channel(ctx, project, channel)
+	if err != nil {
+		return nil, pubsub.Position{}, err
+	}
+	res, perr := b.n.history(ctx, c, historyParams{Limit: &limit})
+	if perr != nil {
+		return nil, pubsub.Position{}, perr
+	}
+	return res.Publications, pubsub.Position{Epoch: res.Epoch, Offset: res.Offset}, nil
+}
+
+// Presence returns who is in a channel.
+func (b *AdminBridge) Presence(ctx context.Context, project, channel string) (map[string]*pubsub.ClientInfo, error) {
+	c, err := b.channel(ctx, project, channel)
+	if err != nil {
+		return nil, err
+	}
+	if !c.ns.Presence {
+		return nil, pubsub.Errorf(pubsub.CodeNotAvailable, "presence is off in namespace %q", c.ns.Name)
+	}
+	m, err := b.n.engine.Presence(ctx, c.key)
+	if err != nil {
+		return nil, pubsub.AsError(err)
+	}
+	return m, nil
+}
+
+// Nodes describes the cluster's nodes.
+func (b *AdminBridge) Nodes(ctx context.Context) ([]pubsub.NodeInfo, error) { return b.n.Nodes(ctx) }
+
+// watchBuffer bounds what a slow admin page may fall behind by; beyond it
+// publications are dropped for that page only.
+const watchBuffer = 256
+
+// Watch delivers the publications of project's channels in namespaces
+// with watch on, until ctx is done.
+func (b *AdminBridge) Watch(ctx context.Context, project string) (<-chan *pubsub.Publication, error) {
+	if _, _, perr := b.n.lookupProject(ctx, project); perr != nil {
+		return nil, perr
+	}
+	out := make(chan *pubsub.Publication, watchBuffer)
+	var closed bool
+	mu := make(chan struct{}, 1)
+	stop := b.n.hub.Watch(project, func(key string, pub *pubsub.Publication) {
+		_, name := pubsub.SplitKey(key)
+		p, err := b.n.opts.Projects.Project(context.Background(), project)
+		if err != nil {
+			return
+		}
+		c, perr := resolve(p, name)
+		if perr != nil || !c.ns.Watch {
+			return
+		}
+		cp := *pub
+		cp.Channel = name
+		mu <- struct{}{}
+		if !closed {
+			select {
+			case out <- &cp:
+			default:
+			}
+		}
+		<-mu
+	})
+	go func() {
+		<-ctx.Done()
+		stop()
+		mu <- struct{}{}
+		closed = true
+		close(out)
+		<-mu
+	}()
+	return out, nil
+}

@@ -1,0 +1,50 @@
+package transport
+
+import (
+	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub"
+)
+
+// chanRef is a channel resolved in a project: its parsed name, its
+// namespace's settings and its engine key.
+type chanRef struct {
+	project *admin.Project
+	ch      pubsub.Channel
+	ns      *admin.Namespace
+	key     string
+}
+
+// historyOn reports whether the channel keeps history.
+func (c chanRef) historyOn() bool { return c.ns.HistorySize > 0 }
+
+// resolve parses name and finds its namespace: 107 for a malformed name,
+// 102 for an unknown namespace.
+func resolve(p *admin.Project, name string) (chanRef, *pubsub.Error) {
+	ch, err := pubsub.ParseChannel(name)
+	if err != nil {
+		return chanRef{}, pubsub.AsError(err)
+	}
+	ns, ok := p.Namespace(ch.Namespace)
+	if !ok {
+		return chanRef{}, pubsub.Errorf(pubsub.CodeUnknownChannel, "unknown namespace in channel %q", name)
+	}
+	return chanRef{project: p, ch: ch, ns: ns, key: pubsub.Key(p.ID, name)}, nil
+}
+
+// checkSubscribe applies the rules every subscription passes, before any
+// private-channel authorization: anonymous clients only where the
+// namespace allows them, user-limited channels only for their users.
+func checkSubscribe(c chanRef, user string) *pubsub.Error {
+	if user == "" && !c.ns.Anonymous {
+		return pubsub.Errorf(pubsub.CodePermissionDenied, "permission denied: anonymous clients may not subscribe to %q", c.ch.Full)
+	}
+	if !c.ch.AllowsUser(user) {
+		return pubsub.Errorf(pubsub.CodePermissionDenied, "permission denied: %q is limited to other users", c.ch.Full)
+	}
+	return nil
+}
+
+// publishOptions turns namespace settings into engine options.
+func publishOptions(ns *admin.Namespace, info *pubsub.ClientInfo) pubsub.PublishOptions {
+	return pubsub.PublishOptions{HistorySize: ns.HistorySize, HistoryTTL: ns.HistoryTTL, Info: info}
+}

@@ -1,0 +1,35 @@
+package transport
+
+import (
+	"context"
+
+	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/transport/hooks"
+)
+
+// emit reports an event to the project's events hook (SPEC §5), if it has
+// one. It never blocks.
+func (n *Node) emit(p *admin.Project, ev hooks.Event) {
+	if n.opts.Events == nil || p == nil || (p.EventsHookURL == "" && n.ownEvents) {
+		return
+	}
+	ev.Time = n.opts.Now().UnixMilli()
+	n.opts.Events.Emit(p.ID, ev)
+}
+
+// newEventsDispatcher builds the HTTP events hook, resolving each
+// project's URL and secret when a batch is sent so settings changes apply.
+func (n *Node) newEventsDispatcher() *hooks.Dispatcher {
+	return hooks.NewDispatcher(hooks.DispatcherOptions{
+		Resolve: func(ctx context.Context, project string) (string, []byte, bool) {
+			p, err := n.opts.Projects.Project(ctx, project)
+			if err != nil || p.EventsHookURL == "" {
+				return "", nil, false
+			}
+			return p.EventsHookURL, []byte(p.Secret), true
+		},
+		Client:  hooks.NewHTTPClient(n.opts.HookTimeout),
+		Retries: n.opts.HookRetries,
+		Logger:  n.opts.Logger.With("component", "events-hook"),
+	})
+}

@@ -1,0 +1,120 @@
+package transport
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub"
+)
+
+// Poll timeouts in seconds (SPEC §3.4).
+const (
+	pollDefaultTimeout = 25
+	pollMaxTimeout     = 60
+)
+
+// pollSink gathers events as the JSON array of a poll answer.
+type pollSink struct {
+	buf []byte
+	n   int
+}
+
+func (s *pollSink) event(kind pubsub.EventKind, _ []byte, data []byte) {
+	if s.n > 0 {
+		s.buf = append(s.buf, ',')
+	}
+	s.n++
+	s.buf = append(s.buf, `{"event":"`...)
+	s.buf = append(s.buf, kind.String()...)
+	s.buf = append(s.buf, `","data":`...)
+	s.buf = append(s.buf, data...)
+	s.buf = append(s.buf, '}')
+}
+
+// handlePoll serves GET /connection/{project}/poll (SPEC §3.4): it answers
+// as soon as one event or more is ready, or with none at the timeout.
+func (n *Node) handlePoll(w http.ResponseWriter, r *http.Request, p *admin.Project) {
+	q := r.URL.Query()
+	timeout, ok := parseTimeout(q.Get("timeout"), pollDefaultTimeout, pollMaxTimeout)
+	if !ok {
+		writeError(w, http.StatusBadRequest, pubsub.Errorf(pubsub.CodeBadRequest, "timeout must be a number of seconds"))
+		return
+	}
+	since := q.Get("since")
+	req, bad := n.parseStream(r, p, since)
+	if bad != nil {
+		writeError(w, bad.status, bad.err)
+		return
+	}
+	ctx := r.Context()
+	keys := make([]string, len(req.chans))
+	for i, c := range req.chans {
+		keys[i] = c.ref.key
+	}
+	st, err := n.hub.Open(ctx, pubsub.StreamOptions{
+		Project: p.ID, Client: req.id.client, User: req.id.user, QueueBytes: n.opts.QueueBytes,
+	}, keys)
+	if err != nil {
+		e := pubsub.AsError(err)
+		if errors.Is(err, pubsub.ErrClosed) {
+			e = pubsub.Errorf(pubsub.CodeUnavailable, "server shutting down")
+		}
+		writeError(w, http.StatusServiceUnavailable, e)
+		return
+	}
+	n.streams.Add(1)
+	defer n.streams.Done()
+	defer st.Close()
+
+	sink := &pollSink{}
+	state := &streamState{n: n, st: st, chans: req.chans, sink: sink}
+	if err := state.start(ctx, req.since, req.since == nil); err != nil {
+		writeError(w, http.StatusServiceUnavailable, pubsub.AsError(err))
+		return
+	}
+	for i := range state.chans {
+		n.presence.enter(state.chans[i].ref, state.chans[i].info)
+	}
+	defer func() {
+		for i := range state.chans {
+			if !state.chans[i].gone {
+				n.presence.exit(state.chans[i].ref, req.id.client, false)
+			}
+		}
+	}()
+
+	if sink.n == 0 && timeout > 0 {
+		timer := time.NewTimer(time.Duration(timeout) * time.Second)
+		defer timer.Stop()
+	wait:
+		for sink.n == 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-timer.C:
+				break wait
+			case <-st.Done():
+				sink.event(pubsub.EventDisconnect, nil, disconnectData(st.Reason()))
+			case <-st.Ready():
+				if err := state.drain(ctx); err != nil {
+					writeError(w, http.StatusServiceUnavailable, pubsub.AsError(err))
+					return
+				}
+			}
+		}
+	}
+	out := make([]byte, 0, len(sink.buf)+256)
+	out = append(out, `{"events":[`...)
+	out = append(out, sink.buf...)
+	out = append(out, `],"id":`...)
+	id, _ := json.Marshal(string(state.id()))
+	out = append(out, id...)
+	out = append(out, "}\n"...)
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	_, _ = w.Write(out)
+}

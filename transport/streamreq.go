@@ -1,0 +1,153 @@
+package transport
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/transport/auth"
+)
+
+// streamRequest is a validated SSE or poll request.
+type streamRequest struct {
+	id    *identity
+	chans []streamChan
+	since []pubsub.Position
+}
+
+// refused answers a stream request that fails, with its HTTP status.
+type refused struct {
+	status int
+	err    *pubsub.Error
+}
+
+func refuse(status int, e *pubsub.Error) *refused { return &refused{status: status, err: e} }
+
+// parseStream validates a stream request in either form of SPEC §3.3:
+// session + grants, or a connection token + channels authorized inline.
+// since is the resume id ("" for none).
+func (n *Node) parseStream(r *http.Request, p *admin.Project, since string) (*streamRequest, *refused) {
+	q := r.URL.Query()
+	var req *streamRequest
+	var bad *refused
+	if q.Has("grant") || q.Has("session") {
+		req, bad = n.parseGrantStream(r.Context(), r, p, q)
+	} else {
+		req, bad = n.parseTokenStream(r.Context(), p, q)
+	}
+	if bad != nil {
+		return nil, bad
+	}
+	if len(req.chans) > n.opts.ChannelsPerStream {
+		return nil, refuse(http.StatusBadRequest, pubsub.Errorf(pubsub.CodeLimitExceeded, "too many channels in one stream (limit %d)", n.opts.ChannelsPerStream))
+	}
+	seen := make(map[string]bool, len(req.chans))
+	for _, c := range req.chans {
+		if seen[c.ref.key] {
+			return nil, refuse(http.StatusBadRequest, pubsub.Errorf(pubsub.CodeBadRequest, "channel %q appears twice", c.ref.ch.Full))
+		}
+		seen[c.ref.key] = true
+	}
+	if since != "" {
+		ps, err := pubsub.DecodePositions(since)
+		if err != nil {
+			return nil, refuse(http.StatusBadRequest, pubsub.AsError(err))
+		}
+		if len(ps) != len(req.chans) {
+			return nil, refuse(http.StatusBadRequest, pubsub.Errorf(pubsub.CodeBadRequest, "stream id has %d positions for %d channels", len(ps), len(req.chans)))
+		}
+		req.since = ps
+	}
+	return req, nil
+}
+
+func (n *Node) parseGrantStream(ctx context.Context, r *http.Request, p *admin.Project, q url.Values) (*streamRequest, *refused) {
+	s := q.Get("session")
+	if s == "" {
+		if c, err := r.Cookie(sessionCookie); err == nil {
+			s = c.Value
+		}
+	}
+	id, status, perr := n.fromSession(ctx, p, s)
+	if perr != nil {
+		return nil, refuse(status, perr)
+	}
+	grants := q["grant"]
+	if len(grants) == 0 {
+		return nil, refuse(http.StatusBadRequest, pubsub.Errorf(pubsub.CodeBadRequest, "at least one grant is required"))
+	}
+	if len(grants) > n.opts.ChannelsPerStream {
+		return nil, refuse(http.StatusBadRequest, pubsub.Errorf(pubsub.CodeLimitExceeded, "too many channels in one stream (limit %d)", n.opts.ChannelsPerStream))
+	}
+	req := &streamRequest{id: id}
+	for _, g := range grants {
+		gr, err := auth.VerifyGrant([]byte(p.Secret), p.ID, id.client, g, n.opts.Now())
+		if err != nil {
+			return nil, refuse(http.StatusUnauthorized, pubsub.AsError(err))
+		}
+		ref, perr := resolve(p, gr.Channel)
+		if perr != nil {
+			return nil, refuse(http.StatusForbidden, perr)
+		}
+		req.chans = append(req.chans, streamChan{ref: ref, info: id.clientInfo(gr.ChanInfo)})
+	}
+	return req, nil
+}
+
+func (n *Node) parseTokenStream(ctx context.Context, p *admin.Project, q url.Values) (*streamRequest, *refused) {
+	id, _, perr := n.fromToken(p, q.Get("token"))
+	if perr != nil {
+		return nil, refuse(http.StatusUnauthorized, perr)
+	}
+	names := q["channel"]
+	if len(names) == 0 {
+		return nil, refuse(http.StatusBadRequest, pubsub.Errorf(pubsub.CodeBadRequest, "at least one channel is required"))
+	}
+	if len(names) > n.opts.ChannelsPerStream {
+		return nil, refuse(http.StatusBadRequest, pubsub.Errorf(pubsub.CodeLimitExceeded, "too many channels in one stream (limit %d)", n.opts.ChannelsPerStream))
+	}
+	// Subscription tokens name their channel in their claims.
+	chanInfo := map[string][]byte{}
+	tokenFor := map[string]bool{}
+	for _, t := range q["sub_token"] {
+		claims, perr := n.subscriptionToken(id, t)
+		if perr != nil {
+			return nil, refuse(statusOf(perr), perr)
+		}
+		tokenFor[claims.Channel] = true
+		chanInfo[claims.Channel] = claims.Info
+	}
+	req := &streamRequest{id: id}
+	var private []string
+	for _, name := range names {
+		ref, perr := resolve(p, name)
+		if perr != nil {
+			status := http.StatusForbidden
+			if perr.Code == pubsub.CodeBadRequest {
+				status = http.StatusBadRequest
+			}
+			return nil, refuse(status, perr)
+		}
+		if perr := checkSubscribe(ref, id.user); perr != nil {
+			return nil, refuse(http.StatusForbidden, perr)
+		}
+		if ref.ch.Private && !tokenFor[name] {
+			private = append(private, name)
+		}
+		req.chans = append(req.chans, streamChan{ref: ref})
+	}
+	answers := n.authorizePrivate(ctx, id, private)
+	for _, name := range private {
+		a := answers[name]
+		if !a.Allow {
+			return nil, refuse(http.StatusForbidden, pubsub.Errorf(pubsub.CodePermissionDenied, "permission denied: channel %q", name))
+		}
+		chanInfo[name] = a.Info
+	}
+	for i := range req.chans {
+		req.chans[i].info = id.clientInfo(chanInfo[req.chans[i].ref.ch.Full])
+	}
+	return req, nil
+}
