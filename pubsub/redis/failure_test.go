@@ -106,6 +106,8 @@ func TestPersistentRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A publication in flight when Redis dies may be lost: wait for it.
+	eventually(t, "first delivery", func() bool { return rec.pubCount("p|k") == 1 })
 	srv.Restart(false)
 	eventually(t, "reconnect", func() bool { return rec.reconnectCount() == 1 && e.Ready(ctx) == nil })
 	after, err := e.Publish(ctx, "p|k", data(2), opts)

@@ -1,5 +1,6 @@
 package redis
 
+
 import (
 	"context"
 	"errors"

@@ -1,0 +1,56 @@
+package redis
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rotor-rt/rotor/pubsub"
+)
+
+// BenchmarkPublish publishes through Redis into a history of 100, with one
+// subscribed node receiving. It reports Redis commands per publication
+// (from INFO commandstats, leaving out the benchmark's own INFO and
+// CONFIG and the subscriber's PINGs): one EVALSHA.
+func BenchmarkPublish(b *testing.B) {
+	srv := startServer(b)
+	e, _ := startEngine(b, srv.URL(), "bench")
+	ctx := b.Context()
+	if err := e.Subscribe(ctx, "p|bench"); err != nil {
+		b.Fatal(err)
+	}
+	opts := pubsub.PublishOptions{HistorySize: 100, HistoryTTL: time.Minute}
+	payload := data(1)
+	if _, err := e.Publish(ctx, "p|bench", payload, opts); err != nil { // loads the script
+		b.Fatal(err)
+	}
+	if err := e.rdb.ConfigResetStat(ctx).Err(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := e.Publish(ctx, "p|bench", payload, opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	stats, err := e.rdb.Info(ctx, "commandstats").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var calls int
+	for _, line := range strings.Split(stats, "\n") {
+		// cmdstat_evalsha:calls=123,usec=...; commands run inside the
+		// script are not counted as calls from clients.
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
+		if !ok || name == "cmdstat_config" || name == "cmdstat_info" || name == "cmdstat_ping" {
+			continue
+		}
+		n, _, _ := strings.Cut(rest, ",")
+		c, _ := strconv.Atoi(n)
+		calls += c
+	}
+	b.ReportMetric(float64(calls)/float64(b.N), "cmds/op")
+}
