@@ -115,6 +115,8 @@ export class Rotor extends Emitter<RotorEvents> {
   private expires = 0;
   private readonly subs = new Map<string, Subscription>();
   private readonly batcher: Batcher<Pending>;
+  /** Commands sent and not answered yet. */
+  private readonly inflight = new Set<Pending>();
   /** Bumped when the client stops, so that stale async work gives up. */
   private gen = 0;
   private attempts = 0;
@@ -271,19 +273,19 @@ export class Rotor extends Emitter<RotorEvents> {
     const gen = this.gen;
     const session = this.session;
     const commands = items.map((p, i) => ({ id: i + 1, method: p.method, params: p.params() }));
+    for (const p of items) this.inflight.add(p);
     let r: { status: number; body: unknown };
     try {
       r = await this.post('/command', { session, commands });
     } catch (e) {
+      for (const p of items) this.inflight.delete(p);
       const err = new RotorError(Codes.TransportClosed, `command: ${String(e)}`);
       for (const p of items) p.reject(err);
       return;
     }
-    if (gen !== this.gen) {
-      const err = new RotorError(Codes.Disconnected, 'client is disconnected');
-      for (const p of items) p.reject(err);
-      return;
-    }
+    for (const p of items) this.inflight.delete(p);
+    // stop() already rejected them.
+    if (gen !== this.gen) return;
     if (r.status === 401) {
       // The session is gone (expired, revoked, or a new secret): nothing was
       // done, so every command waits for the next session.
@@ -727,7 +729,8 @@ export class Rotor extends Emitter<RotorEvents> {
     this.closeStream();
     this.session = null;
     const err = new RotorError(Codes.Disconnected, 'client is disconnected');
-    for (const p of this.batcher.drain()) p.reject(err);
+    for (const p of [...this.batcher.drain(), ...this.inflight]) p.reject(err);
+    this.inflight.clear();
     for (const sub of this.subs.values()) {
       sub._inflight = false;
       sub._grant = undefined;

@@ -1,6 +1,6 @@
 import { Emitter } from './emitter';
 import { Codes, RotorError } from './errors';
-import type { Position } from './positions';
+import { isDuplicate, type Position } from './positions';
 import type {
   ClientEvent, HistoryOptions, HistoryResult, PresenceResult, PresenceStatsResult, Publication, PublishResult, StateReason,
 } from './types';
@@ -175,7 +175,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   /** @internal handles a publication of the stream: drops duplicates. */
   _onPub(p: Publication): boolean {
     if (this._state === 'unsubscribed') return false;
-    if (this._pos && p.offset <= this._pos.offset) return false;
+    if (isDuplicate(this._pos, p.offset)) return false;
     if (this._pos) this._pos.offset = p.offset;
     this.emit('publication', p);
     return true;
