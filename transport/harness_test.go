@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -271,7 +272,212 @@ func q(kv ...string) string {
 		if b.Len() > 0 {
 			b.WriteByte('&')
 		}
-		fmt.Fprintf(&b, "%s=%s", kv[i], kv[i+1])
+		fmt.Fprintf(&b, "%s=%s", kv[i], url.QueryEscape(kv[i+1]))
 	}
 	return b.String()
+}
+
+var shutdownReasonForTest = pubsubShutdown()
+
+// post sends a JSON body (a []byte is sent as is) to path and returns the
+// status, the body and the response.
+func (s *testServer) post(path string, body any, header http.Header) (int, []byte, *http.Response) {
+	s.t.Helper()
+	b, ok := body.([]byte)
+	if !ok {
+		b, _ = json.Marshal(body)
+	}
+	req, _ := http.NewRequest(http.MethodPost, s.url+path, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	rb, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, rb, resp
+}
+
+// wireError is the error object of the protocol.
+type wireError struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+// connected is the answer of /connect.
+type connected struct {
+	Client  string                     `json:"client"`
+	User    string                     `json:"user"`
+	Session string                     `json:"session"`
+	Expires int64                      `json:"expires"`
+	Ping    int                        `json:"ping"`
+	Subs    map[string]json.RawMessage `json:"subs"`
+	Error   *wireError                 `json:"error"`
+}
+
+// connect connects with token ("" for anonymous) and fails unless 200.
+func (s *testServer) connect(token string) connected {
+	s.t.Helper()
+	st, b, _ := s.post("/connection/p/connect", map[string]string{"token": token}, nil)
+	if st != 200 {
+		s.t.Fatalf("connect: status %d: %s", st, b)
+	}
+	var c connected
+	if err := json.Unmarshal(b, &c); err != nil {
+		s.t.Fatalf("decode connect %q: %v", b, err)
+	}
+	return c
+}
+
+// cmd is one command of a /command request.
+type cmd struct {
+	ID     uint64         `json:"id"`
+	Method string         `json:"method"`
+	Params map[string]any `json:"params,omitempty"`
+}
+
+// cmdReplyT is one reply of /command.
+type cmdReplyT struct {
+	ID     uint64          `json:"id"`
+	Result json.RawMessage `json:"result"`
+	Error  *wireError      `json:"error"`
+}
+
+// commandStatus sends commands with session and returns the HTTP status,
+// the replies and the top-level error, if any.
+func (s *testServer) commandStatus(session string, cmds ...cmd) (int, []cmdReplyT, *wireError) {
+	s.t.Helper()
+	for i := range cmds {
+		if cmds[i].ID == 0 {
+			cmds[i].ID = uint64(i + 1)
+		}
+	}
+	st, b, _ := s.post("/connection/p/command", map[string]any{"session": session, "commands": cmds}, nil)
+	var out struct {
+		Replies []cmdReplyT `json:"replies"`
+		Error   *wireError  `json:"error"`
+	}
+	if err := json.Unmarshal(b, &out); err != nil {
+		s.t.Fatalf("decode command reply %q: %v", b, err)
+	}
+	return st, out.Replies, out.Error
+}
+
+// command sends commands and fails unless the request answers 200 with one
+// reply per command, in order.
+func (s *testServer) command(session string, cmds ...cmd) []cmdReplyT {
+	s.t.Helper()
+	st, replies, e := s.commandStatus(session, cmds...)
+	if st != 200 || len(replies) != len(cmds) {
+		s.t.Fatalf("command: status %d, %d replies for %d commands, error %+v", st, len(replies), len(cmds), e)
+	}
+	for i := range cmds {
+		if replies[i].ID != cmds[i].ID {
+			s.t.Fatalf("reply %d has id %d, want %d", i, replies[i].ID, cmds[i].ID)
+		}
+	}
+	return replies
+}
+
+// subscribed is the result of a subscribe command.
+type subscribed struct {
+	Grant       string `json:"grant"`
+	Epoch       string `json:"epoch"`
+	Offset      uint64 `json:"offset"`
+	Recoverable bool   `json:"recoverable"`
+}
+
+// subscribe subscribes session to channel and returns the grant.
+func (s *testServer) subscribe(session, channel string) string {
+	s.t.Helper()
+	r := s.command(session, cmd{Method: "subscribe", Params: map[string]any{"channel": channel}})[0]
+	if r.Error != nil {
+		s.t.Fatalf("subscribe %s: %+v", channel, r.Error)
+	}
+	return decode[subscribed](s.t, string(r.Result)).Grant
+}
+
+// pollEvent is one event of a poll answer.
+type pollEvent struct {
+	Event string          `json:"event"`
+	Data  json.RawMessage `json:"data"`
+}
+
+// pollReply is a poll answer.
+type pollReply struct {
+	Events []pollEvent `json:"events"`
+	ID     string      `json:"id"`
+	Error  *wireError  `json:"error"`
+}
+
+// poll sends GET /poll with query and returns the status and the answer.
+func (s *testServer) poll(query string) (int, pollReply) {
+	s.t.Helper()
+	resp, err := http.Get(s.url + "/connection/p/poll?" + query)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var out pollReply
+	if err := json.Unmarshal(b, &out); err != nil {
+		s.t.Fatalf("decode poll answer %q (status %d): %v", b, resp.StatusCode, err)
+	}
+	return resp.StatusCode, out
+}
+
+// backend is the app's backend: a real HTTP server that counts its calls
+// and answers with handle.
+type backend struct {
+	srv   *httptest.Server
+	url   string
+	mu    sync.Mutex
+	calls []backendCall
+}
+
+// backendCall is one request the backend received.
+type backendCall struct {
+	Body      []byte
+	Signature string
+}
+
+// startBackend starts a backend answering with handle (which may sleep).
+func startBackend(t *testing.T, handle func(n int, body []byte, w http.ResponseWriter)) *backend {
+	b := &backend{}
+	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		b.mu.Lock()
+		b.calls = append(b.calls, backendCall{Body: body, Signature: r.Header.Get("X-Rotor-Signature")})
+		n := len(b.calls)
+		b.mu.Unlock()
+		handle(n, body, w)
+	}))
+	b.url = b.srv.URL
+	t.Cleanup(func() {
+		b.srv.CloseClientConnections()
+		b.srv.Close()
+	})
+	return b
+}
+
+// callList returns a copy of the calls so far.
+func (b *backend) callList() []backendCall {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]backendCall(nil), b.calls...)
+}
+
+// eventually polls cond every 10ms until it holds or 10s pass.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
