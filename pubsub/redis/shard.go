@@ -1,6 +1,5 @@
 package redis
 
-
 import (
 	"context"
 	"errors"
@@ -16,8 +15,11 @@ import (
 type shard struct {
 	addr    string // Cluster master address, or "control"
 	sharded bool   // SSUBSCRIBE rather than SUBSCRIBE
-	ps      *goredis.PubSub
-	count   int // subscribed keys; guarded by subscriber.mu
+	count   int    // subscribed keys; guarded by subscriber.mu
+
+	mu     sync.Mutex
+	ps     *goredis.PubSub // replaced after a failure
+	closed bool
 
 	readerOnce sync.Once
 	down       atomic.Pointer[error] // why the connection is down; nil when up
@@ -25,12 +27,28 @@ type shard struct {
 
 func (s *subscriber) newShard(addr string, sharded bool) *shard {
 	sh := &shard{addr: addr, sharded: sharded}
-	if sharded {
-		sh.ps = s.e.rdb.SSubscribe(context.Background())
-	} else {
-		sh.ps = s.e.rdb.Subscribe(context.Background())
-	}
+	sh.ps = sh.newPubSub(s.e.rdb)
 	return sh
+}
+
+func (sh *shard) newPubSub(rdb goredis.UniversalClient) *goredis.PubSub {
+	if sh.sharded {
+		return rdb.SSubscribe(context.Background())
+	}
+	return rdb.Subscribe(context.Background())
+}
+
+func (sh *shard) current() *goredis.PubSub {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.ps
+}
+
+func (sh *shard) close() {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sh.closed = true
+	_ = sh.ps.Close()
 }
 
 func (sh *shard) downErr() error {
@@ -40,12 +58,80 @@ func (sh *shard) downErr() error {
 	return nil
 }
 
+// subscribe sends SUBSCRIBE, or one SSUBSCRIBE per slot (Redis refuses
+// topics of several slots in one), without waiting for confirmations.
+func (sh *shard) subscribe(ctx context.Context, ps *goredis.PubSub, topics []string) error {
+	if !sh.sharded {
+		for chunk := range chunks(topics, subscribeBatch) {
+			if err := ps.Subscribe(ctx, chunk...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	bySlot := make(map[int][]string)
+	for _, t := range topics {
+		bySlot[slot(t)] = append(bySlot[slot(t)], t)
+	}
+	for _, group := range bySlot {
+		if err := ps.SSubscribe(ctx, group...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unsubscribe is subscribe's reverse (SUNSUBSCRIBE is per slot too).
+func (sh *shard) unsubscribe(ctx context.Context, topics []string) error {
+	ps := sh.current()
+	if !sh.sharded {
+		var firstErr error
+		for chunk := range chunks(topics, subscribeBatch) {
+			if err := ps.Unsubscribe(ctx, chunk...); err != nil && firstErr == nil {
+				firstErr = err
+			}
+		}
+		return firstErr
+	}
+	var firstErr error
+	for _, t := range topics {
+		if err := ps.SUnsubscribe(ctx, t); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return firstErr
+}
+
+// replace swaps the shard's connection for a new one subscribed to every
+// topic the shard carries. Replacing rather than letting go-redis
+// reconnect lets a Cluster shard resubscribe slot by slot, and gets rid of
+// a silent connection (a missed pong) that go-redis would keep.
+func (s *subscriber) replace(ctx context.Context, sh *shard) error {
+	sh.mu.Lock()
+	if sh.closed {
+		sh.mu.Unlock()
+		return goredis.ErrClosed
+	}
+	old := sh.ps
+	sh.ps = sh.newPubSub(s.e.rdb)
+	ps := sh.ps
+	sh.mu.Unlock()
+	_ = old.Close()
+	// Snapshot after the swap: a concurrent Subscribe added its keys
+	// before taking the (old) connection, so they are in the snapshot;
+	// later ones use the new connection.
+	topics := s.topicsOf(sh)
+	ctx, cancel := s.e.opCtx(ctx)
+	defer cancel()
+	return sh.subscribe(ctx, ps, topics)
+}
+
 // read is the shard's only reader: it decodes messages and calls the
 // Handler in the order Redis sent them, which keeps each key's calls
-// sequential and in offset order. go-redis reconnects and resubscribes by
-// itself when a Receive fails; what was published meanwhile is lost, so
-// after any failure the first successful Receive calls HandleReconnect and
-// the node recovers its streams from history.
+// sequential and in offset order. After a failure it replaces the
+// connection (what was published meanwhile is lost), and the first
+// message on the new one calls HandleReconnect so that the node recovers
+// its streams from history.
 func (s *subscriber) read(sh *shard) {
 	defer s.wg.Done()
 	ctx := s.ctx
@@ -53,38 +139,63 @@ func (s *subscriber) read(sh *shard) {
 	var (
 		failures    int
 		pingPending bool // a PING went out after an idle interval
+		broken      bool // the connection must be replaced
 	)
+	fail := func(err error) bool {
+		if sh.downErr() == nil {
+			log.Warn("redis pub/sub connection lost", "error", err)
+			sh.down.Store(&err)
+		}
+		broken, pingPending = true, false
+		ok := sleep(ctx, backoff(failures, s.e.opts.Timeout))
+		failures++
+		return ok
+	}
 	for {
-		msg, err := sh.ps.ReceiveTimeout(ctx, s.e.opts.PingInterval)
-		if ctx.Err() != nil || errors.Is(err, goredis.ErrClosed) {
+		if broken {
+			if err := s.replace(ctx, sh); err != nil {
+				if ctx.Err() != nil || errors.Is(err, goredis.ErrClosed) {
+					return
+				}
+				if !fail(err) {
+					return
+				}
+				continue
+			}
+			broken = false
+		}
+		ps := sh.current()
+		msg, err := ps.ReceiveTimeout(ctx, s.e.opts.PingInterval)
+		if ctx.Err() != nil {
 			return
+		}
+		if errors.Is(err, goredis.ErrClosed) {
+			sh.mu.Lock()
+			closed, replaced := sh.closed, sh.ps != ps
+			sh.mu.Unlock()
+			if closed {
+				return
+			}
+			if replaced {
+				continue
+			}
 		}
 		if err != nil {
 			var ne net.Error
-			timeout := errors.As(err, &ne) && ne.Timeout()
-			if timeout && !pingPending {
+			if errors.As(err, &ne) && ne.Timeout() && !pingPending {
 				// Idle: the pong to this PING (or any message) must come
 				// within one more interval.
 				pingPending = true
-				perr := sh.ps.Ping(ctx)
+				perr := ps.Ping(ctx)
 				if perr == nil {
 					continue
 				}
 				err = perr
 			}
-			// A failed read, a failed PING, or a missed pong. go-redis
-			// replaces broken connections on the next Receive; a silent
-			// one stays until TCP keepalive breaks it, and Ready reports
-			// it meanwhile.
-			if sh.downErr() == nil {
-				log.Warn("redis pub/sub connection lost", "error", err)
-				sh.down.Store(&err)
-			}
-			pingPending = false
-			if !sleep(ctx, backoff(failures, s.e.opts.Timeout)) {
+			// A failed read, a failed PING, or a missed pong.
+			if !fail(err) {
 				return
 			}
-			failures++
 			continue
 		}
 		pingPending = false

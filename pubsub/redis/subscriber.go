@@ -71,10 +71,10 @@ func (s *subscriber) stop() {
 	}
 	s.stopped = true
 	if s.control != nil {
-		_ = s.control.ps.Close()
+		s.control.close()
 	}
 	for _, sh := range s.shards {
-		_ = sh.ps.Close()
+		sh.close()
 	}
 }
 
@@ -160,24 +160,17 @@ func (e *Engine) Unsubscribe(ctx context.Context, keys ...string) error {
 
 	var firstErr error
 	for sh, topics := range groups {
-		for chunk := range chunks(topics, subscribeBatch) {
-			var err error
-			if sh.sharded {
-				err = sh.ps.SUnsubscribe(ctx, chunk...)
-			} else {
-				err = sh.ps.Unsubscribe(ctx, chunk...)
-			}
-			// go-redis forgets the topics even when the command fails:
-			// they will not come back on reconnect.
-			if err != nil && firstErr == nil {
-				firstErr = e.wrap("unsubscribe", err)
-			}
+		// A failure leaves nothing behind: the keys are gone from the
+		// set a replaced connection resubscribes.
+		if err := sh.unsubscribe(ctx, topics); err != nil && firstErr == nil {
+			firstErr = e.wrap("unsubscribe", err)
 		}
 		s.mu.Lock()
 		if sh.sharded && sh.count == 0 && s.shards[sh.addr] == sh {
-			// An empty shard would reconnect to a random node: drop it.
+			// An empty Cluster shard would reconnect to a random node:
+			// drop it.
 			delete(s.shards, sh.addr)
-			_ = sh.ps.Close()
+			sh.close()
 		}
 		s.mu.Unlock()
 	}
@@ -221,16 +214,8 @@ func (s *subscriber) subscribeTopics(ctx context.Context, sh *shard, topics []st
 	s.mu.Unlock()
 	defer s.dropWaiters(topics, waits)
 
-	for chunk := range chunks(topics, subscribeBatch) {
-		var err error
-		if sh.sharded {
-			err = sh.ps.SSubscribe(ctx, chunk...)
-		} else {
-			err = sh.ps.Subscribe(ctx, chunk...)
-		}
-		if err != nil {
-			return s.e.wrap("subscribe", err)
-		}
+	if err := sh.subscribe(ctx, sh.current(), topics); err != nil {
+		return s.e.wrap("subscribe", err)
 	}
 	// The reader starts after the first subscription so that a Cluster
 	// shard connects to the master of its topics, not a random node.
@@ -278,6 +263,22 @@ func (s *subscriber) confirmed(topic string) {
 			close(w)
 		}
 	}
+}
+
+// topicsOf lists the topics sh carries.
+func (s *subscriber) topicsOf(sh *shard) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var topics []string
+	if sh == s.control {
+		topics = append(topics, s.e.keys.control())
+	}
+	for key, ksh := range s.keys {
+		if ksh == sh {
+			topics = append(topics, s.e.keys.topic(key))
+		}
+	}
+	return topics
 }
 
 // subscribed reports whether key is still subscribed on sh: messages that

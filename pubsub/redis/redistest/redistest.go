@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -112,8 +113,9 @@ func (s *Server) Restart(wipe bool) {
 	}
 }
 
-// Do sends one inline command and returns the first line of the reply; it
-// is enough for FLUSHALL, DEBUG and CLUSTER checks without a client.
+// Do sends one command and returns the reply: a status or integer line
+// as sent ("+OK", ":1"), a bulk string's content; errors come back as
+// errors. Enough for FLUSHALL and CLUSTER INFO without a client.
 func (s *Server) Do(args ...string) (string, error) {
 	return do(s.Addr(), args...)
 }
@@ -177,13 +179,25 @@ func do(addr string, args ...string) (string, error) {
 	if _, err := conn.Write([]byte(b.String())); err != nil {
 		return "", err
 	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
+	rd := bufio.NewReader(conn)
+	line, err := rd.ReadString('\n')
 	if err != nil {
 		return "", err
 	}
 	line = strings.TrimRight(line, "\r\n")
-	if strings.HasPrefix(line, "-") {
+	switch {
+	case strings.HasPrefix(line, "-"):
 		return line, errors.New(line[1:])
+	case strings.HasPrefix(line, "$"):
+		n, err := strconv.Atoi(line[1:])
+		if err != nil || n < 0 {
+			return "", err
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(rd, buf); err != nil {
+			return "", err
+		}
+		return string(buf[:n]), nil
 	}
 	return line, nil
 }
