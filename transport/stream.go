@@ -176,16 +176,6 @@ func (s *streamState) resync(ctx context.Context, i int) error {
 func (s *streamState) drain(ctx context.Context) error {
 	items, resync, unsub := s.st.Take(s.queue)
 	s.queue = items
-	for _, i := range unsub {
-		c := &s.chans[i]
-		if c.gone {
-			continue
-		}
-		c.gone = true
-		s.n.presence.exit(c.ref, s.st.Client(), true)
-		b, _ := json.Marshal(map[string]any{"channel": c.ref.ch.Full, "code": unsubCode, "reason": "unsubscribed by server"})
-		s.sink.event(pubsub.EventUnsub, nil, b)
-	}
 	if resync {
 		for i := range s.chans {
 			if s.chans[i].ref.historyOn() {
@@ -211,6 +201,19 @@ func (s *streamState) drain(ctx context.Context) error {
 			s.sink.event(m.Kind, nil, m.JSON)
 		}
 		items[qi] = pubsub.Queued{}
+	}
+	// Unsubscribes come after the queued items: the hub stops queueing
+	// for a channel before it marks the unsub, so everything queued for it
+	// was published before and must still be delivered.
+	for _, i := range unsub {
+		c := &s.chans[i]
+		if c.gone {
+			continue
+		}
+		c.gone = true
+		s.n.presence.exit(c.ref, s.st.Client(), true)
+		b, _ := json.Marshal(map[string]any{"channel": c.ref.ch.Full, "code": unsubCode, "reason": "unsubscribed by server"})
+		s.sink.event(pubsub.EventUnsub, nil, b)
 	}
 	return nil
 }
