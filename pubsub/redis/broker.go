@@ -24,16 +24,12 @@ func (e *Engine) Publish(ctx context.Context, key string, data json.RawMessage, 
 	}
 	size := max(opts.HistorySize, 0)
 	histTTL := opts.HistoryTTL
-	if size == 0 {
-		histTTL = 0
+	if histTTL <= 0 {
+		histTTL = DefaultHistoryTTL
 	}
 	// Meta outlives history (at least MetaTTL) so that expired history
-	// reads as a gap in the same epoch; with history kept forever the
-	// meta is kept forever too.
+	// reads as a gap in the same epoch rather than as data loss.
 	metaTTL := max(histTTL, e.opts.MetaTTL)
-	if size > 0 && histTTL == 0 {
-		metaTTL = 0
-	}
 	res, err := publishScript.Run(ctx, e.rdb,
 		[]string{e.keys.meta(key), e.keys.history(key)},
 		e.keys.topic(key), []byte(data), info, size, ms(histTTL), ms(metaTTL), randomID(), e.publishCmd(),
@@ -171,9 +167,10 @@ func parseHistory(res []any, flip bool) (pubsub.HistoryResult, error) {
 	if !ok {
 		return bad()
 	}
-	out := pubsub.HistoryResult{Position: pubsub.Position{Epoch: epoch, Offset: offset}}
-	if len(entries) > 0 {
-		out.Publications = make([]*pubsub.Publication, 0, len(entries))
+	// Never nil, as the memory engine: it encodes as [] in JSON.
+	out := pubsub.HistoryResult{
+		Position:     pubsub.Position{Epoch: epoch, Offset: offset},
+		Publications: make([]*pubsub.Publication, 0, len(entries)),
 	}
 	for _, raw := range entries {
 		entry, ok := raw.([]any)

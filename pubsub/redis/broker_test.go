@@ -69,6 +69,9 @@ func TestHistorySemantics(t *testing.T) {
 			if err != nil {
 				t.Fatalf("History: %v", err)
 			}
+			if res.Publications == nil {
+				t.Error("Publications is nil, want an empty slice (JSON [])")
+			}
 			if got := offsets(res.Publications); !slices.Equal(got, tt.want) {
 				t.Errorf("offsets = %v, want %v", got, tt.want)
 			}

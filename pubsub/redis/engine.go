@@ -37,6 +37,12 @@ const (
 	// offset) after its last publication, and of the meta History creates
 	// for a channel never published to (PublishOptions' 5m default).
 	DefaultMetaTTL = 5 * time.Minute
+	// DefaultHistoryTTL applies when PublishOptions.HistoryTTL is 0.
+	DefaultHistoryTTL = 5 * time.Minute
+	// DefaultPresenceTTL applies to AddPresence with ttl <= 0.
+	DefaultPresenceTTL = 60 * time.Second
+	// DefaultRevokeTTL applies to Revoke with ttl <= 0.
+	DefaultRevokeTTL = 24 * time.Hour
 )
 
 // Options configures an Engine. Zero values take the defaults named.

@@ -120,6 +120,28 @@ func TestPersistentRestart(t *testing.T) {
 	eventually(t, "delivery", func() bool { return rec.pubCount("p|k") == 2 })
 }
 
+// TestSilentConnection pauses Redis (CLIENT PAUSE) so that the pub/sub
+// connection stays open but answers nothing: the missed pong marks it
+// down, it is replaced, and HandleReconnect follows when Redis answers.
+func TestSilentConnection(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	e, rec := startEngine(t, srv.URL(), "")
+	ctx := t.Context()
+	if err := e.Subscribe(ctx, "p|k"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Do("CLIENT", "PAUSE", "1500", "ALL"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "missed pong", func() bool { return e.subs.healthy() != nil })
+	eventually(t, "reconnect", func() bool { return rec.reconnectCount() == 1 && e.Ready(ctx) == nil })
+	if _, err := e.Publish(ctx, "p|k", data(1), pubsub.PublishOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "delivery", func() bool { return rec.pubCount("p|k") == 1 })
+}
+
 // TestStartWithRedisDown: Start reports the outage instead of hanging.
 func TestStartWithRedisDown(t *testing.T) {
 	t.Parallel()

@@ -9,12 +9,16 @@ import (
 	"github.com/rotor-rt/rotor/pubsub"
 )
 
-// AddPresence adds or refreshes a client in key's presence for ttl. The
+// AddPresence adds or refreshes a client in key's presence for ttl (ttl <=
+// 0 means 60s, so no entry lives forever). The
 // entry lives in a hash (client → info) with its expiry in a sorted set,
 // cleaned on every read; both keys expire whole when every entry has.
 func (e *Engine) AddPresence(ctx context.Context, key string, info *pubsub.ClientInfo, ttl time.Duration) error {
 	ctx, cancel := e.opCtx(ctx)
 	defer cancel()
+	if ttl <= 0 {
+		ttl = DefaultPresenceTTL
+	}
 	if info == nil || info.Client == "" {
 		return fmt.Errorf("redis add presence: client id is empty")
 	}
@@ -24,7 +28,7 @@ func (e *Engine) AddPresence(ctx context.Context, key string, info *pubsub.Clien
 	}
 	err = addTTLScript.Run(ctx, e.rdb,
 		[]string{e.keys.presence(key), e.keys.presenceZ(key)},
-		info.Client, b, max(ms(ttl), 1),
+		info.Client, b, ms(ttl),
 	).Err()
 	return e.wrap("add presence", err)
 }

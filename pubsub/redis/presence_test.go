@@ -77,6 +77,26 @@ func TestRevocation(t *testing.T) {
 	if err != nil || !got.Equal(before) {
 		t.Fatalf("mark %v, %v; want %v", got, err, before)
 	}
+	// An earlier mark, or a shorter one, does not shorten the revocation.
+	if err := e.Revoke(ctx, "p|u1", before.Add(-time.Hour), time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.RevokedBefore(ctx, "p|u1"); err != nil || !got.Equal(before) {
+		t.Fatalf("after an earlier mark: %v, %v; want %v", got, err, before)
+	}
+	if ttl := e.rdb.PTTL(ctx, e.keys.revoke("p|u1")).Val(); ttl < 30*time.Second {
+		t.Fatalf("mark TTL shortened to %v", ttl)
+	}
+	later := before.Add(time.Second)
+	if err := e.Revoke(ctx, "p|u1", later, time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.RevokedBefore(ctx, "p|u1"); err != nil || !got.Equal(later) {
+		t.Fatalf("after a later mark: %v, %v; want %v", got, err, later)
+	}
+	if ttl := e.rdb.PTTL(ctx, e.keys.revoke("p|u1")).Val(); ttl < 30*time.Second {
+		t.Fatalf("mark TTL shortened to %v", ttl)
+	}
 	eventually(t, "short mark to expire", func() bool {
 		got, err := e.RevokedBefore(ctx, "p|u2")
 		return err == nil && got.IsZero()

@@ -14,11 +14,16 @@ import (
 type goredisPipeliner = goredis.Pipeliner
 
 // Revoke marks the user's sessions issued before `before` as revoked for
-// ttl. The mark is a key holding before in Unix nanoseconds.
+// ttl (ttl <= 0 means 24h). The mark is a key holding before in Unix
+// nanoseconds; a second mark keeps the later before and the later expiry,
+// so a revocation is never shortened.
 func (e *Engine) Revoke(ctx context.Context, userKey string, before time.Time, ttl time.Duration) error {
 	ctx, cancel := e.opCtx(ctx)
 	defer cancel()
-	err := e.rdb.Set(ctx, e.keys.revoke(userKey), strconv.FormatInt(before.UnixNano(), 10), time.Duration(max(ms(ttl), 1))*time.Millisecond).Err()
+	if ttl <= 0 {
+		ttl = DefaultRevokeTTL
+	}
+	err := revokeScript.Run(ctx, e.rdb, []string{e.keys.revoke(userKey)}, before.UnixNano(), ms(ttl)).Err()
 	return e.wrap("revoke", err)
 }
 

@@ -12,7 +12,7 @@ import goredis "github.com/redis/go-redis/v9"
 // ids stay increasing.
 //
 // KEYS: meta, history. ARGV: topic, data, info ("" for none), history
-// size, history TTL ms (0: none), meta TTL ms (0: persist), new epoch,
+// size, history TTL ms, meta TTL ms, new epoch,
 // publish command ("publish" or "spublish").
 var publishScript = goredis.NewScript(`
 local epoch = redis.call('hget', KEYS[1], 'e')
@@ -22,21 +22,11 @@ if not epoch then
   redis.call('del', KEYS[2])
 end
 local offset = redis.call('hincrby', KEYS[1], 'o', 1)
-local metaTTL = tonumber(ARGV[6])
-if metaTTL > 0 then
-  redis.call('pexpire', KEYS[1], metaTTL)
-else
-  redis.call('persist', KEYS[1])
-end
+redis.call('pexpire', KEYS[1], ARGV[6])
 local size = tonumber(ARGV[4])
 if size > 0 then
   redis.call('xadd', KEYS[2], 'maxlen', size, offset .. '-0', 'd', ARGV[2], 'i', ARGV[3])
-  local ttl = tonumber(ARGV[5])
-  if ttl > 0 then
-    redis.call('pexpire', KEYS[2], ttl)
-  else
-    redis.call('persist', KEYS[2])
-  end
+  redis.call('pexpire', KEYS[2], ARGV[5])
 else
   redis.call('del', KEYS[2])
 end
@@ -160,4 +150,22 @@ for _, id in ipairs(redis.call('zrange', KEYS[1], 0, -1)) do
   end
 end
 return out
+`)
+
+// revokeScript sets a revocation mark; a second mark keeps the later
+// `before` and the later expiry, so a revocation is never shortened.
+//
+// KEYS: the mark. ARGV: before (Unix ns), ttl ms.
+var revokeScript = goredis.NewScript(`
+local cur = redis.call('get', KEYS[1])
+local ttl = tonumber(ARGV[2])
+local pttl = redis.call('pttl', KEYS[1])
+if cur and tonumber(cur) > tonumber(ARGV[1]) then
+  if pttl < ttl then
+    redis.call('pexpire', KEYS[1], ttl)
+  end
+  return 0
+end
+redis.call('set', KEYS[1], ARGV[1], 'px', math.max(ttl, pttl))
+return 1
 `)
