@@ -11,7 +11,7 @@ export class Batcher<T> {
   constructor(
     private readonly flush: (items: T[]) => void,
     private readonly ready: () => boolean,
-    private readonly schedule: (fn: () => void) => void = queueMicrotask,
+    private readonly schedule: (fn: () => void) => void = (fn) => queueMicrotask(fn),
   ) {}
 
   /** Queues item for the next flush. */

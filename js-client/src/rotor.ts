@@ -135,9 +135,12 @@ export class Rotor extends Emitter<RotorEvents> {
   constructor(endpoint: string, opts: RotorOptions = {}) {
     super();
     this.base = endpoint.replace(/\/+$/, '');
+    // fetch and queueMicrotask throw "Illegal invocation" when called as a
+    // method of another object, so they are always called through globalThis.
+    const f = opts.fetch ?? globalThis.fetch;
     this.o = {
       transport: 'auto', fallbackDelay: 4000, minReconnectDelay: 500, maxReconnectDelay: 20000, pollTimeout: 25,
-      timeout: 10000, fetch: (...a) => globalThis.fetch(...a), ...opts,
+      timeout: 10000, ...opts, fetch: (...a) => f.call(globalThis, ...a),
     };
     this.ES = opts.EventSource !== undefined ? opts.EventSource : (globalThis.EventSource ?? null);
     this.token = opts.token;
