@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,7 +25,10 @@ func newEngine(t testing.TB, url, prefix string) *Engine {
 	if prefix == "" {
 		prefix = fmt.Sprintf("t%d", prefixSeq.Add(1))
 	}
-	e, err := New(Options{URL: url, Prefix: prefix, Timeout: 500 * time.Millisecond, PingInterval: 200 * time.Millisecond})
+	e, err := New(Options{
+		URL: url, Prefix: prefix, Timeout: 500 * time.Millisecond, PingInterval: 200 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
