@@ -83,3 +83,11 @@ func TestCluster(t *testing.T) {
 		}
 	})
 }
+
+// TestSentinel runs the two-engine test through Sentinel.
+func TestSentinel(t *testing.T) {
+	t.Parallel()
+	master := startServer(t)
+	sentinel := redistest.StartSentinel(t, master)
+	twoEngineTest(t, sentinel.SentinelURL())
+}

@@ -3,7 +3,9 @@ package redistest
 import (
 	"math/rand/v2"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -91,3 +93,26 @@ func free(port int) bool {
 	_ = l.Close()
 	return true
 }
+
+// StartSentinel starts a Sentinel (redis-server --sentinel) watching master
+// under the name "mymaster" and returns it; its URL for the engine is
+// SentinelURL.
+func StartSentinel(t testing.TB, master *Server) *Server {
+	t.Helper()
+	s := &Server{t: t, bin: Binary(t), port: FreePort(t), dir: t.TempDir(), sentinel: true}
+	conf := filepath.Join(s.dir, "sentinel.conf")
+	body := "sentinel monitor mymaster " + master.Addr()[:strings.LastIndex(master.Addr(), ":")] + " " +
+		strconv.Itoa(master.port) + " 1\n"
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	s.args = []string{conf, "--sentinel"}
+	if err := s.start(); err != nil {
+		t.Fatalf("redistest: sentinel: %v", err)
+	}
+	t.Cleanup(s.Kill)
+	return s
+}
+
+// SentinelURL is the engine URL that finds "mymaster" through s.
+func (s *Server) SentinelURL() string { return "redis-sentinel://" + s.Addr() + "/mymaster" }

@@ -31,6 +31,8 @@ type Server struct {
 	port int
 	dir  string
 	args []string
+	// sentinel servers take their config file first and no data options.
+	sentinel bool
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -127,6 +129,10 @@ func (s *Server) start() error {
 		"--logfile", "redis.log", "--daemonize", "no",
 	}
 	args = append(args, s.args...)
+	if s.sentinel {
+		args = append(s.args[:1:1], "--sentinel", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+			"--dir", s.dir, "--logfile", "redis.log", "--daemonize", "no")
+	}
 	cmd := exec.Command(s.bin, args...)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", s.bin, err)
