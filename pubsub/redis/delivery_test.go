@@ -140,3 +140,19 @@ func TestManyKeysOneConnection(t *testing.T) {
 	}
 	eventually(t, "delivery", func() bool { return rec.pubCount(keys[0]) == 1 && rec.pubCount(keys[999]) == 1 })
 }
+
+// TestUnixSocket reaches Redis over a unix socket URL.
+func TestUnixSocket(t *testing.T) {
+	t.Parallel()
+	sock := t.TempDir() + "/redis.sock"
+	startServerArgs(t, "--unixsocket", sock, "--unixsocketperm", "700")
+	e, rec := startEngine(t, "unix://"+sock+"?db=1", "")
+	ctx := t.Context()
+	if err := e.Subscribe(ctx, "p|u"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Publish(ctx, "p|u", data(1), pubsub.PublishOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "delivery over the socket", func() bool { return rec.pubCount("p|u") == 1 })
+}

@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -17,6 +18,7 @@ import (
 //     for rediss);
 //   - redis-sentinel://[user:pass@]host:port,host:port/mastername[?db=0]
 //     (or rediss-sentinel://) — a master found through Sentinel;
+//   - unix:///path/to/redis.sock[?db=N] — a local socket;
 //   - several redis:// URLs separated by commas, or
 //     redis-cluster://host:port,host:port — a Cluster, the hosts being
 //     seeds.
@@ -44,6 +46,8 @@ func parseURL(raw string) (*goredis.UniversalOptions, error) {
 		return o, nil
 	case "redis-sentinel", "rediss-sentinel":
 		return parseSentinel(strings.TrimSuffix(scheme, "-sentinel"), rest)
+	case "unix":
+		return parseUnix(raw)
 	default:
 		return nil, fmt.Errorf("redis url %q: unknown scheme %q", raw, scheme)
 	}
@@ -156,6 +160,35 @@ func parseSentinel(base, rest string) (*goredis.UniversalOptions, error) {
 	}
 	o.MasterName = master
 	o.SentinelUsername, o.SentinelPassword = o.Username, o.Password
+	return o, nil
+}
+
+// parseUnix parses unix:///path[?db=N&password=…].
+func parseUnix(raw string) (*goredis.UniversalOptions, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("parse redis url: %w", err)
+	}
+	if u.Path == "" {
+		return nil, fmt.Errorf("redis url %q has no socket path", raw)
+	}
+	o := &goredis.UniversalOptions{Addrs: []string{u.Path}}
+	if u.User != nil {
+		o.Username = u.User.Username()
+		o.Password, _ = u.User.Password()
+	}
+	if p := u.Query().Get("password"); p != "" {
+		o.Password = p
+	}
+	if db := u.Query().Get("db"); db != "" {
+		if o.DB, err = strconv.Atoi(db); err != nil {
+			return nil, fmt.Errorf("redis url %q: db %q is not a number", raw, db)
+		}
+	}
+	o.Dialer = func(ctx context.Context, _, addr string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", addr)
+	}
 	return o, nil
 }
 

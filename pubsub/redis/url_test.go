@@ -23,6 +23,8 @@ func TestParseURL(t *testing.T) {
 		{url: "redis-sentinel://s1:26379,s2:26379/mymaster?db=1", addrs: []string{"s1:26379", "s2:26379"}, master: "mymaster", db: 1},
 		{url: "redis://a:1,redis://b:2,redis://c:3", addrs: []string{"a:1", "b:2", "c:3"}, cluster: true},
 		{url: "redis-cluster://a:1,b:2", addrs: []string{"a:1", "b:2"}, cluster: true},
+		{url: "unix:///run/redis.sock?db=4", addrs: []string{"/run/redis.sock"}, db: 4},
+		{url: "unix://", bad: true},
 		{url: "", bad: true},
 		{url: "h:6379", bad: true},
 		{url: "http://h:1", bad: true},
