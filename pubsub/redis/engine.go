@@ -58,7 +58,8 @@ type Options struct {
 	// NodeID names this node's Redis connections (CLIENT SETNAME); ""
 	// means a random id.
 	NodeID string
-	// Logger receives connection state changes; nil means slog.Default().
+	// Logger receives connection state changes; nil means slog.Default()
+	// with component=redis.
 	Logger *slog.Logger
 	// Timeout bounds dialing, each read and each write; 0 means 1s. It is
 	// what makes calls fail fast with ErrEngineDown when Redis is away.
@@ -106,7 +107,7 @@ func New(opts Options) (*Engine, error) {
 		opts.NodeID = randomID()
 	}
 	if opts.Logger == nil {
-		opts.Logger = slog.Default()
+		opts.Logger = slog.Default().With("component", "redis")
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
@@ -137,7 +138,7 @@ func New(opts Options) (*Engine, error) {
 		rdb:     goredis.NewUniversalClient(uo),
 		cluster: uo.IsClusterMode || len(uo.Addrs) > 1 && uo.MasterName == "",
 		opts:    opts,
-		log:     opts.Logger.With("component", "redis-engine"),
+		log:     opts.Logger,
 		keys:    keyspace{prefix: opts.Prefix},
 	}
 	e.subs = newSubscriber(e)
@@ -166,6 +167,7 @@ func (e *Engine) Start(ctx context.Context, h pubsub.Handler) error {
 // Close releases the Redis connections. Start's goroutines end with its
 // context; Close does not wait for them.
 func (e *Engine) Close() error {
+	e.subs.stop()
 	if err := e.rdb.Close(); err != nil {
 		return fmt.Errorf("close redis client: %w", err)
 	}

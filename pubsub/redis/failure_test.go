@@ -193,3 +193,32 @@ func TestNoGoroutineLeak(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestStartAfterFailedStart: once Redis is back, Start succeeds.
+func TestStartAfterFailedStart(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	srv.Kill()
+	e := newEngine(t, srv.URL(), "")
+	rec := newRecorder()
+	if err := e.Start(t.Context(), rec); !errors.Is(err, pubsub.ErrEngineDown) {
+		t.Fatalf("Start: %v, want ErrEngineDown", err)
+	}
+	srv.Restart(true)
+	if err := e.Start(t.Context(), rec); err != nil {
+		t.Fatalf("second Start: %v", err)
+	}
+	if err := e.Subscribe(t.Context(), "p|k"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Publish(t.Context(), "p|k", data(1), pubsub.PublishOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "delivery", func() bool { return rec.pubCount("p|k") == 1 })
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Subscribe(t.Context(), "p|j"); !errors.Is(err, pubsub.ErrClosed) {
+		t.Fatalf("Subscribe after Close: %v, want ErrClosed", err)
+	}
+}

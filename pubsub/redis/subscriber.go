@@ -47,7 +47,8 @@ func newSubscriber(e *Engine) *subscriber {
 // goroutine that closes everything when ctx ends.
 func (s *subscriber) start(ctx context.Context, h pubsub.Handler) error {
 	s.mu.Lock()
-	s.h, s.ctx = h, ctx
+	// A Start that failed stopped what it began: begin afresh.
+	s.h, s.ctx, s.stopped = h, ctx, false
 	s.control = s.newShard("control", false)
 	s.mu.Unlock()
 
@@ -107,9 +108,13 @@ func (e *Engine) Subscribe(ctx context.Context, keys ...string) error {
 	defer cancel()
 	s := e.subs
 	s.mu.Lock()
-	if s.control == nil || s.stopped {
+	if s.control == nil {
 		s.mu.Unlock()
 		return errors.New("redis subscribe: engine not started")
+	}
+	if s.stopped {
+		s.mu.Unlock()
+		return fmt.Errorf("redis subscribe: %w", pubsub.ErrClosed)
 	}
 	groups := make(map[*shard][]string)
 	var added []string
