@@ -197,14 +197,24 @@ func (n *Node) checkGrant(ctx context.Context, id *identity, c chanRef, grant st
 	if g.Channel != c.ch.Full {
 		return pubsub.Errorf(pubsub.CodePermissionDenied, "permission denied: the grant is for channel %q", g.Channel)
 	}
-	if id.user != "" {
-		mark, err := n.engine.RevokedBefore(ctx, grantRevocationKey(id.project.ID, id.user, c.ch.Full))
-		if err != nil {
-			return pubsub.AsError(err)
-		}
-		if !mark.IsZero() && !g.Issued.After(mark) {
-			return pubsub.Errorf(pubsub.CodePermissionDenied, "permission denied: grant revoked")
-		}
+	if perr := n.grantRevoked(ctx, id, g); perr != nil {
+		return pubsub.Errorf(pubsub.CodePermissionDenied, "permission denied: %s", perr.Message)
+	}
+	return nil
+}
+
+// grantRevoked refuses a grant issued before an `unsubscribe` API call for
+// its user and channel (SPEC §6), with 101.
+func (n *Node) grantRevoked(ctx context.Context, id *identity, g *auth.Grant) *pubsub.Error {
+	if id.user == "" {
+		return nil
+	}
+	mark, err := n.engine.RevokedBefore(ctx, grantRevocationKey(id.project.ID, id.user, g.Channel))
+	if err != nil {
+		return pubsub.AsError(err)
+	}
+	if !mark.IsZero() && !g.Issued.After(mark) {
+		return pubsub.Errorf(pubsub.CodeUnauthorized, "grant revoked")
 	}
 	return nil
 }

@@ -87,7 +87,9 @@ func (n *Node) signSession(id *identity) (string, error) {
 func (n *Node) signGrant(id *identity, c chanRef, chanInfo json.RawMessage) (string, error) {
 	return auth.SignGrant([]byte(id.project.Secret), auth.Grant{
 		Project: id.project.ID, Channel: c.ch.Full, Client: id.client, User: id.user,
-		ChanInfo: chanInfo, Expires: id.expires,
+		// Issued lets an `unsubscribe` API call revoke the grants issued
+		// before it (SPEC §6).
+		ChanInfo: chanInfo, Issued: n.opts.Now(), Expires: id.expires,
 	})
 }
 

@@ -381,3 +381,203 @@ func TestRefusedEverywhere(t *testing.T) {
 		t.Errorf("p's session at /connection/other/command: %d, want 401", st)
 	}
 }
+
+// apiRaw calls the server API with a raw body and key and returns the
+// status and the decoded reply.
+func (s *testServer) apiRaw(method, key string, body []byte) (int, apiAnswer) {
+	s.t.Helper()
+	h := http.Header{}
+	if key != "" {
+		h.Set("Authorization", "apikey "+key)
+	}
+	st, b, _ := s.post("/api/"+method, body, h)
+	var out apiAnswer
+	if err := json.Unmarshal(b, &out); err != nil {
+		s.t.Fatalf("decode API reply %q: %v", b, err)
+	}
+	return st, out
+}
+
+type apiAnswer struct {
+	Result json.RawMessage `json:"result"`
+	Error  *wireError      `json:"error"`
+}
+
+func TestServerAPIErrors(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	tests := []struct {
+		name, method, key string
+		body              []byte
+		status, code      int
+	}{
+		{"bad key", "publish", "nope", []byte(`{"channel":"a","data":1}`), 401, 101},
+		{"no key", "publish", "", []byte(`{"channel":"a","data":1}`), 401, 101},
+		{"other project's key", "publish", "other-api-key", []byte(`{"project":"p","channel":"a","data":1}`), 401, 101},
+		{"unknown method", "nope", "p-api-key", []byte(`{}`), 404, 104},
+		{"too large", "publish", "p-api-key", []byte(`{"channel":"a","data":"` + strings.Repeat("x", 80<<10) + `"}`), 413, 106},
+		{"malformed", "publish", "p-api-key", []byte(`{"channel":`), 400, 107},
+		{"admin key without project", "publish", "admin-key", []byte(`{"channel":"a","data":1}`), 400, 107},
+		{"admin key, unknown project", "publish", "admin-key", []byte(`{"project":"nope","channel":"a","data":1}`), 404, 102},
+		{"admin key with project", "publish", "admin-key", []byte(`{"project":"p","channel":"a","data":1}`), 200, 0},
+		{"unknown namespace", "publish", "p-api-key", []byte(`{"channel":"nope:a","data":1}`), 200, 102},
+		{"no data", "publish", "p-api-key", []byte(`{"channel":"a"}`), 200, 107},
+		{"history off", "history", "p-api-key", []byte(`{"channel":"nohist:a"}`), 200, 108},
+		{"presence off", "presence", "p-api-key", []byte(`{"channel":"nohist:a"}`), 200, 108},
+		{"unsubscribe without user", "unsubscribe", "p-api-key", []byte(`{"channel":"a"}`), 200, 107},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			st, r := s.apiRaw(tt.method, tt.key, tt.body)
+			if st != tt.status {
+				t.Fatalf("status %d, want %d (%+v)", st, tt.status, r.Error)
+			}
+			if tt.code == 0 && r.Error != nil || tt.code != 0 && (r.Error == nil || r.Error.Code != tt.code) {
+				t.Fatalf("error %+v, want code %d", r.Error, tt.code)
+			}
+		})
+	}
+}
+
+func TestServerAPIMethods(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	c := s.connect(s.token("u"))
+	st := s.openSSE(q("session", c.Session, "grant", s.subscribe(c.Session, "pub:a")), nil)
+	st.next("sub")
+	call := func(method string, body any) json.RawMessage {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		code, r := s.apiRaw(method, "p-api-key", b)
+		if code != 200 || r.Error != nil {
+			t.Fatalf("%s: %d %+v", method, code, r.Error)
+		}
+		return r.Result
+	}
+	bc := decode[struct {
+		Results []struct {
+			Channel string
+			Offset  uint64
+			Error   *wireError
+		}
+	}](t, string(call("broadcast", map[string]any{"channels": []string{"pub:a", "pub:b", "nope:c"}, "data": map[string]int{"n": 1}})))
+	if len(bc.Results) != 3 || bc.Results[0].Offset != 1 || bc.Results[1].Offset != 1 || bc.Results[2].Error == nil || bc.Results[2].Error.Code != 102 {
+		t.Fatalf("broadcast = %+v", bc)
+	}
+	if p := decode[pubData](t, st.next("pub").Data); p.Data.N != 1 {
+		t.Fatalf("pub = %+v", p)
+	}
+	batch := decode[struct{ Replies []apiAnswer }](t, string(call("batch", map[string]any{"commands": []map[string]any{
+		{"method": "publish", "params": map[string]any{"channel": "pub:a", "data": map[string]int{"n": 2}}},
+		{"method": "history", "params": map[string]any{"channel": "pub:a"}},
+		{"method": "batch", "params": map[string]any{}},
+		{"method": "presence_stats", "params": map[string]any{"channel": "pub:a"}},
+	}})))
+	if len(batch.Replies) != 4 || batch.Replies[0].Error != nil || batch.Replies[2].Error == nil || batch.Replies[2].Error.Code != 104 {
+		t.Fatalf("batch = %+v", batch)
+	}
+	if h := decode[struct{ Publications []pubData }](t, string(batch.Replies[1].Result)); len(h.Publications) != 2 {
+		t.Fatalf("history in batch = %s", batch.Replies[1].Result)
+	}
+	if ps := decode[struct{ Clients, Users int }](t, string(batch.Replies[3].Result)); ps.Clients != 1 || ps.Users != 1 {
+		t.Fatalf("presence_stats in batch = %s", batch.Replies[3].Result)
+	}
+	chans := decode[struct {
+		Channels map[string]struct{ Clients int }
+	}](t, string(call("channels", map[string]any{"pattern": "pub:*"})))
+	if len(chans.Channels) != 1 || chans.Channels["pub:a"].Clients != 1 {
+		t.Fatalf("channels = %+v", chans)
+	}
+	info := decode[struct {
+		Nodes []struct {
+			ID      string
+			Clients int
+		}
+	}](t, string(call("info", map[string]any{})))
+	if len(info.Nodes) != 1 || info.Nodes[0].ID == "" || info.Nodes[0].Clients != 1 {
+		t.Fatalf("info = %+v", info)
+	}
+	call("history_remove", map[string]any{"channel": "pub:a"})
+	if h := decode[struct {
+		Publications []pubData
+		Offset       uint64
+	}](t, string(call("history", map[string]any{"channel": "pub:a"}))); len(h.Publications) != 0 {
+		t.Fatalf("history after history_remove = %+v", h)
+	}
+}
+
+// TestServerAPIUnsubscribe: the user's streams get unsub and the grants
+// issued before are refused; a fresh subscribe works.
+func TestServerAPIUnsubscribe(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	c := s.connect(s.token("u"))
+	grant := s.subscribe(c.Session, "room")
+	query := q("session", c.Session, "grant", grant)
+	st := s.openSSE(query, nil)
+	st.next("sub")
+	if code := s.api("unsubscribe", map[string]string{"channel": "room", "user": "u"}, nil); code != 200 {
+		t.Fatalf("unsubscribe: %d", code)
+	}
+	if u := decode[struct {
+		Channel string
+		Code    int
+	}](t, st.next("unsub").Data); u.Channel != "room" || u.Code != 2000 {
+		t.Fatalf("unsub = %+v", u)
+	}
+	if _, code, body := s.trySSE(query, nil); code != 401 {
+		t.Fatalf("SSE with the revoked grant: %d %s, want 401", code, body)
+	}
+	if code, r := s.poll(query + "&timeout=0"); code != 401 {
+		t.Fatalf("poll with the revoked grant: %d %+v, want 401", code, r)
+	}
+	time.Sleep(2 * time.Millisecond) // marks have millisecond precision
+	fresh := s.subscribe(c.Session, "room")
+	s.openSSE(q("session", c.Session, "grant", fresh), nil).next("sub")
+}
+
+// TestServerAPIDisconnect: without reconnect, streams get 3003 and the
+// sessions are refused everywhere; with reconnect, 3000 and the session
+// still works.
+func TestServerAPIDisconnect(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	type disc struct {
+		Code      int
+		Reconnect bool
+	}
+	// reconnect: true.
+	c := s.connect(s.token("keep"))
+	query := q("session", c.Session, "grant", s.subscribe(c.Session, "room"))
+	st := s.openSSE(query, nil)
+	st.next("sub")
+	s.api("disconnect", map[string]any{"user": "keep", "reconnect": true}, nil)
+	if d := decode[disc](t, st.next("disconnect").Data); d.Code != 3000 || !d.Reconnect {
+		t.Fatalf("disconnect = %+v, want 3000 reconnect", d)
+	}
+	s.openSSE(query, nil).next("sub")
+	s.command(c.Session, cmd{Method: "ping"})
+
+	// Revoking.
+	c = s.connect(s.token("gone"))
+	query = q("session", c.Session, "grant", s.subscribe(c.Session, "room"))
+	st = s.openSSE(query, nil)
+	st.next("sub")
+	s.api("disconnect", map[string]any{"user": "gone"}, nil)
+	if d := decode[disc](t, st.next("disconnect").Data); d.Code != 3003 || d.Reconnect {
+		t.Fatalf("disconnect = %+v, want 3003 no reconnect", d)
+	}
+	if code, _, e := s.commandStatus(c.Session, cmd{Method: "ping"}); code != 401 || e == nil || e.Code != 101 {
+		t.Fatalf("/command after revocation: %d %+v", code, e)
+	}
+	if _, code, body := s.trySSE(query, nil); code != 401 {
+		t.Fatalf("/sse after revocation: %d %s", code, body)
+	}
+	if code, r := s.poll(query + "&timeout=0"); code != 401 {
+		t.Fatalf("/poll after revocation: %d %+v", code, r)
+	}
+	// A new connection after the revocation works.
+	time.Sleep(2 * time.Millisecond)
+	s.command(s.connect(s.token("gone")).Session, cmd{Method: "ping"})
+}

@@ -87,6 +87,9 @@ func (n *Node) parseGrantStream(ctx context.Context, r *http.Request, p *admin.P
 		if err != nil {
 			return nil, refuse(http.StatusUnauthorized, pubsub.AsError(err))
 		}
+		if perr := n.grantRevoked(ctx, id, gr); perr != nil {
+			return nil, refuse(statusOf(perr), perr)
+		}
 		ref, perr := resolve(p, gr.Channel)
 		if perr != nil {
 			return nil, refuse(http.StatusForbidden, perr)
