@@ -100,9 +100,10 @@ func (s *subscriber) healthy() error {
 	return nil
 }
 
-// Subscribe starts delivery of keys to the Handler. It returns once Redis
-// confirmed every subscription, so that a publication made afterwards is
-// delivered (the hub reads history after Subscribe and merges).
+// Subscribe starts delivery of keys to the Handler; call it after Start.
+// It returns once Redis confirmed every subscription, so that a
+// publication made afterwards is delivered (the hub reads history after
+// Subscribe and merges). On error no key of the call stays subscribed.
 func (e *Engine) Subscribe(ctx context.Context, keys ...string) error {
 	ctx, cancel := e.opCtx(ctx)
 	defer cancel()
