@@ -182,7 +182,11 @@ export function nginxBinary() {
 /**
  * Starts nginx on a free port in front of upstream with response buffering
  * forced on, as a badly configured proxy would: SSE events sit in nginx's
- * buffer and the client has to notice.
+ * buffers and the client has to notice. proxy_buffering alone does not hold
+ * small events back in nginx 1.22 (it forwards what it reads while the
+ * client can take it), so gzip — the usual real-world culprit — is on for
+ * event streams too: nginx then holds the stream, headers included, until a
+ * compressed block fills.
  */
 export async function startBufferingNginx(upstreamPort) {
   const bin = nginxBinary();
@@ -213,6 +217,10 @@ http {
       proxy_buffer_size 64k;
       proxy_buffers 8 64k;
       proxy_read_timeout 120s;
+      gzip on;
+      gzip_types text/event-stream application/json;
+      gzip_proxied any;
+      gzip_min_length 0;
     }
   }
 }
@@ -227,6 +235,7 @@ http {
   return {
     base: `http://127.0.0.1:${port}`,
     log,
+    dir,
     async close() {
       if (proc.exitCode === null) {
         const done = new Promise((r) => proc.once('exit', r));
