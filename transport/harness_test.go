@@ -48,17 +48,19 @@ func testProject(id string) admin.Project {
 
 // testServer is a real node on a real loopback HTTP server.
 type testServer struct {
-	t    *testing.T
+	t    testing.TB
 	node *Node
 	srv  *httptest.Server
 	url  string
 	p    admin.Project
+	// handler is the node's router, for tests that skip the network.
+	handler http.Handler
 }
 
 type serverOption func(*Options, *admin.Project)
 
 // startServer starts a node with the memory engine and one project "p".
-func startServer(t *testing.T, opts ...serverOption) *testServer {
+func startServer(t testing.TB, opts ...serverOption) *testServer {
 	t.Helper()
 	p := testProject("p")
 	o := Options{Engine: memory.New(memory.Options{}), Ping: time.Second, LeaveGrace: 200 * time.Millisecond, AdminAPIKey: "admin-key"}
@@ -87,7 +89,7 @@ func startServer(t *testing.T, opts ...serverOption) *testServer {
 		srv.Close()
 		cancel()
 	})
-	return &testServer{t: t, node: n, srv: srv, url: srv.URL, p: p}
+	return &testServer{t: t, node: n, srv: srv, url: srv.URL, p: p, handler: r}
 }
 
 // token mints a connection token for user in project p.
@@ -143,7 +145,7 @@ type testEvent struct {
 
 // sseStream reads a live SSE response event by event.
 type sseStream struct {
-	t      *testing.T
+	t      testing.TB
 	resp   *http.Response
 	events chan testEvent
 	cancel context.CancelFunc
@@ -257,7 +259,7 @@ type pubData struct {
 	} `json:"data"`
 }
 
-func decode[T any](t *testing.T, s string) T {
+func decode[T any](t testing.TB, s string) T {
 	t.Helper()
 	var v T
 	if err := json.Unmarshal([]byte(s), &v); err != nil {
