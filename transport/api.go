@@ -88,6 +88,7 @@ func (n *Node) handleAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !n.rates.allowAPI(key) {
+		n.refusedBy(limitAPIRate)
 		writeError(w, http.StatusTooManyRequests, pubsub.Errorf(pubsub.CodeTooManyRequests, "too many requests"))
 		return
 	}

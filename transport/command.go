@@ -74,6 +74,7 @@ func (n *Node) handleCommand(w http.ResponseWriter, r *http.Request, p *admin.Pr
 		return
 	}
 	if !n.rates.allowCommands(id.client, max(len(req.Commands), 1)) {
+		n.refusedBy(limitCommandRate)
 		writeError(w, http.StatusTooManyRequests, pubsub.Errorf(pubsub.CodeTooManyRequests, "too many requests"))
 		return
 	}
@@ -227,6 +228,10 @@ func (n *Node) cmdPublish(ctx context.Context, id *identity, a *cmdParams) (any,
 	if !c.ns.Publish {
 		return nil, pubsub.Errorf(pubsub.CodePermissionDenied, "permission denied: clients may not publish in namespace %q", c.ns.Name)
 	}
+	if !n.rates.allowPublish(id.client) {
+		n.refusedBy(limitPublishRate)
+		return nil, pubsub.Errorf(pubsub.CodeTooManyRequests, "too many publications")
+	}
 	if perr := checkSubscribe(c, id.user); perr != nil {
 		return nil, perr
 	}
@@ -242,10 +247,12 @@ func (n *Node) cmdPublish(ctx context.Context, id *identity, a *cmdParams) (any,
 	p := id.project
 	if p.PublishHookURL != "" {
 		hctx, cancel := context.WithTimeout(ctx, n.opts.HookTimeout)
+		start := time.Now()
 		res, err := n.opts.PublishHook.BeforePublish(hctx, hooks.PublishHookRequest{
 			URL: p.PublishHookURL, Secret: []byte(p.Secret), Channel: a.Channel, Data: data, Client: id.client, User: id.user,
 		})
 		cancel()
+		n.metrics.observeHook("publish", start, err)
 		if err != nil {
 			n.log.Warn("publish hook failed: publication refused", "project", p.ID, "err", err)
 			return nil, pubsub.Errorf(pubsub.CodeInternal, "publish hook failed")

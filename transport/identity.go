@@ -106,9 +106,11 @@ func (n *Node) authorizePrivate(ctx context.Context, id *identity, names []strin
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.opts.HookTimeout)
 	defer cancel()
+	start := time.Now()
 	res, err := n.opts.Authorizer.Authorize(ctx, hooks.AuthRequest{
 		URL: p.AuthURL, Secret: []byte(p.Secret), Client: id.client, User: id.user, Channels: names,
 	})
+	n.metrics.observeHook("auth", start, err)
 	if err != nil {
 		n.log.Warn("auth_url denied by failure", "project", p.ID, "err", err)
 	}

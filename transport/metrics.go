@@ -1,11 +1,75 @@
 package transport
 
 import (
+	"errors"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rotor-rt/rotor/pubsub"
 )
 
-// Collectors returns the node's Prometheus metrics, read from the hub's
-// counters at scrape time so the hot path pays nothing for them.
+// nodeMetrics are the node's own Prometheus metrics; hub counters are
+// read at scrape time (see Collectors) so the hot path pays nothing.
+type nodeMetrics struct {
+	refusals     *prometheus.CounterVec
+	deliveries   *prometheus.CounterVec
+	hookDuration *prometheus.HistogramVec
+	engineErrors prometheus.Counter
+	streamsOpen  *prometheus.CounterVec
+	// sseDeliveries and pollDeliveries are deliveries' children, resolved
+	// once so counting costs one atomic add per flush.
+	sseDeliveries, pollDeliveries prometheus.Counter
+}
+
+func newNodeMetrics() *nodeMetrics {
+	m := &nodeMetrics{
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "rotor", Name: "limit_refusals_total",
+			Help: "Requests refused by a configured limit (error 106 or 110), by limit.",
+		}, []string{"limit"}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "rotor", Name: "transport_deliveries_total",
+			Help: "Publications written to clients, by transport (sse, poll).",
+		}, []string{"transport"}),
+		hookDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "rotor", Name: "hook_duration_seconds",
+			Help:    "Calls to auth_url and publish_hook_url, by hook and outcome.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"hook", "outcome"}),
+		engineErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "rotor", Name: "engine_errors_total",
+			Help: "Engine calls that failed (Redis unavailable and the like).",
+		}),
+		streamsOpen: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "rotor", Name: "streams_opened_total",
+			Help: "Streams and polls opened, by transport.",
+		}, []string{"transport"}),
+	}
+	m.sseDeliveries = m.deliveries.WithLabelValues("sse")
+	m.pollDeliveries = m.deliveries.WithLabelValues("poll")
+	return m
+}
+
+// observeHook records one hook call.
+func (m *nodeMetrics) observeHook(hook string, start time.Time, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	m.hookDuration.WithLabelValues(hook, outcome).Observe(time.Since(start).Seconds())
+}
+
+// fail maps an engine error to a protocol error and counts it.
+func (n *Node) fail(err error) *pubsub.Error {
+	var pe *pubsub.Error
+	if !errors.As(err, &pe) {
+		n.metrics.engineErrors.Inc()
+	}
+	return pubsub.AsError(err)
+}
+
+// Collectors returns the node's Prometheus metrics.
 func (n *Node) Collectors() []prometheus.Collector {
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "rotor", Name: name, Help: help}, f)
@@ -13,12 +77,14 @@ func (n *Node) Collectors() []prometheus.Collector {
 	counter := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "rotor", Name: name, Help: help}, f)
 	}
+	m := n.metrics
 	return []prometheus.Collector{
 		gauge("streams", "Open SSE streams and pending long polls.", func() float64 { return float64(n.hub.Stats().Streams) }),
 		gauge("channels", "Channels with local subscribers.", func() float64 { return float64(n.hub.Stats().Channels) }),
 		gauge("subscriptions", "Channel subscriptions of open streams.", func() float64 { return float64(n.hub.Stats().Subscriptions) }),
 		counter("publications_total", "Publications delivered to this node.", func() float64 { return float64(n.hub.Stats().Publications) }),
 		counter("deliveries_total", "Messages queued to streams.", func() float64 { return float64(n.hub.Stats().Deliveries) }),
-		counter("slow_disconnects_total", "Streams ended because their queue overflowed.", func() float64 { return float64(n.hub.Stats().Slow) }),
+		counter("slow_disconnects_total", "Streams ended because their queue overflowed (3002).", func() float64 { return float64(n.hub.Stats().Slow) }),
+		m.refusals, m.deliveries, m.hookDuration, m.engineErrors, m.streamsOpen,
 	}
 }

@@ -70,6 +70,15 @@ type Options struct {
 	HookRetries int
 	// Limits are per-client rate and size limits.
 	Limits Limits
+	// Padding is the size of a comment sent first on every SSE stream,
+	// for proxies that buffer the start of a response; 0 sends none.
+	Padding int
+	// StreamLifetime ends SSE streams after about this long (±10%) with
+	// disconnect 3000, reconnect true; 0 is unlimited.
+	StreamLifetime time.Duration
+	// ClientIPHeader is a header a trusted proxy sets with the client
+	// address; "" uses the TCP peer address.
+	ClientIPHeader string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -82,6 +91,14 @@ type Limits struct {
 	CommandBurst int
 	// APIRate is server API requests per second per API key; 0 = no limit.
 	APIRate float64
+	// PublishRate is client publications per second per client; 0 = no
+	// limit.
+	PublishRate float64
+	// ConnectionsPerIP, StreamsPerClient and ChannelsPerClient bound what
+	// open streams and polls hold on this node; 0 = no limit.
+	ConnectionsPerIP  int
+	StreamsPerClient  int
+	ChannelsPerClient int
 }
 
 func (o *Options) setDefaults() {
@@ -143,6 +160,8 @@ type Node struct {
 	dispatcher *hooks.Dispatcher
 	ownEvents  bool
 
+	usage    *usage
+	metrics  *nodeMetrics
 	keys     *apiKeyIndex
 	presence *presenceTracker
 	rates    *rateLimiters
@@ -172,6 +191,8 @@ func New(opts Options) (*Node, error) {
 		log:    opts.Logger.With("component", "node", "node", opts.NodeID),
 	}
 	n.keys = newAPIKeyIndex(opts.Projects)
+	n.usage = newUsage()
+	n.metrics = newNodeMetrics()
 	n.presence = newPresenceTracker(n)
 	n.rates = newRateLimiters(opts.Limits)
 	if n.opts.Authorizer == nil {

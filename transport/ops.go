@@ -18,12 +18,13 @@ import (
 // publish publishes data (already compact JSON) to a resolved channel.
 func (n *Node) publish(ctx context.Context, c chanRef, data json.RawMessage, info *pubsub.ClientInfo) (pubsub.Position, *pubsub.Error) {
 	if int64(len(data)) > n.opts.MaxBody {
+		n.refusedBy(limitMessageSize)
 		return pubsub.Position{}, pubsub.Errorf(pubsub.CodeLimitExceeded, "data is larger than %d bytes", n.opts.MaxBody)
 	}
 	pos, err := n.engine.Publish(ctx, c.key, data, publishOptions(c.ns, info))
 	if err != nil {
 		n.log.Warn("publish", "key", c.key, "err", err)
-		return pubsub.Position{}, pubsub.AsError(err)
+		return pubsub.Position{}, n.fail(err)
 	}
 	ev := hooks.Event{Type: hooks.EventPublish, Channel: c.ch.Full, Data: data, Offset: pos.Offset}
 	if info != nil {
@@ -60,7 +61,7 @@ func (n *Node) history(ctx context.Context, c chanRef, hp historyParams) (*histo
 	}
 	res, err := n.engine.History(ctx, c.key, pubsub.HistoryRequest{Since: hp.Since, Limit: limit, Reverse: hp.Reverse})
 	if err != nil {
-		return nil, pubsub.AsError(err)
+		return nil, n.fail(err)
 	}
 	pubs := make([]*pubsub.Publication, len(res.Publications))
 	for i, p := range res.Publications {

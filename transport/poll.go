@@ -18,8 +18,9 @@ const (
 
 // pollSink gathers events as the JSON array of a poll answer.
 type pollSink struct {
-	buf []byte
-	n   int
+	buf  []byte
+	n    int
+	pubs int
 }
 
 func (s *pollSink) event(kind pubsub.EventKind, _ []byte, data []byte) {
@@ -27,6 +28,9 @@ func (s *pollSink) event(kind pubsub.EventKind, _ []byte, data []byte) {
 		s.buf = append(s.buf, ',')
 	}
 	s.n++
+	if kind == pubsub.EventPub {
+		s.pubs++
+	}
 	s.buf = append(s.buf, `{"event":"`...)
 	s.buf = append(s.buf, kind.String()...)
 	s.buf = append(s.buf, `","data":`...)
@@ -49,6 +53,13 @@ func (n *Node) handlePoll(w http.ResponseWriter, r *http.Request, p *admin.Proje
 		writeError(w, bad.status, bad.err)
 		return
 	}
+	release, bad := n.acquire(n.clientIP(r), req.id.client, len(req.chans))
+	if bad != nil {
+		writeError(w, bad.status, bad.err)
+		return
+	}
+	defer release()
+	n.metrics.streamsOpen.WithLabelValues("poll").Inc()
 	ctx := r.Context()
 	keys := make([]string, len(req.chans))
 	for i, c := range req.chans {
@@ -72,7 +83,7 @@ func (n *Node) handlePoll(w http.ResponseWriter, r *http.Request, p *admin.Proje
 	sink := &pollSink{}
 	state := &streamState{n: n, st: st, chans: req.chans, sink: sink}
 	if err := state.start(ctx, req.since, req.since == nil); err != nil {
-		writeError(w, http.StatusServiceUnavailable, pubsub.AsError(err))
+		writeError(w, http.StatusServiceUnavailable, n.fail(err))
 		return
 	}
 	for i := range state.chans {
@@ -113,6 +124,7 @@ func (n *Node) handlePoll(w http.ResponseWriter, r *http.Request, p *admin.Proje
 	id, _ := json.Marshal(string(state.id()))
 	out = append(out, id...)
 	out = append(out, "}\n"...)
+	n.metrics.pollDeliveries.Add(float64(sink.pubs))
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Cache-Control", "no-store")

@@ -15,6 +15,7 @@ type rateLimiters struct {
 
 	mu      sync.Mutex
 	clients map[string]*limiterEntry
+	pubs    map[string]*limiterEntry
 	apiKeys map[string]*limiterEntry
 }
 
@@ -24,7 +25,7 @@ type limiterEntry struct {
 }
 
 func newRateLimiters(l Limits) *rateLimiters {
-	return &rateLimiters{limits: l, clients: make(map[string]*limiterEntry), apiKeys: make(map[string]*limiterEntry)}
+	return &rateLimiters{limits: l, clients: make(map[string]*limiterEntry), pubs: make(map[string]*limiterEntry), apiKeys: make(map[string]*limiterEntry)}
 }
 
 func (r *rateLimiters) take(m map[string]*limiterEntry, key string, rps float64, burst, n int) bool {
@@ -46,6 +47,15 @@ func (r *rateLimiters) allowCommands(client string, n int) bool {
 	return r.take(r.clients, client, r.limits.CommandRate, burst, n)
 }
 
+// allowPublish reports whether client may publish once more now.
+func (r *rateLimiters) allowPublish(client string) bool {
+	if r.limits.PublishRate <= 0 {
+		return true
+	}
+	burst := max(int(r.limits.PublishRate), 1)
+	return r.take(r.pubs, client, r.limits.PublishRate, burst, 1)
+}
+
 // allowAPI reports whether the API key may make one more request now.
 func (r *rateLimiters) allowAPI(apiKey string) bool {
 	if r.limits.APIRate <= 0 {
@@ -65,7 +75,7 @@ func (r *rateLimiters) run(ctx context.Context) {
 			return
 		case now := <-tick.C:
 			r.mu.Lock()
-			for _, m := range []map[string]*limiterEntry{r.clients, r.apiKeys} {
+			for _, m := range []map[string]*limiterEntry{r.clients, r.pubs, r.apiKeys} {
 				for k, e := range m {
 					if now.Sub(e.seen) > time.Minute {
 						delete(m, k)

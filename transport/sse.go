@@ -3,6 +3,7 @@ package transport
 import (
 	"bytes"
 	"errors"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"time"
@@ -18,7 +19,8 @@ const sseRetry = 2000
 // the stream flushes in one write per wake-up, however many events it
 // holds (coalescing).
 type sseSink struct {
-	buf []byte
+	buf  []byte
+	pubs int
 }
 
 var (
@@ -29,6 +31,9 @@ var (
 )
 
 func (s *sseSink) event(kind pubsub.EventKind, id []byte, data []byte) {
+	if kind == pubsub.EventPub {
+		s.pubs++
+	}
 	if id != nil {
 		s.buf = append(s.buf, sseID...)
 		s.buf = append(s.buf, id...)
@@ -54,6 +59,9 @@ func (s *sseSink) event(kind pubsub.EventKind, id []byte, data []byte) {
 	s.buf = append(s.buf, '\n', '\n')
 }
 
+// lifetimeReason ends a stream at http.stream_lifetime.
+var lifetimeReason = &pubsub.Disconnect{Code: pubsub.DisconnectNormal, Reason: "stream lifetime reached", Reconnect: true}
+
 // handleSSE serves GET /connection/{project}/sse (SPEC §3.3).
 func (n *Node) handleSSE(w http.ResponseWriter, r *http.Request, p *admin.Project) {
 	since := r.URL.Query().Get("since")
@@ -65,6 +73,13 @@ func (n *Node) handleSSE(w http.ResponseWriter, r *http.Request, p *admin.Projec
 		writeError(w, bad.status, bad.err)
 		return
 	}
+	release, bad := n.acquire(n.clientIP(r), req.id.client, len(req.chans))
+	if bad != nil {
+		writeError(w, bad.status, bad.err)
+		return
+	}
+	defer release()
+	n.metrics.streamsOpen.WithLabelValues("sse").Inc()
 	ctx := r.Context()
 	keys := make([]string, len(req.chans))
 	for i, c := range req.chans {
@@ -89,7 +104,7 @@ func (n *Node) handleSSE(w http.ResponseWriter, r *http.Request, p *admin.Projec
 	state := &streamState{n: n, st: st, chans: req.chans, sink: sink}
 	if err := state.start(ctx, req.since, true); err != nil {
 		n.log.Warn("stream start", "err", err)
-		writeError(w, http.StatusServiceUnavailable, pubsub.AsError(err))
+		writeError(w, http.StatusServiceUnavailable, n.fail(err))
 		return
 	}
 	for i := range state.chans {
@@ -113,8 +128,20 @@ func (n *Node) handleSSE(w http.ResponseWriter, r *http.Request, p *admin.Projec
 	h.Set("X-Accel-Buffering", "no")
 	h.Set("Connection", "keep-alive")
 	w.WriteHeader(http.StatusOK)
-	head := append([]byte("retry: "+strconv.Itoa(sseRetry)+"\n\n"), sink.buf...)
-	sink.buf = head
+	head := []byte("retry: " + strconv.Itoa(sseRetry) + "\n\n")
+	if n.opts.Padding > 0 {
+		head = append(head, ':')
+		head = append(head, bytes.Repeat([]byte{' '}, n.opts.Padding)...)
+		head = append(head, '\n', '\n')
+	}
+	sink.buf = append(head, sink.buf...)
+	if d := n.opts.StreamLifetime; d > 0 {
+		// ±10% jitter so streams opened together do not all reconnect
+		// together.
+		d += time.Duration((rand.Float64()*0.2 - 0.1) * float64(d))
+		t := time.AfterFunc(d, func() { st.End(lifetimeReason) })
+		defer t.Stop()
+	}
 
 	rc := http.NewResponseController(w)
 	flush := func() bool {
@@ -124,6 +151,10 @@ func (n *Node) handleSSE(w http.ResponseWriter, r *http.Request, p *admin.Projec
 				return false
 			}
 			sink.buf = sink.buf[:0]
+		}
+		if sink.pubs > 0 {
+			n.metrics.sseDeliveries.Add(float64(sink.pubs))
+			sink.pubs = 0
 		}
 		return rc.Flush() == nil
 	}

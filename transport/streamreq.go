@@ -41,6 +41,7 @@ func (n *Node) parseStream(r *http.Request, p *admin.Project, since string) (*st
 		return nil, bad
 	}
 	if len(req.chans) > n.opts.ChannelsPerStream {
+		n.refusedBy(limitChannelsPerStream)
 		return nil, refuse(http.StatusBadRequest, pubsub.Errorf(pubsub.CodeLimitExceeded, "too many channels in one stream (limit %d)", n.opts.ChannelsPerStream))
 	}
 	seen := make(map[string]bool, len(req.chans))

@@ -99,10 +99,17 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 		HookTimeout:       cfg.Hooks.Timeout,
 		HookRetries:       cfg.Hooks.Retries,
 		Limits: transport.Limits{
-			CommandRate:  cfg.Limits.EffectiveCommandRate(),
-			CommandBurst: cfg.Limits.EffectiveCommandBurst(),
-			APIRate:      cfg.Limits.APIRate,
+			CommandRate:       cfg.Limits.EffectiveCommandRate(),
+			CommandBurst:      cfg.Limits.EffectiveCommandBurst(),
+			APIRate:           cfg.Limits.APIRate,
+			PublishRate:       cfg.Limits.PublishRate,
+			ConnectionsPerIP:  cfg.Limits.ConnectionsPerIP,
+			StreamsPerClient:  cfg.Limits.StreamsPerClient,
+			ChannelsPerClient: cfg.Limits.ChannelsPerClient,
 		},
+		Padding:        cfg.HTTP.Padding,
+		StreamLifetime: cfg.HTTP.StreamLifetime,
+		ClientIPHeader: cfg.HTTP.ClientIPHeader,
 	})
 	if err != nil {
 		return err

@@ -45,6 +45,19 @@ type HTTP struct {
 	// 3001, then the server waits this long for requests to finish.
 	// Default 10s; 0 means close at once.
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+	// Padding is a comment of this many bytes sent first on every SSE
+	// stream, for proxies that buffer the first bytes of a response.
+	// Zero value: none.
+	Padding int `koanf:"padding"`
+	// StreamLifetime ends each SSE stream after about this long (±10%)
+	// with disconnect 3000 and reconnect true; clients resume, which
+	// spreads load after deploys. Zero value: unlimited.
+	StreamLifetime time.Duration `koanf:"stream_lifetime"`
+	// ClientIPHeader names a header set by a trusted proxy that carries
+	// the client address (e.g. X-Real-IP), for limits.connections_per_ip.
+	// Zero value: the connection's remote address; never trust a header
+	// a client can set directly.
+	ClientIPHeader string `koanf:"client_ip_header"`
 }
 
 // Engine selects the pub/sub engine (SPEC §8).

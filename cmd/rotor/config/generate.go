@@ -50,6 +50,9 @@ http:
   h2c: false                # cleartext HTTP/2 for proxies that speak it
   ping: 20s                 # SSE heartbeat interval, also the connect reply's "ping"
   shutdown_timeout: 10s     # graceful shutdown bound; 0 closes at once
+  padding: 0                # bytes of comment sent first on SSE streams, for buffering proxies; 0: none
+  stream_lifetime: 0s       # end SSE streams after about this long (clients resume); 0: unlimited
+  client_ip_header: ""      # header a trusted proxy sets with the client IP (X-Real-IP); "": remote address
 
 engine:
   type: memory              # memory (one process) | redis (several nodes)

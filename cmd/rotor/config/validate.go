@@ -72,6 +72,12 @@ func (c *Config) validateHTTP(v *validator) {
 			v.bad("http.tls_key", "must be set with http.tls_cert")
 		}
 	}
+	if c.HTTP.Padding < 0 || c.HTTP.Padding > 64<<10 {
+		v.bad("http.padding", "must be between 0 and 65536 bytes")
+	}
+	if c.HTTP.StreamLifetime < 0 {
+		v.bad("http.stream_lifetime", "must not be negative")
+	}
 	if c.HTTP.Ping <= 0 {
 		v.bad("http.ping", "must be a positive duration")
 	}

@@ -1,0 +1,101 @@
+package transport
+
+import (
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/rotor-rt/rotor/pubsub"
+)
+
+// Limit names, as reported in the rotor_limit_refusals_total metric.
+const (
+	limitConnectionsPerIP  = "connections_per_ip"
+	limitStreamsPerClient  = "streams_per_client"
+	limitChannelsPerClient = "channels_per_client"
+	limitChannelsPerStream = "channels_per_stream"
+	limitPublishRate       = "publish_rate"
+	limitCommandRate       = "command_rate"
+	limitAPIRate           = "api_rate"
+	limitMessageSize       = "message_size"
+)
+
+// usage counts what open streams and polls hold on this node, for the
+// per-IP and per-client limits. Limits are per node: behind a load
+// balancer each node applies them to what it serves.
+type usage struct {
+	mu      sync.Mutex
+	ips     map[string]int
+	streams map[string]int
+	chans   map[string]int
+}
+
+func newUsage() *usage {
+	return &usage{ips: map[string]int{}, streams: map[string]int{}, chans: map[string]int{}}
+}
+
+// clientIP returns the address limits count a request under: the trusted
+// proxy header when configured, else the TCP peer.
+func (n *Node) clientIP(r *http.Request) string {
+	if h := n.opts.ClientIPHeader; h != "" {
+		if v := r.Header.Get(h); v != "" {
+			first, _, _ := strings.Cut(v, ",")
+			return strings.TrimSpace(first)
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// acquire reserves a stream for client from ip with chans channels, or
+// says which limit refuses it. release must be called once when the stream
+// ends.
+func (n *Node) acquire(ip, client string, chans int) (release func(), bad *refused) {
+	l := n.opts.Limits
+	u := n.usage
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	var limit string
+	switch {
+	case l.ConnectionsPerIP > 0 && u.ips[ip] >= l.ConnectionsPerIP:
+		limit = limitConnectionsPerIP
+	case l.StreamsPerClient > 0 && u.streams[client] >= l.StreamsPerClient:
+		limit = limitStreamsPerClient
+	case l.ChannelsPerClient > 0 && u.chans[client]+chans > l.ChannelsPerClient:
+		limit = limitChannelsPerClient
+	}
+	if limit != "" {
+		n.refusedBy(limit)
+		return nil, refuse(http.StatusTooManyRequests, pubsub.Errorf(pubsub.CodeLimitExceeded, "limit exceeded: %s", limit))
+	}
+	u.ips[ip]++
+	u.streams[client]++
+	u.chans[client] += chans
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			u.mu.Lock()
+			defer u.mu.Unlock()
+			dec(u.ips, ip, 1)
+			dec(u.streams, client, 1)
+			dec(u.chans, client, chans)
+		})
+	}, nil
+}
+
+func dec(m map[string]int, k string, by int) {
+	if m[k] <= by {
+		delete(m, k)
+		return
+	}
+	m[k] -= by
+}
+
+// refusedBy counts a refusal by a limit.
+func (n *Node) refusedBy(limit string) {
+	n.metrics.refusals.WithLabelValues(limit).Inc()
+}
