@@ -36,6 +36,7 @@ test: deps
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 $(PKGS)
 	$(MAKE) test-js
+	$(MAKE) fuzz
 
 test-js:
 	@for d in $(JS_DIRS); do \
@@ -44,10 +45,17 @@ test-js:
 		fi; \
 	done
 
-# fuzz gives each fuzz target a short run; add a line per target.
-FUZZTIME ?= 10s
+# fuzz gives each fuzz target a short run; add a line per target (go test
+# -fuzz takes one target per invocation). Seeds live in testdata/fuzz.
+FUZZTIME ?= 4s
 fuzz:
-	@echo "fuzz: no targets yet (add: $(GO) test -run='^$$' -fuzz=FuzzX -fuzztime=$(FUZZTIME) ./pkg)"
+	$(GO) test -run='^$$' -fuzz='^FuzzCommand$$' -fuzztime=$(FUZZTIME) ./transport
+	$(GO) test -run='^$$' -fuzz='^FuzzPollQuery$$' -fuzztime=$(FUZZTIME) ./transport
+	$(GO) test -run='^$$' -fuzz='^FuzzParseChannel$$' -fuzztime=$(FUZZTIME) ./pubsub
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodePositions$$' -fuzztime=$(FUZZTIME) ./pubsub
+	$(GO) test -run='^$$' -fuzz='^FuzzParseConnectionToken$$' -fuzztime=$(FUZZTIME) ./transport/auth
+	$(GO) test -run='^$$' -fuzz='^FuzzVerifySession$$' -fuzztime=$(FUZZTIME) ./transport/auth
+	$(GO) test -run='^$$' -fuzz='^FuzzVerifyGrant$$' -fuzztime=$(FUZZTIME) ./transport/auth
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./pubsub/...
