@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,6 +35,7 @@ func TestHTTP2(t *testing.T) {
 			srv := startServer(t, cfg)
 			c := newH2Client(t, cfg.TLSCert)
 			checkHTTP2(t, c, srv.base)
+			checkStreamHeaders(t, c, srv.base)
 		})
 	}
 }
@@ -129,5 +131,22 @@ func checkHTTP2(t *testing.T, c *countingClient, base string) {
 
 	if n := c.dials.Load(); n != 1 {
 		t.Errorf("client dialed %d connections for %d streams, a poll and publishes; want 1", n, streamsPerConn)
+	}
+}
+
+// checkStreamHeaders checks the headers that keep proxies from buffering
+// or caching a stream (SPEC §3.3). nginx consumes X-Accel-Buffering, so
+// this runs against Rotor directly.
+func checkStreamHeaders(t *testing.T, c *countingClient, base string) {
+	t.Helper()
+	s := openSSE(t, c.Client, streamURL(base, "sse", "headers", t, "h2"), "")
+	for k, want := range map[string]string{
+		"Content-Type":      "text/event-stream",
+		"Cache-Control":     "no-cache, no-transform",
+		"X-Accel-Buffering": "no",
+	} {
+		if got := s.resp.Header.Get(k); !strings.HasPrefix(got, want) {
+			t.Errorf("%s: %q, want %q", k, got, want)
+		}
 	}
 }
