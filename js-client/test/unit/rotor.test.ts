@@ -464,3 +464,22 @@ describe('Rotor long-poll fallback', () => {
     expect(server.calls.at(-1)!.url.searchParams.get('session')).toBe('S2');
   });
 });
+
+describe('Rotor with the browser globals', () => {
+  it('calls fetch unbound, as window.fetch requires', async () => {
+    const server = new FakeServer();
+    // window.fetch throws "Illegal invocation" when called as a method of another object.
+    const strictFetch = function (this: unknown, input: string, init?: RequestInit) {
+      if (this !== undefined && this !== globalThis) throw new TypeError('Illegal invocation');
+      return server.fetch(input, init);
+    };
+    const rotor = newClient(server, { fetch: strictFetch as typeof fetch, EventSource: null });
+    server.on('/poll', () => new Promise(() => {}));
+    const errors = record(rotor, ['error']);
+    rotor.subscribe('ns:a');
+    rotor.connect();
+    await settle();
+    expect(errors).toEqual([]);
+    expect(server.calls.map((c) => c.path)).toEqual(['/connect', '/command', '/poll']);
+  });
+});
