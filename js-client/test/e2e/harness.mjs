@@ -174,7 +174,7 @@ export async function until(page, fn, arg, timeout = 20_000) {
 /** The nginx binary, installed with apt-get when missing (as `make test` does). */
 export function nginxBinary() {
   for (const p of ['/usr/sbin/nginx', '/usr/bin/nginx']) if (existsSync(p)) return p;
-  const r = spawnSync('sh', ['-c', 'apt-get install -y nginx-light || (apt-get update && apt-get install -y nginx-light)'], { stdio: 'inherit' });
+  const r = spawnSync('sh', ['-c', 'apt-get install -y nginx || (apt-get update && apt-get install -y nginx)'], { stdio: 'inherit' });
   if (r.status === 0) for (const p of ['/usr/sbin/nginx', '/usr/bin/nginx']) if (existsSync(p)) return p;
   return null;
 }
@@ -190,7 +190,7 @@ export function nginxBinary() {
  */
 export async function startBufferingNginx(upstreamPort) {
   const bin = nginxBinary();
-  if (!bin) throw new Error('nginx not found and could not be installed (apt-get install nginx-light)');
+  if (!bin) throw new Error('nginx not found and could not be installed (apt-get install nginx)');
   const dir = mkdtempSync(join(tmpdir(), 'rotor-nginx-'));
   const port = await freePort();
   const conf = `daemon off;
