@@ -50,6 +50,7 @@ func newRootCmd(environ []string) *cobra.Command {
 		newCheckconfigCmd(g),
 		newTokenCmd(g),
 		newPublishCmd(g),
+		newBenchCmd(g),
 		newVersionCmd(),
 	)
 	return root
