@@ -150,7 +150,6 @@ type sseStream struct {
 	events chan testEvent
 	cancel context.CancelFunc
 	lastID string
-	mu     sync.Mutex
 }
 
 // openSSE opens an SSE request and fails unless it answers 200.
