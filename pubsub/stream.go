@@ -36,6 +36,7 @@ type Stream struct {
 	regs []int
 
 	mu       sync.Mutex
+	onReady  func()
 	queue    []Queued
 	bytes    int
 	notify   chan struct{}
@@ -89,12 +90,29 @@ func (s *Stream) Take(buf []Queued) (items []Queued, resync bool, unsub []int) {
 	return items, resync, unsub
 }
 
+// SetNotify makes the stream call f, instead of signalling Ready, when
+// there is something to take or the stream ended. f must not block: a
+// transport without a goroutine per stream schedules its writer from it.
+func (s *Stream) SetNotify(f func()) {
+	s.mu.Lock()
+	s.onReady = f
+	s.mu.Unlock()
+}
+
+// Pending reports whether Take would return something, or the stream has
+// ended.
+func (s *Stream) Pending() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue) > 0 || s.resync || len(s.unsubbed) > 0 || s.closed
+}
+
 // signal wakes the writer without blocking.
 func (s *Stream) signal() {
-	select {
-	case s.notify <- struct{}{}:
-	default:
-	}
+	s.mu.Lock()
+	f := s.onReady
+	s.mu.Unlock()
+	s.wake(f)
 }
 
 // deliver queues m for channel index ch; on overflow it ends the stream as
@@ -114,8 +132,21 @@ func (s *Stream) deliver(m *Message, ch int) {
 	}
 	s.queue = append(s.queue, Queued{Msg: m, Chan: ch})
 	s.bytes += size
+	f := s.onReady
 	s.mu.Unlock()
-	s.signal()
+	s.wake(f)
+}
+
+// wake calls the notify function f (read under s.mu) or signals Ready.
+func (s *Stream) wake(f func()) {
+	if f != nil {
+		f()
+		return
+	}
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
 }
 
 func (s *Stream) markResync() {
@@ -152,6 +183,7 @@ func (s *Stream) end(reason *Disconnect) {
 	s.bytes = 0
 	s.mu.Unlock()
 	close(s.done)
+	s.signal()
 }
 
 // End ends the stream from the outside (see Done).

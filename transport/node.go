@@ -79,6 +79,9 @@ type Options struct {
 	// ClientIPHeader is a header a trusted proxy sets with the client
 	// address; "" uses the TCP peer address.
 	ClientIPHeader string
+	// NoHijack keeps HTTP/1.1 SSE streams in their handler goroutine
+	// instead of taking the connection over.
+	NoHijack bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -160,7 +163,11 @@ type Node struct {
 	dispatcher *hooks.Dispatcher
 	ownEvents  bool
 
-	usage    *usage
+	usage      *usage
+	heartbeats *heartbeats
+	// baseCtx outlives requests: hijacked streams use it once their
+	// handler has returned. It ends when the node stops.
+	baseCtx  context.Context
 	metrics  *nodeMetrics
 	keys     *apiKeyIndex
 	presence *presenceTracker
@@ -192,6 +199,8 @@ func New(opts Options) (*Node, error) {
 	}
 	n.keys = newAPIKeyIndex(opts.Projects)
 	n.usage = newUsage()
+	n.heartbeats = newHeartbeats()
+	n.baseCtx = context.Background()
 	n.metrics = newNodeMetrics()
 	n.presence = newPresenceTracker(n)
 	n.rates = newRateLimiters(opts.Limits)
@@ -216,6 +225,7 @@ func (n *Node) Hub() *pubsub.Hub { return n.hub }
 // ctx is done.
 func (n *Node) Start(ctx context.Context) error {
 	n.started = n.opts.Now()
+	n.baseCtx = ctx
 	if err := n.engine.Start(ctx, n); err != nil {
 		return fmt.Errorf("start engine: %w", err)
 	}
@@ -223,6 +233,7 @@ func (n *Node) Start(ctx context.Context) error {
 		go n.dispatcher.Run(ctx)
 	}
 	go n.presence.run(ctx)
+	go n.heartbeats.run(ctx, n.opts.Ping)
 	go n.rates.run(ctx)
 	go n.reportLoop(ctx)
 	return nil

@@ -2,10 +2,14 @@ package transport
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rotor-rt/rotor/admin"
@@ -62,7 +66,15 @@ func (s *sseSink) event(kind pubsub.EventKind, id []byte, data []byte) {
 // lifetimeReason ends a stream at http.stream_lifetime.
 var lifetimeReason = &pubsub.Disconnect{Code: pubsub.DisconnectNormal, Reason: "stream lifetime reached", Reconnect: true}
 
-// handleSSE serves GET /connection/{project}/sse (SPEC §3.3).
+// engineDownReason ends a stream whose resync could not read history.
+var engineDownReason = &pubsub.Disconnect{Code: pubsub.DisconnectNormal, Reason: "engine unavailable", Reconnect: true}
+
+// handleSSE serves GET /connection/{project}/sse (SPEC §3.3). Over
+// HTTP/1.1 the connection is hijacked once the stream is set up, so an idle
+// stream holds no handler goroutine and no net/http buffers: one small
+// read goroutine notices the client leaving, and a writer goroutine exists
+// only while there is something to write. Over HTTP/2 a stream cannot be
+// hijacked and keeps its handler goroutine.
 func (n *Node) handleSSE(w http.ResponseWriter, r *http.Request, p *admin.Project) {
 	since := r.URL.Query().Get("since")
 	if since == "" {
@@ -78,18 +90,17 @@ func (n *Node) handleSSE(w http.ResponseWriter, r *http.Request, p *admin.Projec
 		writeError(w, bad.status, bad.err)
 		return
 	}
-	defer release()
 	n.metrics.streamsOpen.WithLabelValues("sse").Inc()
-	ctx := r.Context()
 	keys := make([]string, len(req.chans))
 	for i, c := range req.chans {
 		keys[i] = c.ref.key
 	}
-	st, err := n.hub.Open(ctx, pubsub.StreamOptions{
+	st, err := n.hub.Open(r.Context(), pubsub.StreamOptions{
 		Project: p.ID, Client: req.id.client, User: req.id.user, QueueBytes: n.opts.QueueBytes,
 	}, keys)
 	if err != nil {
-		e := pubsub.AsError(err)
+		release()
+		e := n.fail(err)
 		if errors.Is(err, pubsub.ErrClosed) {
 			e = pubsub.Errorf(pubsub.CodeUnavailable, "server shutting down")
 		}
@@ -97,52 +108,114 @@ func (n *Node) handleSSE(w http.ResponseWriter, r *http.Request, p *admin.Projec
 		return
 	}
 	n.streams.Add(1)
-	defer n.streams.Done()
-	defer st.Close()
-
-	sink := &sseSink{}
-	state := &streamState{n: n, st: st, chans: req.chans, sink: sink}
-	if err := state.start(ctx, req.since, true); err != nil {
+	sc := &sseConn{n: n, st: st, client: req.id.client, release: release}
+	sc.sink = &sseSink{}
+	sc.state = &streamState{n: n, st: st, chans: req.chans, sink: sc.sink}
+	if err := sc.state.start(r.Context(), req.since, true); err != nil {
+		sc.finish()
 		n.log.Warn("stream start", "err", err)
 		writeError(w, http.StatusServiceUnavailable, n.fail(err))
 		return
 	}
-	for i := range state.chans {
-		n.presence.enter(state.chans[i].ref, state.chans[i].info)
+	for i := range req.chans {
+		n.presence.enter(req.chans[i].ref, req.chans[i].info)
 	}
-	defer func() {
-		for i := range state.chans {
-			if !state.chans[i].gone {
-				n.presence.exit(state.chans[i].ref, req.id.client, false)
-			}
-		}
-	}()
 	if !req.id.expires.IsZero() {
-		t := time.AfterFunc(time.Until(req.id.expires), func() { st.End(pubsub.DisconnectExpiredReason) })
-		defer t.Stop()
+		sc.timers = append(sc.timers, time.AfterFunc(time.Until(req.id.expires), func() { st.End(pubsub.DisconnectExpiredReason) }))
 	}
-
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache, no-transform")
-	h.Set("X-Accel-Buffering", "no")
-	h.Set("Connection", "keep-alive")
-	w.WriteHeader(http.StatusOK)
+	if d := n.opts.StreamLifetime; d > 0 {
+		// ±10% jitter so streams opened together do not all reconnect
+		// together.
+		d += time.Duration((rand.Float64()*0.2 - 0.1) * float64(d))
+		sc.timers = append(sc.timers, time.AfterFunc(d, func() { st.End(lifetimeReason) }))
+	}
 	head := []byte("retry: " + strconv.Itoa(sseRetry) + "\n\n")
 	if n.opts.Padding > 0 {
 		head = append(head, ':')
 		head = append(head, bytes.Repeat([]byte{' '}, n.opts.Padding)...)
 		head = append(head, '\n', '\n')
 	}
-	sink.buf = append(head, sink.buf...)
-	if d := n.opts.StreamLifetime; d > 0 {
-		// ±10% jitter so streams opened together do not all reconnect
-		// together.
-		d += time.Duration((rand.Float64()*0.2 - 0.1) * float64(d))
-		t := time.AfterFunc(d, func() { st.End(lifetimeReason) })
-		defer t.Stop()
-	}
+	sc.sink.buf = append(head, sc.sink.buf...)
 
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache, no-transform")
+	h.Set("X-Accel-Buffering", "no")
+	if r.ProtoMajor == 1 && !n.opts.NoHijack {
+		if sc.hijack(w) {
+			return
+		}
+	}
+	sc.serve(w, r)
+}
+
+// sseConn is one SSE response and the stream behind it.
+type sseConn struct {
+	n       *Node
+	st      *pubsub.Stream
+	state   *streamState
+	sink    *sseSink
+	client  string
+	release func()
+	timers  []*time.Timer
+
+	// Hijacked connections only.
+	conn      net.Conn
+	writing   atomic.Bool
+	pingDue   atomic.Bool
+	lastWrite atomic.Int64
+	closed    bool // guarded by writing
+
+	once sync.Once
+}
+
+// finish undoes what opening the stream did. It runs once, whoever ends
+// the stream.
+func (sc *sseConn) finish() {
+	sc.once.Do(func() {
+		for _, t := range sc.timers {
+			t.Stop()
+		}
+		for i := range sc.state.chans {
+			if c := &sc.state.chans[i]; !c.gone {
+				sc.n.presence.exit(c.ref, sc.client, false)
+			}
+		}
+		sc.st.Close()
+		sc.release()
+		if sc.conn != nil {
+			sc.n.heartbeats.remove(sc)
+			_ = sc.conn.Close()
+		}
+		sc.n.streams.Done()
+	})
+}
+
+// fill turns what the stream has queued into bytes in the sink. It
+// reports false when the stream is over (the sink then ends with the
+// disconnect event).
+func (sc *sseConn) fill(ctx context.Context) bool {
+	select {
+	case <-sc.st.Done():
+		sc.sink.event(pubsub.EventDisconnect, nil, disconnectData(sc.st.Reason()))
+		return false
+	default:
+	}
+	if err := sc.state.drain(ctx); err != nil {
+		sc.n.log.Warn("stream resync failed", "err", err)
+		sc.sink.event(pubsub.EventDisconnect, nil, disconnectData(engineDownReason))
+		return false
+	}
+	return true
+}
+
+// serve runs the stream in the handler goroutine (HTTP/2, or when the
+// connection cannot be hijacked).
+func (sc *sseConn) serve(w http.ResponseWriter, r *http.Request) {
+	defer sc.finish()
+	n, sink, st := sc.n, sc.sink, sc.st
+	ctx := r.Context()
+	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	flush := func() bool {
 		_ = rc.SetWriteDeadline(time.Now().Add(n.opts.WriteTimeout))
@@ -169,24 +242,15 @@ func (n *Node) handleSSE(w http.ResponseWriter, r *http.Request, p *admin.Projec
 		case <-ctx.Done():
 			return
 		case <-st.Done():
-			if err := state.drain(ctx); err == nil {
-				sink.event(pubsub.EventDisconnect, nil, disconnectData(st.Reason()))
-			} else {
-				sink.event(pubsub.EventDisconnect, nil, disconnectData(st.Reason()))
-			}
+			sc.fill(ctx)
 			flush()
 			return
 		case <-st.Ready():
-			if err := state.drain(ctx); err != nil {
-				n.log.Warn("stream resync failed", "err", err)
-				sink.event(pubsub.EventDisconnect, nil, disconnectData(&pubsub.Disconnect{Code: pubsub.DisconnectNormal, Reason: "engine unavailable", Reconnect: true}))
-				flush()
+			more := sc.fill(ctx)
+			if len(sink.buf) > 0 && !flush() {
 				return
 			}
-			if len(sink.buf) == 0 {
-				continue
-			}
-			if !flush() {
+			if !more {
 				return
 			}
 			wrote = true
@@ -201,4 +265,113 @@ func (n *Node) handleSSE(w http.ResponseWriter, r *http.Request, p *admin.Projec
 			}
 		}
 	}
+}
+
+// hijack takes the HTTP/1.1 connection over and writes the response
+// itself: headers, then an event stream delimited by the connection's
+// close (RFC 9112 §6.3), so no chunked framing is needed. It reports false
+// when the connection cannot be hijacked; nothing was written then.
+func (sc *sseConn) hijack(w http.ResponseWriter) bool {
+	h := w.Header()
+	h.Set("Connection", "close")
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		h.Del("Connection")
+		return false
+	}
+	// net/http may have left read deadlines from its own timeouts.
+	_ = conn.SetDeadline(time.Time{})
+	sc.conn = conn
+	var head bytes.Buffer
+	head.WriteString("HTTP/1.1 200 OK\r\n")
+	_ = h.Write(&head)
+	head.WriteString("\r\n")
+	sc.sink.buf = append(head.Bytes(), sc.sink.buf...)
+	sc.writing.Store(true) // this goroutine is the writer for the first write
+	sc.n.heartbeats.add(sc)
+	go sc.readLoop()
+	sc.st.SetNotify(sc.schedule)
+	sc.writeLoop()
+	return true
+}
+
+// readLoop parks on the connection until the client goes away: an SSE
+// client never sends anything after its request.
+func (sc *sseConn) readLoop() {
+	var b [16]byte
+	for {
+		if _, err := sc.conn.Read(b[:]); err != nil {
+			break
+		}
+	}
+	sc.st.End(pubsub.DisconnectNormalReason)
+}
+
+// schedule starts a writer unless one is running. The hub calls it, via
+// the stream's notify function, on every delivery: it must not block.
+func (sc *sseConn) schedule() {
+	if sc.writing.CompareAndSwap(false, true) {
+		go sc.writeLoop()
+	}
+}
+
+// writeLoop writes until nothing is left, then exits: an idle stream has
+// no writer goroutine. The caller has set writing.
+func (sc *sseConn) writeLoop() {
+	for {
+		if !sc.writeOnce() {
+			sc.closed = true
+			sc.finish()
+			return
+		}
+		sc.writing.Store(false)
+		if !sc.st.Pending() && !sc.pingDue.Load() {
+			return
+		}
+		if !sc.writing.CompareAndSwap(false, true) {
+			return
+		}
+	}
+}
+
+// sinkPool recycles write buffers so an idle hijacked stream holds none.
+var sinkPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// writeOnce drains the stream into one buffer and writes it in one call
+// with its own deadline. It reports false when the stream is over.
+func (sc *sseConn) writeOnce() bool {
+	if sc.closed {
+		return false
+	}
+	n, sink := sc.n, sc.sink
+	pooled := sinkPool.Get().(*[]byte)
+	if len(sink.buf) == 0 {
+		sink.buf = (*pooled)[:0]
+	} else {
+		// The first write: headers and opening events built before.
+		sinkPool.Put(pooled)
+		pooled = nil
+	}
+	more := sc.fill(n.baseCtx)
+	if sc.pingDue.Swap(false) && len(sink.buf) == 0 {
+		sink.buf = append(sink.buf, ssePing...)
+	}
+	ok := true
+	if len(sink.buf) > 0 {
+		_ = sc.conn.SetWriteDeadline(time.Now().Add(n.opts.WriteTimeout))
+		if _, err := sc.conn.Write(sink.buf); err != nil {
+			ok = false
+		}
+		sc.lastWrite.Store(time.Now().UnixNano())
+	}
+	if sink.pubs > 0 {
+		n.metrics.sseDeliveries.Add(float64(sink.pubs))
+		sink.pubs = 0
+	}
+	if pooled != nil && cap(sink.buf) <= 64<<10 {
+		*pooled = sink.buf[:0]
+		sinkPool.Put(pooled)
+	}
+	sink.buf = nil
+	return ok && more
 }

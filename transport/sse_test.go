@@ -1,9 +1,14 @@
 package transport
 
 import (
+	"bufio"
+	"time"
+
 	"net/http"
 	"sync"
 	"testing"
+
+	"github.com/rotor-rt/rotor/admin"
 )
 
 func TestSSEQuickStart(t *testing.T) {
@@ -157,5 +162,39 @@ func TestResumeGapTooLarge(t *testing.T) {
 	s.publish("small:x", map[string]int{"n": 11})
 	if p := decode[pubData](t, st2.next("pub").Data); p.Data.N != 11 {
 		t.Fatalf("next pub = %+v", p)
+	}
+}
+
+// TestHeartbeat: a quiet stream gets a comment line every ping interval
+// (the harness sets 1s), on a hijacked HTTP/1.1 connection and without.
+func TestHeartbeat(t *testing.T) {
+	t.Parallel()
+	for _, noHijack := range []bool{false, true} {
+		t.Run(map[bool]string{false: "hijacked", true: "handler"}[noHijack], func(t *testing.T) {
+			t.Parallel()
+			s := startServer(t, func(o *Options, _ *admin.Project) { o.NoHijack = noHijack })
+			resp, err := http.Get(s.url + "/connection/p/sse?" + q("token", s.token("u"), "channel", "quiet"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+				t.Fatalf("status %d, content type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+			sc := bufio.NewScanner(resp.Body)
+			start := time.Now()
+			pings := 0
+			for pings < 2 && sc.Scan() {
+				if sc.Text() == ": ping" {
+					pings++
+				}
+			}
+			if pings < 2 {
+				t.Fatalf("got %d pings: %v", pings, sc.Err())
+			}
+			if el := time.Since(start); el > 5*time.Second {
+				t.Fatalf("two pings took %v with a 1s interval", el)
+			}
+		})
 	}
 }
