@@ -98,6 +98,26 @@ func newH2Client(t *testing.T, certFile string) *countingClient {
 	return c
 }
 
+// newH1Client returns a client that speaks HTTP/1.1 only, over TLS
+// trusting certFile (a browser behind an HTTP/1.1-only hop).
+func newH1Client(t *testing.T, certFile string) *countingClient {
+	t.Helper()
+	c := &countingClient{}
+	var d net.Dialer
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c.dials.Add(1)
+			return d.DialContext(ctx, network, addr)
+		},
+		TLSClientConfig: &tls.Config{RootCAs: certPool(t, certFile)},
+		Protocols:       new(http.Protocols),
+	}
+	tr.Protocols.SetHTTP1(true)
+	c.Client = &http.Client{Transport: tr}
+	t.Cleanup(tr.CloseIdleConnections)
+	return c
+}
+
 // token mints a connection token for user (SPEC §2).
 func token(t *testing.T, user string) string {
 	t.Helper()
