@@ -57,8 +57,12 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzVerifySession$$' -fuzztime=$(FUZZTIME) ./transport/auth
 	$(GO) test -run='^$$' -fuzz='^FuzzVerifyGrant$$' -fuzztime=$(FUZZTIME) ./transport/auth
 
+# bench runs issue 8's workloads W1-W4 (and W2/W3 on Redis when
+# redis-server is present) with `rotor bench`, server on core 0 and the
+# generator on core 1, and rewrites the results in docs/benchmarks.md.
+# BENCH_SCALE=0.3 shortens every run; BENCH_REDIS=0 skips Redis.
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./pubsub/...
+	GO=$(GO) ./cmd/rotor/loadgen/scripts/bench.sh
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/rotor ./cmd/rotor

@@ -22,6 +22,9 @@ type Report struct {
 		Failed    int     `json:"failed"`
 		Seconds   float64 `json:"seconds"`
 		PerSecond float64 `json:"per_second"`
+		// GeneratorCPUSeconds is this process's CPU while connecting
+		// (the server's is in ServerStats.ConnectCPUSeconds).
+		GeneratorCPUSeconds float64 `json:"generator_cpu_seconds"`
 	} `json:"connect"`
 
 	Published         uint64  `json:"published"`
@@ -46,8 +49,13 @@ type Report struct {
 
 	Server    *ServerStats `json:"server,omitempty"`
 	Generator struct {
-		CPUSeconds float64 `json:"cpu_seconds"`
+		CPUSeconds float64 `json:"cpu_seconds"` // the whole run
 		RSSKB      uint64  `json:"rss_kb"`
+		// PhaseCPUSeconds and PhaseCPUPercent cover the measured phase:
+		// near 100 % of a core means the generator, not the server, may
+		// bound the figures.
+		PhaseCPUSeconds float64 `json:"phase_cpu_seconds"`
+		PhaseCPUPercent float64 `json:"phase_cpu_percent"`
 	} `json:"generator"`
 	WallSeconds float64 `json:"wall_seconds"`
 }
@@ -69,6 +77,8 @@ type ServerStats struct {
 	RSSConnectedKB uint64  `json:"rss_connected_kb"`
 	RSSEndKB       uint64  `json:"rss_end_kb"`
 	RSSPerConnKB   float64 `json:"rss_per_conn_kb"` // (connected − before) / connections
+	// ConnectCPUSeconds is the server's CPU during the connect phase.
+	ConnectCPUSeconds float64 `json:"connect_cpu_seconds"`
 	CPUSeconds     float64 `json:"cpu_seconds"`     // during the measured phase
 	CPUPercent     float64 `json:"cpu_percent"`     // of one core
 	CPUPerMillion  float64 `json:"cpu_s_per_1m_deliveries"`
@@ -95,7 +105,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		p(" (%.0f msg/s)", r.Rate)
 	}
 	p(", payload %d B\n", r.PayloadBytes)
-	p("connect      %d connected, %d failed in %.2fs: %.0f conn/s\n", r.Connect.Connected, r.Connect.Failed, r.Connect.Seconds, r.Connect.PerSecond)
+	p("connect      %d connected, %d failed in %.2fs: %.0f conn/s (generator CPU %.2fs", r.Connect.Connected, r.Connect.Failed, r.Connect.Seconds, r.Connect.PerSecond, r.Connect.GeneratorCPUSeconds)
+	if r.Server != nil {
+		p(", server CPU %.2fs", r.Server.ConnectCPUSeconds)
+	}
+	p(")\n")
 	if !r.Idle {
 		p("published    %d in %.2fs (%.0f/s), %d errors", r.Published, r.PublishSeconds, float64(r.Published)/max(r.PublishSeconds, 1e-9), r.PublishErrors)
 		if r.PublishBehind > 0 {
@@ -124,6 +138,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		p("\n")
 	}
-	p("generator    %.2f CPU s over %.1fs, RSS %d MB\n", r.Generator.CPUSeconds, r.WallSeconds, r.Generator.RSSKB/1024)
+	p("generator    %.2f CPU s over %.1fs (%.0f%% of a core in the measured phase), RSS %d MB\n",
+		r.Generator.CPUSeconds, r.WallSeconds, r.Generator.PhaseCPUPercent, r.Generator.RSSKB/1024)
 	return err
 }

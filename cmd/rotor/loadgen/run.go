@@ -203,6 +203,15 @@ func (r *run) execute(parent context.Context) (*Report, error) {
 		fatal = fmt.Errorf("connect: %d subscribers failed, first: %w", pr.failed.Load(), connErr)
 		errMu.Unlock()
 	}
+	// Who bounds the connect rate: the server's and our own CPU over it.
+	if self, err := readProc(0); err == nil {
+		rep.Connect.GeneratorCPUSeconds = self.cpuSeconds - selfBefore.cpuSeconds
+	}
+	if server != nil {
+		if s, err := readProc(cfg.PID); err == nil {
+			server.ConnectCPUSeconds = s.cpuSeconds - before.cpuSeconds
+		}
+	}
 	rep.Connect.Connected = int(pr.connected.Load())
 	rep.Connect.Failed = int(pr.failed.Load())
 	if last := lastConnect.Load(); last > 0 {
@@ -253,6 +262,7 @@ func (r *run) measure(ctx context.Context, rep *Report, server *ServerStats, bef
 		cpu0 = s
 	}
 	phaseStart := time.Now()
+	self0, _ := readProc(0)
 	if cfg.Idle {
 		pr.phase.Store("idle")
 		select {
@@ -271,6 +281,10 @@ func (r *run) measure(ctx context.Context, rep *Report, server *ServerStats, bef
 	}
 	phase := time.Since(phaseStart).Seconds()
 	rep.MeasureSeconds = phase
+	if self, err := readProc(0); err == nil {
+		rep.Generator.PhaseCPUSeconds = self.cpuSeconds - self0.cpuSeconds
+		rep.Generator.PhaseCPUPercent = 100 * rep.Generator.PhaseCPUSeconds / phase
+	}
 	if server != nil {
 		s, err := readProc(cfg.PID)
 		if err != nil {
