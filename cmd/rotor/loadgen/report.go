@@ -79,9 +79,9 @@ type ServerStats struct {
 	RSSPerConnKB   float64 `json:"rss_per_conn_kb"` // (connected − before) / connections
 	// ConnectCPUSeconds is the server's CPU during the connect phase.
 	ConnectCPUSeconds float64 `json:"connect_cpu_seconds"`
-	CPUSeconds     float64 `json:"cpu_seconds"`     // during the measured phase
-	CPUPercent     float64 `json:"cpu_percent"`     // of one core
-	CPUPerMillion  float64 `json:"cpu_s_per_1m_deliveries"`
+	CPUSeconds        float64 `json:"cpu_seconds"` // during the measured phase
+	CPUPercent        float64 `json:"cpu_percent"` // of one core
+	CPUPerMillion     float64 `json:"cpu_s_per_1m_deliveries"`
 }
 
 // OK says whether nothing was lost, duplicated or refused.

@@ -26,8 +26,8 @@ const (
 
 type opts struct {
 	dir, out, commands, cpu, pinning, goVersion, commit string
-	nproc                                              int
-	memKB                                              int64
+	nproc                                               int
+	memKB                                               int64
 }
 
 func main() {
