@@ -211,8 +211,41 @@ func TestDrainMemoryRestart(t *testing.T) {
 		eventually(t, 20*time.Second, fmt.Sprintf("client %d receives traffic", i), func() bool { return c.count() >= 10 })
 	}
 
+	// A long poll waiting on a quiet channel when SIGTERM comes is
+	// answered with the disconnect, not cut.
+	pollURL := streamURL(srv.base, "poll", "poller", t, "drain-quiet")
+	first := poll(t, srv.client, pollURL, 0)
+	polled := make(chan pollReply, 1)
+	pollFailed := make(chan error, 1)
+	go func() {
+		r, err := pollErr(t.Context(), srv.client, pollURL+"&timeout=60&since="+first.ID, 0)
+		if err != nil {
+			pollFailed <- err
+			return
+		}
+		polled <- r
+	}()
+	eventually(t, 10*time.Second, "the long poll is pending", func() bool {
+		return metricSum(t, scrape(t, srv), "rotor_streams") == drainClients+1
+	})
+
 	exited := srv.terminate()
 	waitGroup(t, readers, 15*time.Second, "streams end after SIGTERM")
+	select {
+	case r := <-polled:
+		if len(r.Events) != 1 || r.Events[0].Event != "disconnect" {
+			t.Errorf("pending poll at SIGTERM answered %+v, want one disconnect event", r)
+		} else {
+			var d disconnectData
+			if err := json.Unmarshal(r.Events[0].Data, &d); err != nil || d.Code != 3001 || !d.Reconnect {
+				t.Errorf("pending poll at SIGTERM: disconnect %s, want code 3001 with reconnect", r.Events[0].Data)
+			}
+		}
+	case err := <-pollFailed:
+		t.Errorf("pending poll at SIGTERM: %v", err)
+	case <-time.After(15 * time.Second):
+		t.Error("pending poll not answered after SIGTERM")
+	}
 	srv.waitExit(exited)
 	pub.halt()
 	checkShutdownDisconnect(t, cs)
@@ -286,10 +319,13 @@ func TestDrainRedisFailover(t *testing.T) {
 	// Traffic keeps flowing to the resumed streams for a while.
 	atResume := pub.acked.Load()
 	eventually(t, 20*time.Second, "publications after the resume", func() bool { return pub.acked.Load() >= atResume+50 })
-	last := pub.halt()
+	pub.halt()
 	if pub.err != nil {
 		t.Fatalf("publishing through B: %v", pub.err)
 	}
+	// halt may cut a publication whose answer was on the way; one more,
+	// waited for, marks the end.
+	last := mustPublish(t, b.client, b.base, channel, "last")
 	for i, c := range cs {
 		eventually(t, 20*time.Second, fmt.Sprintf("client %d catches up to offset %d", i, last), func() bool { return c.last() >= last })
 		checkInOrder(t, i, c, 1, last)
