@@ -97,10 +97,22 @@ stop_server() {
 	server_pid=""
 }
 
+# busy_pct prints the share of all cores busy over one second (/proc/stat).
+busy_pct() {
+	local a b
+	a=$(awk '/^cpu / { print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8 }' /proc/stat)
+	sleep 1
+	b=$(awk '/^cpu / { print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8 }' /proc/stat)
+	echo "$a $b" | awk '{ t = $4 - $2; printf "%.0f %%\n", (t > 0 ? 100 * ($3 - $1) / t : 0) }'
+}
+
 cmds=()
 run() { # name engine args...
 	local name=$1 engine=$2
 	shift 2
+	# Other work on the machine skews every figure: record how busy its
+	# cores were over the second before the run.
+	busy_pct >"$work/$name-$engine.load"
 	start_server "$engine"
 	local args=(bench --url "http://127.0.0.1:$PORT" --project bench --secret "$secret" --api-key bench-api-key
 		--pid "$server_pid" --source-ips 127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4 --json "$@")
@@ -139,5 +151,5 @@ printf '%s\n' "${cmds[@]}" >"$work/commands.txt"
 $GO run ./cmd/rotor/loadgen/scripts/render \
 	-dir "$work" -out "$OUT" -commands "$work/commands.txt" \
 	-nproc "$cores" -cpu "$cpu_model" -mem-kb "$mem_kb" -pinning "$pinning" \
-	-go "$($GO env GOVERSION)" -commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+	-go "$($GO env GOVERSION)" -commit "$(git describe --always --dirty 2>/dev/null || echo unknown)"
 echo "bench: wrote $OUT" >&2

@@ -50,6 +50,7 @@ func main() {
 
 func render(o opts) error {
 	reports := map[string]*loadgen.Report{}
+	loads := map[string]string{}
 	for _, name := range []string{"W1", "W2", "W2r", "W3", "W4"} {
 		for _, engine := range []string{"memory", "redis"} {
 			b, err := os.ReadFile(filepath.Join(o.dir, name+"-"+engine+".json"))
@@ -64,6 +65,9 @@ func render(o opts) error {
 				// A failed run leaves an empty or partial file.
 				continue
 			}
+			if l, err := os.ReadFile(filepath.Join(o.dir, name+"-"+engine+".load")); err == nil {
+				loads[name+"-"+engine] = strings.TrimSpace(string(l))
+			}
 			reports[name+"-"+engine] = &r
 		}
 	}
@@ -75,7 +79,7 @@ func render(o opts) error {
 		}
 		cmds = strings.Split(strings.TrimSpace(string(b)), "\n")
 	}
-	section := results(o, reports, cmds)
+	section := results(o, reports, loads, cmds)
 	old, err := os.ReadFile(o.out)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
@@ -124,7 +128,7 @@ _To be filled in: ` + "`go test -bench`" + ` figures for the broadcast path._
 
 type field struct{ centrifugo, mercure, nchan, target string }
 
-func results(o opts, reps map[string]*loadgen.Report, cmds []string) string {
+func results(o opts, reps map[string]*loadgen.Report, loads map[string]string, cmds []string) string {
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	w("## Results (%s)\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
@@ -195,8 +199,8 @@ func results(o opts, reps map[string]*loadgen.Report, cmds []string) string {
 	w("Redis: Redis on core 0 beside Rotor; the target is within 15 %% of the memory engine.\n\n")
 
 	w("### Every run\n\n")
-	w("| run | engine | subscribers | connect/s | published | deliveries | deliveries/s | p50 / p99 / p99.9 / max ms | lost | duplicates | reconnects | server CPU s | CPU %% | RSS per conn | connect CPU s server / generator | generator CPU %% |\n")
-	w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	w("| run | engine | subscribers | connect/s | published | deliveries | deliveries/s | p50 / p99 / p99.9 / max ms | lost | duplicates | reconnects | server CPU s | CPU %% | RSS per conn | connect CPU s server / generator | generator CPU %% | machine busy before |\n")
+	w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, name := range []string{"W1", "W2", "W2r", "W3", "W4"} {
 		for _, engine := range []string{"memory", "redis"} {
 			r := reps[name+"-"+engine]
@@ -208,10 +212,10 @@ func results(o opts, reps map[string]*loadgen.Report, cmds []string) string {
 				cpu, pc, rss = fmt.Sprintf("%.2f", s.CPUSeconds), fmt.Sprintf("%.0f", s.CPUPercent), fmt.Sprintf("%.1f KB", s.RSSPerConnKB)
 				ccpu = fmt.Sprintf("%.2f / %.2f", s.ConnectCPUSeconds, r.Connect.GeneratorCPUSeconds)
 			}
-			w("| %s | %s | %d %s | %s | %d | %d | %s | %.2f / %.2f / %.2f / %.2f | %d | %d | %d | %s | %s | %s | %s | %.0f |\n",
+			w("| %s | %s | %d %s | %s | %d | %d | %s | %.2f / %.2f / %.2f / %.2f | %d | %d | %d | %s | %s | %s | %s | %.0f | %s |\n",
 				name, engine, r.Subscribers, r.Transport, thousands(r.Connect.PerSecond), r.Published, r.Deliveries,
 				thousands(r.DeliveriesPerSecond), r.Latency.P50, r.Latency.P99, r.Latency.P999, r.Latency.Max,
-				r.Lost, r.Duplicates, r.Reconnects, cpu, pc, rss, ccpu, r.Generator.PhaseCPUPercent)
+				r.Lost, r.Duplicates, r.Reconnects, cpu, pc, rss, ccpu, r.Generator.PhaseCPUPercent, loads[name+"-"+engine])
 		}
 	}
 	w("\n### Commands\n\n```\n")
