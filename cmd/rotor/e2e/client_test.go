@@ -192,6 +192,8 @@ type sseStream struct {
 	resp   *http.Response
 	events chan event
 	cancel context.CancelFunc
+	// lastSubID is for the test's own bookkeeping: the id of its sub event.
+	lastSubID string
 }
 
 // openSSE GETs url and starts parsing the stream; lastID, when set, goes

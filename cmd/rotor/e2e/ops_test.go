@@ -55,6 +55,19 @@ func metricSum(t *testing.T, families map[string]*dto.MetricFamily, name string)
 	return sum
 }
 
+// metricWith is the value of the series of family name whose label has
+// value (0 when there is none yet).
+func metricWith(families map[string]*dto.MetricFamily, name, label, value string) float64 {
+	for _, m := range families[name].GetMetric() {
+		for _, lp := range m.GetLabel() {
+			if lp.GetName() == label && lp.GetValue() == value {
+				return m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
 func status(t *testing.T, s *server, path string) int {
 	t.Helper()
 	resp, err := s.client.Get(s.base + path)
@@ -88,7 +101,7 @@ func TestMetrics(t *testing.T) {
 	opened := make([]*sseStream, streams)
 	for i := range opened {
 		opened[i] = openSSE(t, srv.client, streamURL(srv.base, "sse", fmt.Sprintf("m%d", i), t, channel), "")
-		opened[i].expect(t, "sub")
+		opened[i].lastSubID = opened[i].expect(t, "sub").ID
 	}
 	eventually(t, 10*time.Second, "rotor_streams counts the open streams", func() bool {
 		return metricSum(t, scrape(t, srv), "rotor_streams") == streams
@@ -104,7 +117,19 @@ func TestMetrics(t *testing.T) {
 	eventually(t, 10*time.Second, "publication and delivery counters move", func() bool {
 		f := scrape(t, srv)
 		return metricSum(t, f, "rotor_publications_total") >= pubs0+pubs &&
-			metricSum(t, f, "rotor_deliveries_total") >= deliv0+pubs*streams
+			metricSum(t, f, "rotor_deliveries_total") >= deliv0+pubs*streams &&
+			metricWith(f, "rotor_transport_deliveries_total", "transport", "sse") >= pubs*streams &&
+			metricWith(f, "rotor_streams_opened_total", "transport", "sse") >= streams
+	})
+	// A poll that catches up on history counts under transport="poll".
+	r := poll(t, srv.client, streamURL(srv.base, "poll", "m-poll", t, channel)+"&since="+opened[0].lastSubID, 0)
+	if len(r.Events) != pubs {
+		t.Fatalf("catch-up poll: %d events, want %d", len(r.Events), pubs)
+	}
+	eventually(t, 10*time.Second, "poll deliveries counted", func() bool {
+		f := scrape(t, srv)
+		return metricWith(f, "rotor_transport_deliveries_total", "transport", "poll") >= pubs &&
+			metricWith(f, "rotor_streams_opened_total", "transport", "poll") >= 1
 	})
 	for _, s := range opened {
 		s.close()
