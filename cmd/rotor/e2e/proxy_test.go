@@ -187,6 +187,20 @@ func (p proxyKind) start(t *testing.T, upstream, cert, key string) string {
 	if _, err := os.Stat(p.bin); err != nil {
 		t.Skipf("%s not found: install it with `apt-get install -y %s`", p.bin, p.name)
 	}
+	for attempt := 1; ; attempt++ {
+		base, err := p.startOnce(t, upstream, cert, key)
+		if err == nil {
+			return base
+		}
+		// A port free a moment ago can be taken meanwhile: pick another.
+		if !errors.Is(err, errAddrInUse) || attempt == 3 {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (p proxyKind) startOnce(t *testing.T, upstream, cert, key string) (string, error) {
+	t.Helper()
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
@@ -198,14 +212,14 @@ func (p proxyKind) start(t *testing.T, upstream, cert, key string) string {
 	// Caddy keeps its state under $HOME and the XDG directories.
 	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", p.name, err)
+		return "", fmt.Errorf("start %s: %w", p.name, err)
 	}
 	exited := make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
 		close(exited)
 	}()
-	dumpLogs := func() string {
+	output := func() string {
 		b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
 		return logs.String() + string(b)
 	}
@@ -213,7 +227,7 @@ func (p proxyKind) start(t *testing.T, upstream, cert, key string) string {
 		_ = cmd.Process.Kill()
 		<-exited
 		if t.Failed() {
-			t.Logf("%s output:\n%s", p.name, dumpLogs())
+			t.Logf("%s output:\n%s", p.name, output())
 		}
 	})
 	deadline := time.Now().Add(startWait)
@@ -221,15 +235,18 @@ func (p proxyKind) start(t *testing.T, upstream, cert, key string) string {
 		conn, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			conn.Close()
-			return "https://" + addr
+			return "https://" + addr, nil
 		}
 		select {
 		case <-exited:
-			t.Fatalf("%s exited at start:\n%s", p.name, dumpLogs())
+			if out := output(); strings.Contains(strings.ToLower(out), "address already in use") {
+				return "", fmt.Errorf("%s on %s: %w", p.name, addr, errAddrInUse)
+			}
+			return "", fmt.Errorf("%s exited at start:\n%s", p.name, output())
 		case <-time.After(25 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s not listening on %s after %s:\n%s", p.name, addr, startWait, dumpLogs())
+			return "", fmt.Errorf("%s not listening on %s after %s:\n%s", p.name, addr, startWait, output())
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -96,9 +97,27 @@ type server struct {
 // /healthz answers; the process is killed when the test ends.
 func startServer(t *testing.T, cfg serverConfig) *server {
 	t.Helper()
-	if cfg.Addr == "" {
-		cfg.Addr = freeAddr(t)
+	pickPort := cfg.Addr == ""
+	for attempt := 1; ; attempt++ {
+		if pickPort {
+			cfg.Addr = freeAddr(t)
+		}
+		s := newServer(t, cfg)
+		err := s.start()
+		if err == nil {
+			t.Cleanup(s.kill)
+			return s
+		}
+		// A port free a moment ago can be taken meanwhile (by the local
+		// end of some outgoing connection): pick another.
+		if !pickPort || !errors.Is(err, errAddrInUse) || attempt == 3 {
+			t.Fatal(err)
+		}
 	}
+}
+
+func newServer(t *testing.T, cfg serverConfig) *server {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "rotor.yaml")
 	if err := os.WriteFile(path, []byte(cfg.yaml()), 0o600); err != nil {
 		t.Fatal(err)
@@ -111,13 +130,14 @@ func startServer(t *testing.T, cfg serverConfig) *server {
 	}
 	s.client = &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	t.Cleanup(tr.CloseIdleConnections)
-	s.start()
-	t.Cleanup(s.kill)
 	return s
 }
 
-func (s *server) start() {
-	s.t.Helper()
+// errAddrInUse says the process could not listen on its port.
+var errAddrInUse = errors.New("address already in use")
+
+// start runs the process until /healthz answers 200.
+func (s *server) start() error {
 	s.mu.Lock()
 	s.logs = &syncBuffer{}
 	cmd := exec.Command(rotorBin, "serve", "--config", s.path)
@@ -125,7 +145,7 @@ func (s *server) start() {
 	cmd.Env = cleanEnv()
 	if err := cmd.Start(); err != nil {
 		s.mu.Unlock()
-		s.t.Fatalf("start rotor: %v", err)
+		return fmt.Errorf("start rotor: %w", err)
 	}
 	exited := make(chan struct{})
 	s.cmd, s.exited = cmd, exited
@@ -143,16 +163,20 @@ func (s *server) start() {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return nil
 			}
 		}
 		select {
 		case <-exited:
-			s.t.Fatalf("rotor exited at start: %v\n%s", s.err, s.logs)
+			if strings.Contains(s.logs.String(), "address already in use") {
+				return fmt.Errorf("rotor on %s: %w", s.cfg.Addr, errAddrInUse)
+			}
+			return fmt.Errorf("rotor exited at start: %v\n%s", s.err, s.logs)
 		case <-time.After(25 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("rotor on %s not healthy after %s (last error %v)\n%s", s.cfg.Addr, startWait, err, s.logs)
+			s.kill()
+			return fmt.Errorf("rotor on %s not healthy after %s (last error %v)\n%s", s.cfg.Addr, startWait, err, s.logs)
 		}
 	}
 }
@@ -172,7 +196,9 @@ func cleanEnv() []string {
 // restart starts the process again with the same config, on the same port.
 func (s *server) restart() {
 	s.t.Helper()
-	s.start()
+	if err := s.start(); err != nil {
+		s.t.Fatal(err)
+	}
 }
 
 // terminate sends SIGTERM and returns a channel closed when the process
