@@ -8,7 +8,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 # staticcheck 2026.2.2; the installed binary is used when present.
 STATICCHECK_VERSION ?= v0.8.2
 JS_DIRS  := js-client admin/e2e
-APT_PKGS := redis-server nginx chromium
+APT_PKGS := redis-server nginx caddy haproxy chromium
 
 .PHONY: all deps test test-go test-js fuzz bench build lint
 
