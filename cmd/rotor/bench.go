@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ type benchOptions struct {
 	sourceIPs string
 	jsonOut   bool
 	strict    bool
+	profile   string
 }
 
 func newBenchCmd(g *globalFlags) *cobra.Command {
@@ -43,6 +45,13 @@ func newBenchCmd(g *globalFlags) *cobra.Command {
 			}
 			o.cfg.SourceIPs = ips
 			o.cfg.Progress = cmd.ErrOrStderr()
+			if o.profile != "" {
+				stop, err := startCPUProfile(o.profile)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			rep, runErr := loadgen.Run(cmd.Context(), o.cfg)
 			if rep != nil {
 				if o.jsonOut {
@@ -91,6 +100,7 @@ func newBenchCmd(g *globalFlags) *cobra.Command {
 	f.IntVar(&c.PollTimeout, "poll-timeout", 25, "long-poll timeout in seconds")
 	f.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
 	f.BoolVar(&o.strict, "strict", false, "exit non-zero on any loss, duplicate or failed request")
+	f.StringVar(&o.profile, "cpuprofile", "", "write the generator's own CPU profile to this file (to check it is not the bottleneck)")
 	_ = cmd.MarkFlagRequired("project")
 	return cmd
 }
@@ -130,6 +140,22 @@ func (o *benchOptions) fillFromConfig(cmd *cobra.Command, g *globalFlags) error 
 		}
 	}
 	return nil
+}
+
+// startCPUProfile profiles this process into path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
 }
 
 func parseIPs(s string) ([]net.IP, error) {
