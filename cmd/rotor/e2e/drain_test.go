@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -335,4 +338,59 @@ func TestDrainRedisFailover(t *testing.T) {
 		}
 		c.mu.Unlock()
 	}
+}
+
+// TestDrainStalledClient: a client that stops reading (its socket buffers
+// full) must not hold the node past http.shutdown_timeout; a healthy
+// client on the same node still gets its 3001.
+func TestDrainStalledClient(t *testing.T) {
+	t.Parallel()
+	const channel = "drain-stalled"
+	// A queue big enough that the stalled stream is not cut as a slow
+	// consumer before SIGTERM: its writer is blocked on a full socket.
+	srv := startServer(t, serverConfig{ShutdownTimeout: 2 * time.Second, QueueBytes: 64 << 20})
+
+	// The stalled client: a raw connection that sends its request and
+	// never reads a byte.
+	u, err := url.Parse(streamURL(srv.base, "sse", "stalled", t, channel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", srv.cfg.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetReadBuffer(4096) // fill up sooner
+	}
+	if _, err := fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", u.RequestURI(), srv.cfg.Addr); err != nil {
+		t.Fatal(err)
+	}
+
+	healthy := &collector{}
+	readers := openCollectors(t, srv.client, srv.base, channel, []*collector{healthy}, false)
+	eventually(t, 10*time.Second, "both streams open", func() bool {
+		return metricSum(t, scrape(t, srv), "rotor_streams") == 2
+	})
+	// 16 MB of publications: more than the stalled socket's buffers hold
+	// (a few MB on loopback), so its writer blocks.
+	const pubs = 320
+	big := strings.Repeat("x", 50_000)
+	for range pubs {
+		mustPublish(t, srv.client, srv.base, channel, big)
+	}
+	eventually(t, 30*time.Second, "the healthy client reads everything", func() bool { return healthy.count() == pubs })
+
+	f := scrape(t, srv)
+	t.Logf("at SIGTERM: %v streams open, %v cut as slow", metricSum(t, f, "rotor_streams"), metricSum(t, f, "rotor_slow_disconnects_total"))
+	exited := srv.terminate()
+	waitGroup(t, readers, 15*time.Second, "the healthy stream ends after SIGTERM")
+	select {
+	case <-exited:
+	case <-time.After(2*time.Second + 5*time.Second):
+		t.Fatalf("rotor still running 5s after its 2s shutdown_timeout with a stalled client\n%s", srv.logs)
+	}
+	srv.waitExit(exited)
+	checkShutdownDisconnect(t, []*collector{healthy})
 }

@@ -35,6 +35,7 @@ type serverConfig struct {
 	Ping            time.Duration // 0 means 20s (the default)
 	ShutdownTimeout time.Duration // 0 means 5s
 	RedisURL        string        // non-empty selects the Redis engine
+	QueueBytes      int           // limits.queue_bytes; 0 means the default
 }
 
 func (c serverConfig) yaml() string {
@@ -73,9 +74,10 @@ structure:
           history_ttl: 5m
 limits:
   api_rate: 0
+  queue_bytes: %d
 log:
   level: warn
-`, c.Addr, c.TLSCert, c.TLSKey, c.H2C, ping, shut, engine, c.RedisURL, project, secret, apiKey)
+`, c.Addr, c.TLSCert, c.TLSKey, c.H2C, ping, shut, engine, c.RedisURL, project, secret, apiKey, c.QueueBytes)
 }
 
 // server is one `rotor serve` process owned by a test.
