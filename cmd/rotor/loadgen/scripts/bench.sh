@@ -6,7 +6,10 @@
 #
 # Environment: GO (go), OUT (docs/benchmarks.md), BENCH_REDIS (auto|0|1:
 # also run W2 and W3 with the Redis engine, Redis on core 0 too),
-# BENCH_SCALE (1: multiply durations, e.g. 0.5 for a quick look).
+# BENCH_SCALE (1: multiply durations, e.g. 0.5 for a quick look),
+# BENCH_PPROF (1: build the server with a net/http/pprof listener — added
+# through `go build -overlay`, the tree is not touched — and put the top of
+# a CPU profile of each publishing run into the results; 0: no profiles).
 set -euo pipefail
 
 GO=${GO:-go}
@@ -15,6 +18,8 @@ BENCH_REDIS=${BENCH_REDIS:-auto}
 SCALE=${BENCH_SCALE:-1}
 PORT=${BENCH_PORT:-18790}
 REDIS_PORT=${BENCH_REDIS_PORT:-18791}
+PPROF=${BENCH_PPROF:-1}
+PPROF_ADDR=127.0.0.1:${BENCH_PPROF_PORT:-18792}
 
 work=$(mktemp -d)
 server_pid=""
@@ -48,7 +53,28 @@ else
 fi
 
 echo "bench: building rotor" >&2
-$GO build -o "$work/rotor" ./cmd/rotor
+build_flags=()
+if [ "$PPROF" = 1 ]; then
+	cat >"$work/pprof.go" <<'GO'
+package main
+
+import (
+	"net/http"
+	_ "net/http/pprof"
+	"os"
+)
+
+// Added by make bench only: a profiling listener for the bench server.
+func init() {
+	if a := os.Getenv("BENCH_PPROF_ADDR"); a != "" {
+		go func() { _ = http.ListenAndServe(a, nil) }()
+	}
+}
+GO
+	printf '{"Replace":{"%s/cmd/rotor/zz_bench_pprof.go":"%s/pprof.go"}}\n' "$PWD" "$work" >"$work/overlay.json"
+	build_flags=(-overlay "$work/overlay.json")
+fi
+$GO build "${build_flags[@]}" -o "$work/rotor" ./cmd/rotor
 rotor="$work/rotor"
 
 secret="bench-secret-bench-secret-bench-secret-$(date +%s)"
@@ -80,7 +106,7 @@ start_server() { # engine
 	local url=""
 	if [ "$1" = redis ]; then url="redis://127.0.0.1:$REDIS_PORT"; fi
 	write_config "$1" "$url"
-	GOMAXPROCS=1 $pin_server "$rotor" serve --config "$work/rotor.yaml" >"$work/server.log" 2>&1 &
+	BENCH_PPROF_ADDR=$([ "$PPROF" = 1 ] && echo "$PPROF_ADDR") GOMAXPROCS=1 $pin_server "$rotor" serve --config "$work/rotor.yaml" >"$work/server.log" 2>&1 &
 	server_pid=$!
 	for _ in $(seq 100); do
 		if curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1; then return 0; fi
@@ -107,9 +133,9 @@ busy_pct() {
 }
 
 cmds=()
-run() { # name engine args...
-	local name=$1 engine=$2
-	shift 2
+run() { # name engine profile-seconds args...
+	local name=$1 engine=$2 prof=$3 prof_pid=""
+	shift 3
 	# Other work on the machine skews every figure: record how busy its
 	# cores were over the second before the run.
 	busy_pct >"$work/$name-$engine.load"
@@ -118,17 +144,31 @@ run() { # name engine args...
 		--pid "$server_pid" --source-ips 127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4 --json "$@")
 	cmds+=("$name ($engine): rotor ${args[*]//$secret/SECRET}")
 	echo "bench: $name ($engine): rotor ${*}" >&2
+	if [ "$PPROF" = 1 ] && [ "$prof" -gt 0 ]; then
+		# Profile the middle of the publishing phase (it starts ~2 s in).
+		(sleep 3 && curl -fsS -o "$work/$name-$engine.prof" \
+			"http://$PPROF_ADDR/debug/pprof/profile?seconds=$prof" 2>/dev/null) &
+		prof_pid=$!
+	fi
 	if ! $pin_gen "$rotor" "${args[@]}" >"$work/$name-$engine.json"; then
 		echo "bench: $name ($engine) failed; see above" >&2
+	fi
+	if [ -n "$prof_pid" ]; then
+		wait "$prof_pid" || true
+		if [ -s "$work/$name-$engine.prof" ]; then
+			$GO tool pprof -top -nodecount=14 "$work/rotor" "$work/$name-$engine.prof" 2>/dev/null |
+				sed -n '/flat%/,$p' >"$work/$name-$engine.top" || true
+		fi
 	fi
 	stop_server
 }
 
-run W1 memory --idle --subscribers 10000 --channels 10000 --duration "$(dur 5)" --settle 2s
-run W2 memory --subscribers 1000 --channels 1 --inflight 8 --duration "$(dur 10)"
-run W2r memory --subscribers 1000 --channels 1 --rate 100 --duration "$(dur 10)"
-run W3 memory --subscribers 10000 --channels 10000 --rate 2000 --duration "$(dur 15)"
-run W4 memory --transport poll --subscribers 1000 --channels 1 --rate 50 --duration "$(dur 15)"
+psec() { awk -v s="$1" -v k="$SCALE" 'BEGIN { v = int(s*k) - 4; print (v < 1 ? 0 : v) }'; }
+run W1 memory 0 --idle --subscribers 10000 --channels 10000 --duration "$(dur 5)" --settle 2s
+run W2 memory "$(psec 10)" --subscribers 1000 --channels 1 --inflight 8 --duration "$(dur 10)"
+run W2r memory "$(psec 10)" --subscribers 1000 --channels 1 --rate 100 --duration "$(dur 10)"
+run W3 memory "$(psec 15)" --subscribers 10000 --channels 10000 --rate 2000 --duration "$(dur 15)"
+run W4 memory "$(psec 15)" --transport poll --subscribers 1000 --channels 1 --rate 50 --duration "$(dur 15)"
 
 if [ "$BENCH_REDIS" = auto ]; then
 	if command -v redis-server >/dev/null 2>&1; then BENCH_REDIS=1; else BENCH_REDIS=0; fi
@@ -140,9 +180,9 @@ if [ "$BENCH_REDIS" = 1 ]; then
 		if redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then break; fi
 		sleep 0.1
 	done
-	run W2 redis --subscribers 1000 --channels 1 --inflight 8 --duration "$(dur 10)"
-	run W2r redis --subscribers 1000 --channels 1 --rate 100 --duration "$(dur 10)"
-	run W3 redis --subscribers 10000 --channels 10000 --rate 2000 --duration "$(dur 15)"
+	run W2 redis "$(psec 10)" --subscribers 1000 --channels 1 --inflight 8 --duration "$(dur 10)"
+	run W2r redis "$(psec 10)" --subscribers 1000 --channels 1 --rate 100 --duration "$(dur 10)"
+	run W3 redis "$(psec 15)" --subscribers 10000 --channels 10000 --rate 2000 --duration "$(dur 15)"
 fi
 
 mem_kb=$(awk '/MemTotal/ { print $2 }' /proc/meminfo)

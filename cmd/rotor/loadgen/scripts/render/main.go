@@ -218,6 +218,21 @@ func results(o opts, reps map[string]*loadgen.Report, loads map[string]string, c
 				r.Lost, r.Duplicates, r.Reconnects, cpu, pc, rss, ccpu, r.Generator.PhaseCPUPercent, loads[name+"-"+engine])
 		}
 	}
+	var tops []string
+	for _, name := range []string{"W2", "W2r", "W3", "W4"} {
+		for _, engine := range []string{"memory", "redis"} {
+			b, err := os.ReadFile(filepath.Join(o.dir, name+"-"+engine+".top"))
+			if err == nil && len(bytes.TrimSpace(b)) > 0 {
+				tops = append(tops, fmt.Sprintf("#### %s (%s)\n\n```\n%s```\n", name, engine, b))
+			}
+		}
+	}
+	if len(tops) > 0 {
+		w("\n### Server CPU profiles\n\n")
+		w("The top of a CPU profile of the server during each publishing run (`go tool pprof -top`;\n")
+		w("make bench adds a pprof listener through `go build -overlay`).\n\n")
+		w("%s", strings.Join(tops, "\n"))
+	}
 	w("\n### Commands\n\n```\n")
 	for _, c := range cmds {
 		w("%s\n", c)
