@@ -111,10 +111,16 @@ backend rotor
     server rotor1 {{upstream}}
 `
 
+// haproxyH2CConf is haproxyConf speaking cleartext HTTP/2 (h2c) to Rotor
+// (http.h2c: true): every client stream shares a few upstream
+// connections.
+var haproxyH2CConf = strings.Replace(haproxyConf, "server rotor1 {{upstream}}", "server rotor1 {{upstream}} proto h2", 1)
+
 // proxyKind is one reverse proxy the tests run in front of Rotor.
 type proxyKind struct {
 	name string
 	bin  string
+	h2c  bool // Rotor serves h2c and the proxy speaks it
 	// command writes the config into dir and returns the command line.
 	command func(t *testing.T, dir string, vars map[string]string) []string
 }
@@ -143,25 +149,28 @@ var proxies = []proxyKind{
 			return []string{"run", "--config", path, "--adapter", "caddyfile"}
 		},
 	},
-	{
-		name: "haproxy",
-		bin:  "/usr/sbin/haproxy",
-		command: func(t *testing.T, dir string, vars map[string]string) []string {
-			var pemData []byte
-			for _, f := range []string{vars["{{cert}}"], vars["{{key}}"]} {
-				b, err := os.ReadFile(f)
-				if err != nil {
-					t.Fatal(err)
-				}
-				pemData = append(pemData, b...)
-			}
-			if err := os.WriteFile(filepath.Join(dir, "cert-and-key.pem"), pemData, 0o600); err != nil {
+	{name: "haproxy", bin: "/usr/sbin/haproxy", command: haproxyCommand(haproxyConf)},
+	{name: "haproxy-h2c", bin: "/usr/sbin/haproxy", h2c: true, command: haproxyCommand(haproxyH2CConf)},
+}
+
+// haproxyCommand writes conf and the PEM bundle HAProxy wants (the
+// certificate, then its key).
+func haproxyCommand(conf string) func(t *testing.T, dir string, vars map[string]string) []string {
+	return func(t *testing.T, dir string, vars map[string]string) []string {
+		var pemData []byte
+		for _, f := range []string{vars["{{cert}}"], vars["{{key}}"]} {
+			b, err := os.ReadFile(f)
+			if err != nil {
 				t.Fatal(err)
 			}
-			path := writeConf(t, dir, "haproxy.cfg", haproxyConf, vars)
-			return []string{"-db", "-f", path}
-		},
-	},
+			pemData = append(pemData, b...)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "cert-and-key.pem"), pemData, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		path := writeConf(t, dir, "haproxy.cfg", conf, vars)
+		return []string{"-db", "-f", path}
+	}
 }
 
 func writeConf(t *testing.T, dir, name, tmpl string, vars map[string]string) string {
@@ -185,7 +194,7 @@ func writeConf(t *testing.T, dir, name, tmpl string, vars map[string]string) str
 func (p proxyKind) start(t *testing.T, upstream, cert, key string) string {
 	t.Helper()
 	if _, err := os.Stat(p.bin); err != nil {
-		t.Skipf("%s not found: install it with `apt-get install -y %s`", p.bin, p.name)
+		t.Skipf("%s not found: install it with `apt-get install -y %s`", p.bin, filepath.Base(p.bin))
 	}
 	for attempt := 1; ; attempt++ {
 		base, err := p.startOnce(t, upstream, cert, key)
@@ -287,7 +296,7 @@ func TestProxies(t *testing.T) {
 	for _, p := range proxies {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
-			srv := startServer(t, serverConfig{Ping: 500 * time.Millisecond})
+			srv := startServer(t, serverConfig{Ping: 500 * time.Millisecond, H2C: p.h2c})
 			base := p.start(t, srv.cfg.Addr, cert, key)
 			t.Run("http2", func(t *testing.T) {
 				t.Parallel()
@@ -306,7 +315,7 @@ func TestProxies(t *testing.T) {
 				// The control: the same proxy in front of a node whose ping
 				// is far longer than the read timeout ends a quiet stream,
 				// so the heartbeat test above proves something.
-				quietSrv := startServer(t, serverConfig{Ping: time.Minute})
+				quietSrv := startServer(t, serverConfig{Ping: time.Minute, H2C: p.h2c})
 				quietBase := p.start(t, quietSrv.cfg.Addr, cert, key)
 				c := newH2Client(t, cert)
 				s := openSSE(t, c.Client, streamURL(quietBase, "sse", "quiet", t, "quiet"), "")
