@@ -262,7 +262,7 @@ func (s *sseStream) read() {
 			}
 			ev, data = event{}, nil
 		case strings.HasPrefix(line, ":"):
-			s.events <- event{Event: ":", Data: strings.TrimSpace(line[1:])}
+			s.events <- event{Event: ":", Data: line[1:]}
 		default:
 			field, value, _ := strings.Cut(line, ":")
 			value = strings.TrimPrefix(value, " ")

@@ -363,3 +363,85 @@ func checkHeartbeat(t *testing.T, c *countingClient, base string, hold time.Dura
 		t.Fatalf("pub %+v, want offset %d", pub, off)
 	}
 }
+
+// TestStreamLifetimeThroughNginx: with http.stream_lifetime each stream
+// ends after about that long with disconnect 3000 (reconnect); a client
+// that resumes with Last-Event-ID through nginx gets every publication
+// once, in order, across several stream ends. The first bytes are the
+// http.padding comment.
+func TestStreamLifetimeThroughNginx(t *testing.T) {
+	t.Parallel()
+	const (
+		channel = "lifetime"
+		padding = 2048
+		rounds  = 3
+	)
+	srv := startServer(t, serverConfig{Ping: 500 * time.Millisecond, StreamLifetime: time.Second, Padding: padding})
+	cert, key := writeCert(t, t.TempDir())
+	base := proxies[0].start(t, srv.cfg.Addr, cert, key)
+	c := newH2Client(t, cert)
+	var pub *publisher
+
+	col := &collector{}
+	streamURL := streamURL(base, "sse", "lifetime", t, channel)
+	// readStream reads one stream until it ends, failing after timeout.
+	readStream := func(s *sseStream, timeout time.Duration) {
+		t.Helper()
+		done := make(chan struct{})
+		go func() { col.run(s); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(timeout):
+			t.Fatalf("stream did not end within %s (stream_lifetime 1s)", timeout)
+		}
+	}
+	for round := range rounds {
+		col.mu.Lock()
+		last := col.lastID
+		col.mu.Unlock()
+		s := openSSE(t, c.Client, streamURL, last)
+		if round == 0 {
+			first := <-s.events
+			if first.Event != ":" || len(first.Data) < padding {
+				t.Fatalf("first event %q with %d bytes, want a comment of %d bytes of padding", first.Event, len(first.Data), padding)
+			}
+			// Publish only once subscribed, so offset 1 is on the stream.
+			sub := s.expect(t, "sub")
+			col.mu.Lock()
+			_ = col.record(sub)
+			col.mu.Unlock()
+			pub = startPublisher(t, c.Client, base, channel)
+		}
+		readStream(s, 15*time.Second)
+		col.mu.Lock()
+		disc, err := col.disc, col.err
+		col.disc = nil
+		col.mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if disc == nil || disc.Code != 3000 || !disc.Reconnect {
+			t.Fatalf("round %d: stream ended with %+v, want disconnect 3000 with reconnect", round, disc)
+		}
+	}
+	pub.halt()
+	if pub.err != nil {
+		t.Fatal(pub.err)
+	}
+	last := mustPublish(t, c.Client, base, channel, "last")
+	col.mu.Lock()
+	lastID := col.lastID
+	col.mu.Unlock()
+	s := openSSE(t, c.Client, streamURL, lastID)
+	go col.run(s)
+	eventually(t, 15*time.Second, "the last publication arrives", func() bool { return col.last() >= last })
+	s.close()
+	checkInOrder(t, 0, col, 1, last)
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	for i, sub := range col.subs {
+		if !sub.Recovered {
+			t.Errorf("stream %d: sub %+v, want recovered:true (resumed from history)", i, sub)
+		}
+	}
+}

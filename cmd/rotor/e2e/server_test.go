@@ -36,6 +36,8 @@ type serverConfig struct {
 	ShutdownTimeout time.Duration // 0 means 5s
 	RedisURL        string        // non-empty selects the Redis engine
 	QueueBytes      int           // limits.queue_bytes; 0 means the default
+	Padding         int           // http.padding
+	StreamLifetime  time.Duration // http.stream_lifetime; 0 means unlimited
 }
 
 func (c serverConfig) yaml() string {
@@ -57,6 +59,8 @@ func (c serverConfig) yaml() string {
   h2c: %t
   ping: %s
   shutdown_timeout: %s
+  padding: %d
+  stream_lifetime: %s
 engine:
   type: %s
   redis_url: %q
@@ -77,7 +81,7 @@ limits:
   queue_bytes: %d
 log:
   level: warn
-`, c.Addr, c.TLSCert, c.TLSKey, c.H2C, ping, shut, engine, c.RedisURL, project, secret, apiKey, c.QueueBytes)
+`, c.Addr, c.TLSCert, c.TLSKey, c.H2C, ping, shut, c.Padding, c.StreamLifetime, engine, c.RedisURL, project, secret, apiKey, c.QueueBytes)
 }
 
 // server is one `rotor serve` process owned by a test.
