@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"slices"
 	"time"
@@ -26,7 +27,8 @@ import (
 )
 
 func newServeCmd(g *globalFlags) *cobra.Command {
-	return &cobra.Command{
+	var pprofAddr string
+	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the server",
 		Long: "Run the server. With no config at all it listens on :8000 with SQLite (rotor.db),\n" +
@@ -37,8 +39,30 @@ func newServeCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if pprofAddr != "" {
+				go servePprof(cmd.Context(), pprofAddr)
+			}
 			return runServe(cmd.Context(), cfg, g.devMode(), cmd.OutOrStdout())
 		},
+	}
+	cmd.Flags().StringVar(&pprofAddr, "pprof-address", "", "serve net/http/pprof on this address (for profiling benchmarks; keep it private)")
+	return cmd
+}
+
+// servePprof serves the Go profiler on its own listener, never on the
+// public router.
+func servePprof(ctx context.Context, addr string) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		slog.Error("pprof server", "err", err)
 	}
 }
 
