@@ -38,7 +38,16 @@ type Hub struct {
 	nWatch   atomic.Int32
 
 	metrics hubMetrics
+
+	// onOccupancy, when set, learns when a channel gets its first local
+	// subscriber and loses its last.
+	onOccupancy func(key string, occupied bool)
 }
+
+// OnOccupancy sets f to be told when a channel gets its first local
+// subscriber (true) and loses its last (false). Call it before the hub is
+// used. f must not block.
+func (h *Hub) OnOccupancy(f func(key string, occupied bool)) { h.onOccupancy = f }
 
 type hubMetrics struct {
 	publications atomic.Uint64
@@ -153,6 +162,9 @@ func (h *Hub) register(ctx context.Context, s *Stream, i int, key string) error 
 		sh.mu.Unlock()
 		return err
 	}
+	if h.onOccupancy != nil {
+		h.onOccupancy(key, true)
+	}
 	return nil
 }
 
@@ -194,6 +206,9 @@ func (h *Hub) unregister(s *Stream, i int) {
 		// unsubscribe only costs deliveries the hub drops for lack of
 		// subscribers.
 		_ = h.interest.Unsubscribe(context.Background(), key)
+		if h.onOccupancy != nil {
+			h.onOccupancy(key, false)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/transport/hooks"
 )
 
@@ -32,4 +33,23 @@ func (n *Node) newEventsDispatcher() *hooks.Dispatcher {
 		Retries: n.opts.HookRetries,
 		Logger:  n.opts.Logger.With("component", "events-hook"),
 	})
+}
+
+// occupancy reports channel_occupied and channel_vacated (SPEC §5) as this
+// node sees them: a channel's first local subscriber and its last. With
+// several nodes each node reports its own (documented in docs/protocol.md).
+func (n *Node) occupancy(key string, occupied bool) {
+	if n.opts.Events == nil {
+		return
+	}
+	project, channel := pubsub.SplitKey(key)
+	p, err := n.opts.Projects.Project(n.baseCtx, project)
+	if err != nil {
+		return
+	}
+	typ := hooks.EventChannelVacated
+	if occupied {
+		typ = hooks.EventChannelOccupied
+	}
+	n.emit(p, hooks.Event{Type: typ, Channel: channel})
 }

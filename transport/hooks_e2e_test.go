@@ -88,8 +88,8 @@ func TestPublishHook(t *testing.T) {
 	}
 }
 
-// TestEventsHook: the events hook gets connect, join, publish and leave
-// events, signed, even when it answers 500 twice before 200.
+// TestEventsHook: the events hook gets connect, channel_occupied, join,
+// publish, channel_vacated, disconnect and leave events, signed, even when it answers 500 twice before 200.
 func TestEventsHook(t *testing.T) {
 	t.Parallel()
 	type event struct {
@@ -112,7 +112,7 @@ func TestEventsHook(t *testing.T) {
 	st.next("pub")
 	st.close()
 
-	want := []string{"connect", "join", "publish", "publish", "leave"}
+	want := []string{"connect", "channel_occupied", "join", "publish", "publish", "channel_vacated", "disconnect", "leave"}
 	var got []event
 	eventually(t, "every event delivered", func() bool {
 		got = got[:0]
@@ -139,11 +139,11 @@ func TestEventsHook(t *testing.T) {
 		if ev.Type != want[i] || ev.Time == 0 {
 			t.Errorf("event %d = %+v, want type %s", i, ev, want[i])
 		}
-		if ev.Type != "connect" && ev.Channel != "pub:room" {
+		if ev.Type != "connect" && ev.Type != "disconnect" && ev.Channel != "pub:room" {
 			t.Errorf("event %d = %+v, want channel pub:room", i, ev)
 		}
 	}
-	if got[0].Client != c.Client || got[0].User != "u1" || got[2].User != "u1" || got[2].Offset != 1 || got[3].Offset != 2 {
+	if got[0].Client != c.Client || got[0].User != "u1" || got[2].User != "u1" || got[3].Offset != 1 || got[4].Offset != 2 || got[6].Client != c.Client {
 		t.Errorf("events = %+v", got)
 	}
 }

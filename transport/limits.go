@@ -40,8 +40,12 @@ func newUsage() *usage {
 func (n *Node) clientIP(r *http.Request) string {
 	if h := n.opts.ClientIPHeader; h != "" {
 		if v := r.Header.Get(h); v != "" {
-			first, _, _ := strings.Cut(v, ",")
-			return strings.TrimSpace(first)
+			// The last entry is the one the trusted proxy wrote; earlier
+			// ones come from the client and can be forged.
+			if i := strings.LastIndexByte(v, ','); i >= 0 {
+				v = v[i+1:]
+			}
+			return strings.TrimSpace(v)
 		}
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)

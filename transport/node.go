@@ -203,6 +203,7 @@ func New(opts Options) (*Node, error) {
 	n.baseCtx = context.Background()
 	n.metrics = newNodeMetrics()
 	n.presence = newPresenceTracker(n)
+	n.hub.OnOccupancy(n.occupancy)
 	n.rates = newRateLimiters(opts.Limits)
 	if n.opts.Authorizer == nil {
 		n.opts.Authorizer = &hooks.HTTPAuthorizer{Client: hooks.NewHTTPClient(opts.HookTimeout)}

@@ -48,7 +48,7 @@ func (n *Node) handlePoll(w http.ResponseWriter, r *http.Request, p *admin.Proje
 		return
 	}
 	since := q.Get("since")
-	req, bad := n.parseStream(r, p, since)
+	req, bad := n.parseStream(r, p, since, "")
 	if bad != nil {
 		writeError(w, bad.status, bad.err)
 		return

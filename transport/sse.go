@@ -14,6 +14,7 @@ import (
 
 	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/transport/hooks"
 )
 
 // sseRetry is the reconnection delay advised to browsers, in ms.
@@ -76,11 +77,7 @@ var engineDownReason = &pubsub.Disconnect{Code: pubsub.DisconnectNormal, Reason:
 // only while there is something to write. Over HTTP/2 a stream cannot be
 // hijacked and keeps its handler goroutine.
 func (n *Node) handleSSE(w http.ResponseWriter, r *http.Request, p *admin.Project) {
-	since := r.URL.Query().Get("since")
-	if since == "" {
-		since = r.Header.Get("Last-Event-ID")
-	}
-	req, bad := n.parseStream(r, p, since)
+	req, bad := n.parseStream(r, p, r.URL.Query().Get("since"), r.Header.Get("Last-Event-ID"))
 	if bad != nil {
 		writeError(w, bad.status, bad.err)
 		return
@@ -108,9 +105,9 @@ func (n *Node) handleSSE(w http.ResponseWriter, r *http.Request, p *admin.Projec
 		return
 	}
 	n.streams.Add(1)
-	sc := &sseConn{n: n, st: st, client: req.id.client, release: release}
+	sc := &sseConn{n: n, st: st, client: req.id.client, project: p, release: release}
 	sc.sink = &sseSink{}
-	sc.state = &streamState{n: n, st: st, chans: req.chans, sink: sc.sink}
+	sc.state = &streamState{n: n, st: st, chans: req.chans, sink: sc.sink, lost: req.lost}
 	if err := sc.state.start(r.Context(), req.since, true); err != nil {
 		sc.finish()
 		n.log.Warn("stream start", "err", err)
@@ -156,6 +153,7 @@ type sseConn struct {
 	state   *streamState
 	sink    *sseSink
 	client  string
+	project *admin.Project
 	release func()
 	timers  []*time.Timer
 
@@ -183,6 +181,13 @@ func (sc *sseConn) finish() {
 		}
 		sc.st.Close()
 		sc.release()
+		if sc.project != nil {
+			ev := hooks.Event{Type: hooks.EventDisconnect, Client: sc.client, User: sc.st.User()}
+			if r := sc.st.Reason(); r != nil && r != pubsub.DisconnectNormalReason {
+				ev.Data = disconnectData(r)
+			}
+			sc.n.emit(sc.project, ev)
+		}
 		if sc.conn != nil {
 			sc.n.heartbeats.remove(sc)
 			_ = sc.conn.Close()

@@ -198,3 +198,21 @@ func TestHeartbeat(t *testing.T) {
 		})
 	}
 }
+
+// TestUnusableLastEventID: a Last-Event-ID the server cannot use (bad
+// format, other channels) does not fail the request, which would stop a
+// browser's EventSource for good: the stream starts at the current
+// positions with recovered:false.
+func TestUnusableLastEventID(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	s.publish("a", map[string]int{"n": 1})
+	for _, id := range []string{"nope", "abc:1.abc:2", "x y"} {
+		st := s.openSSE(q("token", s.token("u"), "channel", "a"), http.Header{"Last-Event-Id": {id}})
+		sub := decode[subEvent](t, st.next("sub").Data)
+		if sub.Recovered || sub.Offset != 1 {
+			t.Fatalf("id %q: sub = %+v, want recovered false at offset 1", id, sub)
+		}
+		st.close()
+	}
+}

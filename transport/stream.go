@@ -33,6 +33,10 @@ type streamState struct {
 	chans []streamChan
 	sink  eventSink
 
+	// lost says the client's resume id was unusable: fresh positions are
+	// reported with recovered:false.
+	lost bool
+
 	positions []pubsub.Position
 	idBuf     []byte
 	queue     []pubsub.Queued
@@ -132,6 +136,9 @@ func (s *streamState) start(ctx context.Context, since []pubsub.Position, subAlw
 		r, err := s.catchUp(ctx, &s.chans[i], sp)
 		if err != nil {
 			return err
+		}
+		if s.lost {
+			r.recovered = false
 		}
 		recs[i] = r
 		s.chans[i].pos = r.start

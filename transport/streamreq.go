@@ -15,6 +15,9 @@ type streamRequest struct {
 	id    *identity
 	chans []streamChan
 	since []pubsub.Position
+	// lost is set when the resume id could not be used: every channel
+	// then reports recovered:false.
+	lost bool
 }
 
 // refused answers a stream request that fails, with its HTTP status.
@@ -28,7 +31,9 @@ func refuse(status int, e *pubsub.Error) *refused { return &refused{status: stat
 // parseStream validates a stream request in either form of SPEC §3.3:
 // session + grants, or a connection token + channels authorized inline.
 // since is the resume id ("" for none).
-func (n *Node) parseStream(r *http.Request, p *admin.Project, since string) (*streamRequest, *refused) {
+// lastEventID is the Last-Event-ID header (SSE only), used when since is
+// empty and, unlike since, never refused.
+func (n *Node) parseStream(r *http.Request, p *admin.Project, since, lastEventID string) (*streamRequest, *refused) {
 	q := r.URL.Query()
 	var req *streamRequest
 	var bad *refused
@@ -50,6 +55,19 @@ func (n *Node) parseStream(r *http.Request, p *admin.Project, since string) (*st
 			return nil, refuse(http.StatusBadRequest, pubsub.Errorf(pubsub.CodeBadRequest, "channel %q appears twice", c.ref.ch.Full))
 		}
 		seen[c.ref.key] = true
+	}
+	if since == "" && lastEventID != "" {
+		// A browser's EventSource gives up for good on any status but
+		// 200, so an id we cannot use (another version's format, other
+		// channels) resumes nothing rather than failing: every channel
+		// starts at its current position with recovered:false.
+		ps, err := pubsub.DecodePositions(lastEventID)
+		if err != nil || len(ps) != len(req.chans) {
+			req.lost = true
+			return req, nil
+		}
+		req.since = ps
+		return req, nil
 	}
 	if since != "" {
 		ps, err := pubsub.DecodePositions(since)
