@@ -41,9 +41,14 @@ func (n *Node) fromToken(p *admin.Project, token string) (*identity, *auth.Conne
 		}
 		return id, &auth.ConnectionClaims{}, nil
 	}
-	claims, err := auth.ParseConnectionToken(token, []byte(p.Secret), now)
-	if err != nil {
-		return nil, nil, pubsub.AsError(err)
+	claims := n.tokens.get(p.ID, p.Secret, token, now)
+	if claims == nil {
+		var err error
+		claims, err = auth.ParseConnectionToken(token, []byte(p.Secret), now)
+		if err != nil {
+			return nil, nil, pubsub.AsError(err)
+		}
+		n.tokens.put(p.ID, p.Secret, token, claims)
 	}
 	id.user, id.info = claims.User, claims.Info
 	if !claims.Expires.IsZero() {

@@ -164,6 +164,7 @@ type Node struct {
 	ownEvents  bool
 
 	usage      *usage
+	tokens     *tokenCache
 	heartbeats *heartbeats
 	// baseCtx outlives requests: hijacked streams use it once their
 	// handler has returned. It ends when the node stops.
@@ -199,6 +200,7 @@ func New(opts Options) (*Node, error) {
 	}
 	n.keys = newAPIKeyIndex(opts.Projects)
 	n.usage = newUsage()
+	n.tokens = newTokenCache()
 	n.heartbeats = newHeartbeats()
 	n.baseCtx = context.Background()
 	n.metrics = newNodeMetrics()
