@@ -1,0 +1,496 @@
+package transport
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/pubsub/redis"
+	"github.com/rotor-rt/rotor/pubsub/redis/redistest"
+)
+
+// Issue 7's node-level tests: several nodes, each with its own Redis
+// engine on one shared Redis (or Cluster), behave as one server.
+
+// roomNS is the namespace of the node tests: presence on, join/leave off
+// (1,000 subscribers would otherwise get a million join events), and a
+// history long enough to cover every gap the tests make.
+const roomNS = "room"
+
+// nodeProject is testProject("p") plus the room namespace.
+func nodeProject() admin.Project {
+	p := testProject("p")
+	room := admin.DefaultNamespaceSettings(roomNS)
+	room.Presence, room.JoinLeave = true, false
+	room.HistorySize = 1000
+	room.HistoryTTL = 10 * time.Minute
+	p.Namespaces = append(p.Namespaces, room)
+	return p
+}
+
+// startNodes starts n nodes, each with its own Redis engine on url and the
+// same static project store, each on its own httptest server.
+func startNodes(t testing.TB, url string, n int) []*testServer {
+	t.Helper()
+	p := nodeProject()
+	store, err := admin.NewStaticStore([]admin.Project{p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	nodes := make([]*testServer, n)
+	for i := range nodes {
+		// Short timeouts so that a dead Redis is noticed in well under
+		// a second, as an operator would configure a test deployment.
+		e, err := redis.New(redis.Options{
+			URL: url, NodeID: fmt.Sprintf("node%d", i), Logger: quiet,
+			Timeout: 500 * time.Millisecond, PingInterval: 200 * time.Millisecond,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nd, err := New(Options{
+			NodeID: fmt.Sprintf("node%d", i), Engine: e, Projects: store, Logger: quiet,
+			Ping: time.Second, LeaveGrace: 200 * time.Millisecond, AdminAPIKey: "admin-key",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		if err := nd.Start(ctx); err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		r := chi.NewRouter()
+		nd.Routes(r)
+		srv := httptest.NewServer(r)
+		t.Cleanup(func() {
+			sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer scancel()
+			_ = nd.Shutdown(sctx, nil)
+			srv.CloseClientConnections()
+			srv.Close()
+			cancel()
+			_ = e.Close()
+		})
+		nodes[i] = &testServer{t: t, node: nd, srv: srv, url: srv.URL, p: p, handler: r}
+	}
+	return nodes
+}
+
+// rawSub is one SSE subscriber kept cheap enough to have a thousand: one
+// goroutine parses its stream and keeps only what the assertions need.
+type rawSub struct {
+	name   string
+	resp   *http.Response
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu     sync.Mutex
+	ns     []int    // data.n of every pub event, in arrival order
+	subs   []subEv  // every sub event
+	disc   *discEv  // the disconnect event, if one came
+	lastID string   // id of the last event that had one
+	bad    []string // protocol problems seen while parsing
+}
+
+type subEv struct {
+	Channel   string `json:"channel"`
+	Epoch     string `json:"epoch"`
+	Offset    uint64 `json:"offset"`
+	Recovered bool   `json:"recovered"`
+}
+
+type discEv struct {
+	Code      int    `json:"code"`
+	Reason    string `json:"reason"`
+	Reconnect bool   `json:"reconnect"`
+}
+
+// sseClient opens streams; it is one transport for a whole test so that
+// its connections can be closed at the end.
+type sseClient struct {
+	t  testing.TB
+	hc *http.Client
+}
+
+func newSSEClient(t testing.TB) *sseClient {
+	tr := &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &sseClient{t: t, hc: &http.Client{Transport: tr}}
+}
+
+// open opens GET /sse on s with query and header; it returns the status
+// and body when the answer is not 200.
+func (c *sseClient) open(s *testServer, name, query string, header http.Header) (*rawSub, int, string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/connection/p/sse?"+query, nil)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		cancel()
+		return nil, 0, err.Error()
+	}
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		cancel()
+		return nil, resp.StatusCode, string(b)
+	}
+	rs := &rawSub{name: name, resp: resp, cancel: cancel, done: make(chan struct{})}
+	go rs.read()
+	c.t.Cleanup(rs.close)
+	return rs, http.StatusOK, ""
+}
+
+// mustOpen is open that fails the test unless the stream opens.
+func (c *sseClient) mustOpen(s *testServer, name, query string, header http.Header) *rawSub {
+	c.t.Helper()
+	rs, st, body := c.open(s, name, query, header)
+	if rs == nil {
+		c.t.Fatalf("open %s: status %d: %s", name, st, body)
+	}
+	return rs
+}
+
+func (rs *rawSub) close() {
+	rs.cancel()
+	rs.resp.Body.Close()
+	<-rs.done
+}
+
+func (rs *rawSub) read() {
+	defer close(rs.done)
+	br := bufio.NewReaderSize(rs.resp.Body, 4096)
+	var id, event string
+	var data []byte
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		switch {
+		case len(line) == 0:
+			if event != "" {
+				rs.handle(id, event, data)
+			}
+			id, event, data = "", "", data[:0]
+		case line[0] == ':':
+		case bytes.HasPrefix(line, []byte("id: ")):
+			id = string(line[4:])
+		case bytes.HasPrefix(line, []byte("event: ")):
+			event = string(line[7:])
+		case bytes.HasPrefix(line, []byte("data: ")):
+			data = append(data, line[6:]...)
+		}
+	}
+}
+
+func (rs *rawSub) handle(id, event string, data []byte) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if id != "" {
+		rs.lastID = id
+	}
+	switch event {
+	case "pub":
+		var p pubData
+		if err := json.Unmarshal(data, &p); err != nil {
+			rs.bad = append(rs.bad, fmt.Sprintf("pub %q: %v", data, err))
+			return
+		}
+		rs.ns = append(rs.ns, p.Data.N)
+	case "sub":
+		var s subEv
+		if err := json.Unmarshal(data, &s); err != nil {
+			rs.bad = append(rs.bad, fmt.Sprintf("sub %q: %v", data, err))
+			return
+		}
+		rs.subs = append(rs.subs, s)
+	case "disconnect":
+		var d discEv
+		if err := json.Unmarshal(data, &d); err != nil {
+			rs.bad = append(rs.bad, fmt.Sprintf("disconnect %q: %v", data, err))
+			return
+		}
+		rs.disc = &d
+	}
+}
+
+// state returns copies of what the subscriber got so far.
+func (rs *rawSub) state() (ns []int, subs []subEv, disc *discEv, bad []string) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return append([]int(nil), rs.ns...), append([]subEv(nil), rs.subs...), rs.disc, append([]string(nil), rs.bad...)
+}
+
+func (rs *rawSub) count() int {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return len(rs.ns)
+}
+
+func (rs *rawSub) lastEventID() string {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.lastID
+}
+
+// waitSubs waits up to 10s until every subscriber has at least n pubs and
+// one sub event.
+func waitSubs(t *testing.T, subs []*rawSub, n int) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("every subscriber to get %d publications", n), func() bool {
+		for _, rs := range subs {
+			rs.mu.Lock()
+			ok := len(rs.ns) >= n && len(rs.subs) > 0
+			rs.mu.Unlock()
+			if !ok {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// checkExactly fails unless every subscriber got want, exactly, in order.
+func checkExactly(t *testing.T, subs []*rawSub, want []int) {
+	t.Helper()
+	failed := 0
+	for _, rs := range subs {
+		ns, _, _, bad := rs.state()
+		if len(bad) > 0 {
+			t.Errorf("%s: %v", rs.name, bad)
+		}
+		if !equalInts(ns, want) {
+			failed++
+			if failed <= 3 {
+				t.Errorf("%s got %d publications %v, want %d in order", rs.name, len(ns), short(ns), len(want))
+			}
+		}
+	}
+	if failed > 3 {
+		t.Errorf("... and %d more subscribers got the wrong publications", failed-3)
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func short(ns []int) []int {
+	if len(ns) > 20 {
+		return ns[:20]
+	}
+	return ns
+}
+
+func seq(from, to int) []int {
+	out := make([]int, 0, to-from+1)
+	for i := from; i <= to; i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+// openMany opens count token-form streams to channel, alternating over
+// nodes, with a few openers at a time; users are prefix0, prefix1, ...
+func openMany(t *testing.T, c *sseClient, nodes []*testServer, channel, prefix string, count int) []*rawSub {
+	t.Helper()
+	subs := make([]*rawSub, count)
+	errs := make(chan string, count)
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for i := range work {
+				s := nodes[i%len(nodes)]
+				user := fmt.Sprintf("%s%d", prefix, i)
+				rs, st, body := c.open(s, user, q("token", s.token(user), "channel", channel), nil)
+				if rs == nil {
+					errs <- fmt.Sprintf("open %s: status %d: %s", user, st, body)
+					continue
+				}
+				subs[i] = rs
+			}
+		})
+	}
+	for i := range count {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
+	}
+	return subs
+}
+
+// publishSeq publishes {"n": i} for i in [from, to] on s through the API.
+func publishSeq(s *testServer, channel string, from, to int) {
+	for i := from; i <= to; i++ {
+		s.publish(channel, map[string]int{"n": i})
+	}
+}
+
+// apiTry calls the server API and returns the status and the error code
+// (0 for none) without failing.
+func apiTry(s *testServer, method string, body any) (int, int, error) {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(http.MethodPost, s.url+"/api/"+method, bytes.NewReader(b))
+	req.Header.Set("Authorization", "apikey p-api-key")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Error *wireError `json:"error"`
+	}
+	rb, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(rb, &out); err != nil {
+		return resp.StatusCode, 0, fmt.Errorf("decode %q: %w", rb, err)
+	}
+	if out.Error != nil {
+		return resp.StatusCode, out.Error.Code, nil
+	}
+	return resp.StatusCode, 0, nil
+}
+
+// engineReady asks a node's engine whether it can serve (what /readyz
+// asks in cmd/rotor).
+func engineReady(s *testServer) error {
+	hc, ok := s.node.engine.(pubsub.HealthChecker)
+	if !ok {
+		return fmt.Errorf("engine %T has no Ready", s.node.engine)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return hc.Ready(ctx)
+}
+
+// TestRedisNodesAsOne: three nodes on one Redis are one server — delivery
+// of publications made on A to a thousand subscribers on B and C, presence
+// seen alike from every node, and a revoked session refused everywhere.
+func TestRedisNodesAsOne(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	nodes := startNodes(t, rs.URL(), 3)
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	client := newSSEClient(t)
+	const channel = roomNS + ":all"
+	const subscribers, pubs = 1000, 100
+
+	subs := openMany(t, client, []*testServer{b, c}, channel, "u", subscribers)
+	// Every stream has its sub event, so each node has subscribed to the
+	// channel in Redis before the first publication.
+	waitSubs(t, subs, 0)
+
+	t.Run("delivery", func(t *testing.T) {
+		publishSeq(a, channel, 1, pubs)
+		waitSubs(t, subs, pubs)
+		checkExactly(t, subs, seq(1, pubs))
+	})
+
+	t.Run("presence", func(t *testing.T) {
+		type stats struct {
+			Result struct{ Clients, Users int }
+		}
+		for _, s := range nodes {
+			eventually(t, "presence_stats of "+s.node.opts.NodeID, func() bool {
+				var st stats
+				s.api("presence_stats", map[string]string{"channel": channel}, &st)
+				return st.Result.Clients == subscribers && st.Result.Users == subscribers
+			})
+		}
+		var first map[string]json.RawMessage
+		for i, s := range nodes {
+			var pr struct {
+				Result struct {
+					Clients map[string]json.RawMessage `json:"clients"`
+				}
+			}
+			if st := s.api("presence", map[string]string{"channel": channel}, &pr); st != 200 {
+				t.Fatalf("presence on node %d: status %d", i, st)
+			}
+			if len(pr.Result.Clients) != subscribers {
+				t.Fatalf("presence on node %d: %d clients, want %d", i, len(pr.Result.Clients), subscribers)
+			}
+			if i == 0 {
+				first = pr.Result.Clients
+				continue
+			}
+			for client, info := range first {
+				if !bytes.Equal(pr.Result.Clients[client], info) {
+					t.Fatalf("node %d sees client %s as %s, node 0 as %s", i, client, pr.Result.Clients[client], info)
+				}
+			}
+		}
+	})
+
+	t.Run("revoked", func(t *testing.T) {
+		conn := b.connect(b.token("victim"))
+		grant := b.subscribe(conn.Session, channel)
+		query := q("session", conn.Session, "grant", grant)
+		onB := client.mustOpen(b, "victim@B", query, nil)
+		onC := client.mustOpen(c, "victim@C", query, nil)
+		waitSubs(t, []*rawSub{onB, onC}, 0)
+
+		var reply struct{ Error *wireError }
+		if st := a.api("disconnect", map[string]string{"user": "victim"}, &reply); st != 200 || reply.Error != nil {
+			t.Fatalf("disconnect: status %d error %+v", st, reply.Error)
+		}
+		for _, rs := range []*rawSub{onB, onC} {
+			select {
+			case <-rs.done:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s: stream still open after disconnect", rs.name)
+			}
+			if _, _, d, _ := rs.state(); d == nil || d.Code != pubsub.DisconnectRevoked || d.Reconnect {
+				t.Fatalf("%s: disconnect event %+v, want code %d without reconnect", rs.name, d, pubsub.DisconnectRevoked)
+			}
+		}
+		for _, s := range []*testServer{b, c} {
+			if st, _, e := s.commandStatus(conn.Session, cmd{Method: "ping"}); st != http.StatusUnauthorized {
+				t.Errorf("%s /command with a revoked session: status %d error %+v, want 401", s.node.opts.NodeID, st, e)
+			}
+			if _, st, body := client.open(s, "victim again", query, nil); st != http.StatusUnauthorized {
+				t.Errorf("%s /sse with a revoked session: status %d %s, want 401", s.node.opts.NodeID, st, body)
+			}
+			if st, pr := s.poll(query + "&timeout=1"); st != http.StatusUnauthorized {
+				t.Errorf("%s /poll with a revoked session: status %d %+v, want 401", s.node.opts.NodeID, st, pr)
+			}
+		}
+		// The other thousand streams were not touched.
+		for _, rs := range subs[:10] {
+			if _, _, d, _ := rs.state(); d != nil {
+				t.Fatalf("%s got %+v", rs.name, d)
+			}
+		}
+	})
+}
