@@ -494,3 +494,173 @@ func TestRedisNodesAsOne(t *testing.T) {
 		}
 	})
 }
+
+// TestRedisNodesSurviveRedisKill: Redis dies (SIGKILL) under open streams
+// and comes back with its data (append-only file): no node crashes, the
+// API answers 503 with code 112 at once while it is down, the engine is
+// not ready, and afterwards every subscriber has every publication made
+// before the kill and after the restart, once and in order — history
+// covers what the pub/sub connection missed (SPEC §3.5, §8).
+func TestRedisNodesSurviveRedisKill(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
+	nodes := startNodes(t, srv.URL(), 3)
+	a := nodes[0]
+	client := newSSEClient(t)
+	const channel = roomNS + ":kill"
+	subs := openMany(t, client, nodes[1:], channel, "k", 100)
+	waitSubs(t, subs, 0)
+	publishSeq(a, channel, 1, 20)
+	waitSubs(t, subs, 20)
+
+	srv.Kill()
+	for _, tc := range []struct {
+		node   *testServer
+		method string
+		params map[string]any
+	}{
+		{a, "publish", map[string]any{"channel": channel, "data": map[string]int{"n": -1}}},
+		{nodes[1], "publish", map[string]any{"channel": channel, "data": map[string]int{"n": -1}}},
+		{nodes[1], "presence", map[string]any{"channel": channel}},
+		{nodes[2], "history", map[string]any{"channel": channel}},
+	} {
+		start := time.Now()
+		st, code, err := apiTry(tc.node, tc.method, tc.params)
+		took := time.Since(start)
+		if err != nil || st != http.StatusServiceUnavailable || code != pubsub.CodeUnavailable {
+			t.Errorf("%s while Redis is down: status %d code %d err %v, want 503 and %d", tc.method, st, code, err, pubsub.CodeUnavailable)
+		}
+		// A bound on hanging, not a speed assertion: the engine's
+		// timeouts are 500ms here.
+		if took > 5*time.Second {
+			t.Errorf("%s while Redis is down took %v", tc.method, took)
+		}
+	}
+	for i, s := range nodes {
+		if err := engineReady(s); err == nil {
+			t.Errorf("node %d: engine ready while Redis is down", i)
+		}
+	}
+	for _, rs := range subs {
+		select {
+		case <-rs.done:
+			t.Fatalf("%s: stream ended while Redis was down", rs.name)
+		default:
+		}
+	}
+
+	srv.Restart(false)
+	for i, s := range nodes {
+		eventually(t, fmt.Sprintf("node %d ready again", i), func() bool { return engineReady(s) == nil })
+	}
+	publishSeq(a, channel, 21, 40)
+	waitSubs(t, subs, 40)
+	checkExactly(t, subs, seq(1, 40))
+	for _, rs := range subs {
+		_, evs, d, _ := rs.state()
+		if d != nil {
+			t.Fatalf("%s: %+v", rs.name, d)
+		}
+		for _, e := range evs {
+			if !e.Recovered {
+				t.Fatalf("%s: %+v after a restart that kept the data", rs.name, e)
+			}
+		}
+	}
+}
+
+// TestRedisNodesDataWiped: Redis restarts with no data. Open streams get
+// a new `sub` with the new epoch and recovered:false (the node resyncs
+// them when the engine reconnects), then the publications made after; a
+// client coming back with its last id gets recovered:false too.
+func TestRedisNodesDataWiped(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	nodes := startNodes(t, srv.URL(), 2)
+	a, b := nodes[0], nodes[1]
+	client := newSSEClient(t)
+	const channel = roomNS + ":wiped"
+	subs := openMany(t, client, nodes, channel, "w", 20)
+	waitSubs(t, subs, 0)
+	publishSeq(a, channel, 1, 10)
+	waitSubs(t, subs, 10)
+	_, first, _, _ := subs[0].state()
+	oldEpoch := first[0].Epoch
+	// One client goes away and will come back with its last id.
+	leaver := client.mustOpen(b, "leaver", q("token", b.token("leaver"), "channel", channel), nil)
+	waitSubs(t, []*rawSub{leaver}, 0)
+	lastID := leaver.lastEventID()
+	leaver.close()
+
+	srv.Restart(true)
+	for i, s := range nodes {
+		eventually(t, fmt.Sprintf("node %d ready again", i), func() bool { return engineReady(s) == nil })
+	}
+	// Publishing before every stream has resynced would let a stream
+	// start its new epoch past a publication; wait for the sub events.
+	eventually(t, "every stream to report the lost history", func() bool {
+		for _, rs := range subs {
+			if _, evs, _, _ := rs.state(); len(evs) < 2 {
+				return false
+			}
+		}
+		return true
+	})
+	var newEpoch string
+	for _, rs := range subs {
+		_, evs, _, _ := rs.state()
+		e := evs[len(evs)-1]
+		if len(evs) != 2 || e.Recovered || e.Epoch == oldEpoch || e.Channel != channel {
+			t.Fatalf("%s: sub events %+v, want a second one with a new epoch and recovered:false", rs.name, evs)
+		}
+		if newEpoch == "" {
+			newEpoch = e.Epoch
+		}
+		if e.Epoch != newEpoch {
+			t.Fatalf("%s: epoch %s, another stream has %s", rs.name, e.Epoch, newEpoch)
+		}
+	}
+	publishSeq(a, channel, 11, 15)
+	waitSubs(t, subs, 15)
+	checkExactly(t, subs, seq(1, 15))
+
+	back := client.mustOpen(b, "leaver again", q("token", b.token("leaver"), "channel", channel), http.Header{"Last-Event-ID": {lastID}})
+	waitSubs(t, []*rawSub{back}, 0)
+	if _, evs, _, _ := back.state(); evs[0].Recovered || evs[0].Epoch != newEpoch || evs[0].Offset != 5 {
+		t.Fatalf("resume across the wipe: %+v, want recovered:false at epoch %s offset 5", evs[0], newEpoch)
+	}
+}
+
+// TestRedisClusterNodesAsOne: the delivery and presence parts of
+// TestRedisNodesAsOne on a Redis Cluster of three masters (sharded
+// pub/sub).
+func TestRedisClusterNodesAsOne(t *testing.T) {
+	t.Parallel()
+	cl := redistest.StartCluster(t, 3)
+	nodes := startNodes(t, cl.URL(), 3)
+	client := newSSEClient(t)
+	// Several channels so that they land on different shards.
+	const subscribers, pubs = 200, 50
+	channels := []string{roomNS + ":c1", roomNS + ":c2", roomNS + ":c3", roomNS + ":c4"}
+	all := make(map[string][]*rawSub, len(channels))
+	for _, ch := range channels {
+		all[ch] = openMany(t, client, nodes[1:], ch, ch+"-u", subscribers/len(channels))
+	}
+	for _, ch := range channels {
+		waitSubs(t, all[ch], 0)
+	}
+	for _, ch := range channels {
+		publishSeq(nodes[0], ch, 1, pubs)
+	}
+	for _, ch := range channels {
+		waitSubs(t, all[ch], pubs)
+		checkExactly(t, all[ch], seq(1, pubs))
+	}
+	for i, s := range nodes {
+		eventually(t, fmt.Sprintf("presence_stats on node %d", i), func() bool {
+			var st struct{ Result struct{ Clients, Users int } }
+			s.api("presence_stats", map[string]string{"channel": channels[0]}, &st)
+			return st.Result.Clients == subscribers/len(channels)
+		})
+	}
+}
