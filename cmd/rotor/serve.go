@@ -152,12 +152,13 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 		return err
 	}
 	mountOps(r, node, engine)
-	mountStatic(r, dev)
+	demoToken := ""
 	if dev && sqliteStore != nil {
-		if err := ensureDemo(runCtx, sqliteStore, cfg, out); err != nil {
+		if demoToken, err = ensureDemo(runCtx, sqliteStore, cfg, out); err != nil {
 			return err
 		}
 	}
+	mountStatic(r, dev, demoToken)
 
 	srv := &http.Server{
 		Addr:              cfg.HTTP.Address,

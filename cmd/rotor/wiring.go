@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -89,13 +90,18 @@ func mountAdmin(ctx context.Context, r chi.Router, cfg *config.Config, dev bool,
 
 // mountStatic serves the embedded assets at /static/ and, in dev mode, the
 // demo chat page at /demo.
-func mountStatic(r chi.Router, dev bool) {
+func mountStatic(r chi.Router, dev bool, demoToken string) {
 	files := http.StripPrefix("/static/", http.FileServerFS(static.Assets))
 	r.Handle("/static/*", files)
 	if !dev {
 		return
 	}
 	r.Get("/demo", func(w http.ResponseWriter, r *http.Request) {
+		// In dev mode the page gets the demo token, so it works at once.
+		if demoToken != "" && !r.URL.Query().Has("token") {
+			http.Redirect(w, r, "/demo?token="+url.QueryEscape(demoToken), http.StatusFound)
+			return
+		}
 		b, err := fs.ReadFile(static.Assets, "demo.html")
 		if err != nil {
 			http.Error(w, "demo page not built", http.StatusNotFound)
@@ -121,29 +127,30 @@ func demoProject() *admin.Project {
 	}
 }
 
-// ensureDemo creates the demo project in an empty store and prints how to
-// use it.
-func ensureDemo(ctx context.Context, s *sqlite.Store, cfg *config.Config, out io.Writer) error {
+// ensureDemo creates the demo project in an empty store, prints how to
+// use it and returns a token for the demo page ("" when the store has
+// other projects and no demo).
+func ensureDemo(ctx context.Context, s *sqlite.Store, cfg *config.Config, out io.Writer) (string, error) {
 	p, err := s.Project(ctx, "demo")
 	if errors.Is(err, admin.ErrNotFound) {
 		projects, lerr := s.Projects(ctx)
 		if lerr != nil {
-			return fmt.Errorf("list projects: %w", lerr)
+			return "", fmt.Errorf("list projects: %w", lerr)
 		}
 		if len(projects) > 0 {
-			return nil
+			return "", nil
 		}
 		if err := s.CreateProject(ctx, demoProject()); err != nil {
-			return fmt.Errorf("create demo project: %w", err)
+			return "", fmt.Errorf("create demo project: %w", err)
 		}
 		p, err = s.Project(ctx, "demo")
 	}
 	if err != nil {
-		return fmt.Errorf("demo project: %w", err)
+		return "", fmt.Errorf("demo project: %w", err)
 	}
 	token, err := auth.MintConnectionToken([]byte(p.Secret), auth.ConnectionClaims{User: "demo-user", Expires: time.Now().Add(24 * time.Hour)})
 	if err != nil {
-		return fmt.Errorf("demo token: %w", err)
+		return "", fmt.Errorf("demo token: %w", err)
 	}
 	addr := displayAddr(cfg.HTTP.Address)
 	fmt.Fprintf(out, `Demo project "demo" (dev mode, stored in %s):
@@ -155,7 +162,7 @@ Try it:
   curl -X POST http://%s/api/publish -H 'Authorization: apikey %s' -d '{"channel":"news","data":{"text":"hello"}}'
   Demo chat: http://%s/demo
 `, cfg.Structure.SQLitePath, p.Secret, p.APIKey, token, addr, token, addr, p.APIKey, addr)
-	return nil
+	return token, nil
 }
 
 // displayAddr turns a listen address into one a person can paste.
