@@ -240,12 +240,6 @@ func (rs *rawSub) state() (ns []int, subs []subEv, disc *discEv, bad []string) {
 	return append([]int(nil), rs.ns...), append([]subEv(nil), rs.subs...), rs.disc, append([]string(nil), rs.bad...)
 }
 
-func (rs *rawSub) count() int {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	return len(rs.ns)
-}
-
 func (rs *rawSub) lastEventID() string {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
