@@ -535,6 +535,21 @@ func TestRedisNodesSurviveRedisKill(t *testing.T) {
 			t.Errorf("node %d: engine ready while Redis is down", i)
 		}
 	}
+	// A client whose stream broke while Redis was down comes back later
+	// with its last id.
+	leaver := subs[0]
+	leaverID := leaver.lastEventID()
+	leaver.close()
+	subs = subs[1:]
+	// A new stream needs its channel's position from Redis: refused with
+	// 503, at once.
+	start := time.Now()
+	if rs, st, body := client.open(nodes[1], "newcomer", q("token", nodes[1].token("newcomer"), "channel", channel), nil); rs != nil || st != http.StatusServiceUnavailable {
+		t.Errorf("new stream while Redis is down: status %d %s, want 503", st, body)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("new stream while Redis is down took %v", took)
+	}
 	for _, rs := range subs {
 		select {
 		case <-rs.done:
@@ -548,8 +563,14 @@ func TestRedisNodesSurviveRedisKill(t *testing.T) {
 		eventually(t, fmt.Sprintf("node %d ready again", i), func() bool { return engineReady(s) == nil })
 	}
 	publishSeq(a, channel, 21, 40)
+	back := client.mustOpen(nodes[2], "leaver again", q("token", nodes[2].token("k0"), "channel", channel), http.Header{"Last-Event-ID": {leaverID}})
 	waitSubs(t, subs, 40)
 	checkExactly(t, subs, seq(1, 40))
+	waitSubs(t, []*rawSub{back}, 20)
+	checkExactly(t, []*rawSub{back}, seq(21, 40))
+	if _, evs, _, _ := back.state(); len(evs) != 1 || !evs[0].Recovered || evs[0].Offset != 20 {
+		t.Fatalf("resume across the Redis restart: %+v, want one sub at offset 20 with recovered:true", evs)
+	}
 	for _, rs := range subs {
 		_, evs, d, _ := rs.state()
 		if d != nil {
