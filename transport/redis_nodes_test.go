@@ -507,6 +507,13 @@ func TestRedisNodesSurviveRedisKill(t *testing.T) {
 	publishSeq(a, channel, 1, 20)
 	waitSubs(t, subs, 20)
 
+	// A long-poll client, caught up at offset 20 before the kill.
+	pollQuery := q("token", nodes[1].token("poller"), "channel", channel)
+	st, first := nodes[1].poll(pollQuery)
+	if st != http.StatusOK || len(first.Events) != 1 || first.Events[0].Event != "sub" {
+		t.Fatalf("first poll: status %d %+v", st, first)
+	}
+
 	srv.Kill()
 	for _, tc := range []struct {
 		node   *testServer
@@ -570,6 +577,26 @@ func TestRedisNodesSurviveRedisKill(t *testing.T) {
 	checkExactly(t, []*rawSub{back}, seq(21, 40))
 	if _, evs, _, _ := back.state(); len(evs) != 1 || !evs[0].Recovered || evs[0].Offset != 20 {
 		t.Fatalf("resume across the Redis restart: %+v, want one sub at offset 20 with recovered:true", evs)
+	}
+	// The poller, polling again with its id on the other node, gets the
+	// 20 publications made after the restart, in order.
+	var polled []int
+	id := first.ID
+	for len(polled) < 20 {
+		st, r := nodes[2].poll(pollQuery + "&timeout=5&since=" + id)
+		if st != http.StatusOK || len(r.Events) == 0 {
+			t.Fatalf("poll after the restart: status %d %+v", st, r)
+		}
+		for _, ev := range r.Events {
+			if ev.Event != "pub" {
+				t.Fatalf("poll after the restart: unexpected %s %s", ev.Event, ev.Data)
+			}
+			polled = append(polled, decode[pubData](t, string(ev.Data)).Data.N)
+		}
+		id = r.ID
+	}
+	if !equalInts(polled, seq(21, 40)) {
+		t.Fatalf("poller got %v, want 21..40", polled)
 	}
 	for _, rs := range subs {
 		_, evs, d, _ := rs.state()
