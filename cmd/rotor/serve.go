@@ -138,8 +138,22 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 	if err != nil {
 		return err
 	}
-	if err := node.Start(runCtx); err != nil {
-		return err
+	// A node may boot before Redis: it waits for the engine rather than
+	// exiting, so a supervisor does not restart it in a loop.
+	for {
+		err := node.Start(runCtx)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, pubsub.ErrEngineDown) {
+			return err
+		}
+		log.Warn("engine unreachable at start; retrying in 1s", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
 	}
 	if sqliteStore != nil {
 		go sqliteStore.Run(runCtx, nil)
