@@ -118,7 +118,7 @@ func (n *Node) apiProject(ctx context.Context, key, project string) (*admin.Proj
 		if errors.Is(err, admin.ErrNotFound) {
 			return nil, http.StatusUnauthorized, pubsub.Errorf(pubsub.CodeUnauthorized, "invalid API key")
 		}
-		n.log.Error("API key lookup", "err", err)
+		n.log.ErrorContext(ctx, "API key lookup", "err", err)
 		return nil, http.StatusServiceUnavailable, pubsub.ErrUnavailable
 	}
 	if project != "" && project != p.ID {

@@ -154,7 +154,7 @@ func (n *Node) cmdSubscribe(ctx context.Context, id *identity, a *cmdParams, ans
 	}
 	grant, err := n.signGrant(id, c, chanInfo)
 	if err != nil {
-		n.log.Error("sign grant", "err", err)
+		n.log.ErrorContext(ctx, "sign grant", "err", err)
 		return nil, pubsub.ErrInternal
 	}
 	res := &cmdResult{Grant: grant, Recoverable: c.historyOn()}
@@ -254,7 +254,7 @@ func (n *Node) cmdPublish(ctx context.Context, id *identity, a *cmdParams) (any,
 		cancel()
 		n.metrics.observeHook("publish", start, err)
 		if err != nil {
-			n.log.Warn("publish hook failed: publication refused", "project", p.ID, "err", err)
+			n.log.WarnContext(ctx, "publish hook failed: publication refused", "project", p.ID, "err", err)
 			return nil, pubsub.Errorf(pubsub.CodeInternal, "publish hook failed")
 		}
 		if res.Cancel {

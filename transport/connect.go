@@ -36,7 +36,7 @@ func (n *Node) handleConnect(w http.ResponseWriter, r *http.Request, p *admin.Pr
 	}
 	session, err := n.signSession(id)
 	if err != nil {
-		n.log.Error("sign session", "err", err)
+		n.log.ErrorContext(r.Context(), "sign session", "err", err)
 		writeError(w, http.StatusInternalServerError, pubsub.ErrInternal)
 		return
 	}

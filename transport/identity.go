@@ -117,7 +117,7 @@ func (n *Node) authorizePrivate(ctx context.Context, id *identity, names []strin
 	})
 	n.metrics.observeHook("auth", start, err)
 	if err != nil {
-		n.log.Warn("auth_url denied by failure", "project", p.ID, "err", err)
+		n.log.WarnContext(ctx, "auth_url denied by failure", "project", p.ID, "err", err)
 	}
 	if res == nil {
 		res = map[string]hooks.AuthResult{}
@@ -149,7 +149,7 @@ func (n *Node) lookupProject(ctx context.Context, id string) (*admin.Project, in
 		if errors.Is(err, admin.ErrNotFound) {
 			return nil, http.StatusNotFound, errNoProject
 		}
-		n.log.Error("project lookup", "project", id, "err", err)
+		n.log.ErrorContext(ctx, "project lookup", "project", id, "err", err)
 		return nil, http.StatusServiceUnavailable, pubsub.ErrUnavailable
 	}
 	return p, 0, nil

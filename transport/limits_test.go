@@ -2,10 +2,14 @@ package transport
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -170,4 +174,52 @@ func TestLimits(t *testing.T) {
 			t.Fatalf("data over the limit: %+v", rep.Error)
 		}
 	})
+}
+
+// TestRequestID: every answer carries an id, a proxy's sane id is kept,
+// and log lines written with the request's context carry it.
+func TestRequestID(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	log := slog.New(LogHandler(slog.NewJSONHandler(&lockedWriter{w: &logs, mu: &mu}, nil)))
+	s := startServer(t, func(o *Options, _ *admin.Project) { o.Logger = log })
+	h := RequestID(s.handler)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	for _, c := range []struct{ sent, want string }{{"", ""}, {"proxy-id-42", "proxy-id-42"}, {"bad id\twith tab", ""}} {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/connection/nope/connect", strings.NewReader(`{}`))
+		if c.sent != "" {
+			req.Header.Set(RequestIDHeader, c.sent)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		got := resp.Header.Get(RequestIDHeader)
+		if got == "" || (c.want != "" && got != c.want) || (c.want == "" && got == c.sent) {
+			t.Fatalf("sent %q, got id %q", c.sent, got)
+		}
+	}
+	// A logged failure carries the id: a project lookup error is logged
+	// with the request's context.
+	ctx := context.WithValue(context.Background(), requestIDKey{}, "abc123")
+	s.node.log.WarnContext(ctx, "probe")
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), `"request_id":"abc123"`) {
+		t.Fatalf("log lacks request_id: %s", logs.String())
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

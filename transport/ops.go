@@ -23,7 +23,7 @@ func (n *Node) publish(ctx context.Context, c chanRef, data json.RawMessage, inf
 	}
 	pos, err := n.engine.Publish(ctx, c.key, data, publishOptions(c.ns, info))
 	if err != nil {
-		n.log.Warn("publish", "key", c.key, "err", err)
+		n.log.WarnContext(ctx, "publish", "key", c.key, "err", err)
 		return pubsub.Position{}, n.fail(err)
 	}
 	ev := hooks.Event{Type: hooks.EventPublish, Channel: c.ch.Full, Data: data, Offset: pos.Offset}

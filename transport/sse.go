@@ -110,7 +110,7 @@ func (n *Node) handleSSE(w http.ResponseWriter, r *http.Request, p *admin.Projec
 	sc.state = &streamState{n: n, st: st, chans: req.chans, sink: sc.sink, lost: req.lost}
 	if err := sc.state.start(r.Context(), req.since, true); err != nil {
 		sc.finish()
-		n.log.Warn("stream start", "err", err)
+		n.log.WarnContext(r.Context(), "stream start", "err", err)
 		writeError(w, http.StatusServiceUnavailable, n.fail(err))
 		return
 	}

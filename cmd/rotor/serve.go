@@ -80,9 +80,9 @@ func (g *globalFlags) devMode() bool {
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.Log.SlogLevel()}
 	if cfg.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(transport.LogHandler(slog.NewJSONHandler(w, opts)))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(transport.LogHandler(slog.NewTextHandler(w, opts)))
 }
 
 // structureStore is what serve needs from either structure store.
@@ -160,6 +160,7 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 	}
 
 	r := chi.NewRouter()
+	r.Use(transport.RequestID)
 	node.Routes(r)
 	tls := cfg.HTTP.TLSCert != ""
 	if err := mountAdmin(runCtx, r, cfg, dev, store, node, log, out, tls); err != nil {
