@@ -222,3 +222,59 @@ func TestStartAfterFailedStart(t *testing.T) {
 		t.Fatalf("Subscribe after Close: %v, want ErrClosed", err)
 	}
 }
+
+// TestHundredRestarts: one engine lives through a hundred Redis restarts
+// (SIGKILL, half of them with the data wiped): each time it reconnects,
+// resubscribes and publishes again, and neither its goroutines nor its
+// heap grow from one restart to the next (issue 7). Not parallel: it
+// counts the process's goroutines and memory.
+func TestHundredRestarts(t *testing.T) {
+	srv := startServer(t)
+	e, err := New(Options{URL: srv.URL(), Timeout: 300 * time.Millisecond, PingInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	rec := newRecorder()
+	if err := e.Start(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if err := e.Subscribe(ctx, "p|a", "p|b"); err != nil {
+		t.Fatal(err)
+	}
+	measure := func() (int, uint64) {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return runtime.NumGoroutine(), ms.HeapInuse
+	}
+	var g10 int
+	var h10 uint64
+	for i := 1; i <= 100; i++ {
+		before := rec.reconnectCount()
+		srv.Kill()
+		srv.Restart(i%2 == 0)
+		eventually(t, "reconnect", func() bool { return rec.reconnectCount() > before })
+		eventually(t, "publish after restart", func() bool {
+			_, err := e.Publish(ctx, "p|a", data(i), pubsub.PublishOptions{HistorySize: 10, HistoryTTL: time.Minute})
+			return err == nil
+		})
+		if i == 10 {
+			g10, h10 = measure()
+		}
+	}
+	// Delivery still works after the last restart.
+	eventually(t, "delivery after 100 restarts", func() bool {
+		_, _ = e.Publish(ctx, "p|b", data(1000), pubsub.PublishOptions{})
+		return rec.pubCount("p|b") > 0
+	})
+	var g100 int
+	var h100 uint64
+	eventually(t, "goroutines and heap back to the level of restart 10", func() bool {
+		g100, h100 = measure()
+		return g100 <= g10+2 && h100 <= h10+4<<20
+	})
+	t.Logf("after restart 10: %d goroutines, %d KB heap; after 100: %d goroutines, %d KB heap", g10, h10>>10, g100, h100>>10)
+}
