@@ -172,6 +172,7 @@ type Node struct {
 	metrics  *nodeMetrics
 	keys     *apiKeyIndex
 	presence *presenceTracker
+	ghosts   *ghostReaper
 	rates    *rateLimiters
 
 	// pubRate is the publications per second seen by the hub over the
@@ -205,6 +206,7 @@ func New(opts Options) (*Node, error) {
 	n.baseCtx = context.Background()
 	n.metrics = newNodeMetrics()
 	n.presence = newPresenceTracker(n)
+	n.ghosts = newGhostReaper(n)
 	n.hub.OnOccupancy(n.occupancy)
 	n.rates = newRateLimiters(opts.Limits)
 	if n.opts.Authorizer == nil {
@@ -295,6 +297,7 @@ func (n *Node) HandleJoin(key string, info *pubsub.ClientInfo) {
 
 // HandleLeave implements pubsub.Handler.
 func (n *Node) HandleLeave(key string, info *pubsub.ClientInfo) {
+	n.ghosts.forget(key, info.Client)
 	if err := n.hub.PublishPresence(pubsub.EventLeave, key, info); err != nil {
 		n.log.Error("deliver leave", "key", key, "err", err)
 	}

@@ -146,6 +146,7 @@ func (t *presenceTracker) run(ctx context.Context) {
 			return
 		case <-tick.C:
 			t.refresh(ctx)
+			t.n.ghosts.sweep(ctx)
 		}
 	}
 }

@@ -1,0 +1,126 @@
+package transport
+
+import (
+	"context"
+	"sync"
+
+	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/transport/hooks"
+)
+
+// ghostReaper sends the leave events that a dead node could not send
+// (issue 7): its clients' presence entries expire by TTL, and each node
+// notices, in the channels it has subscribers in, members that vanished
+// without a leave. It tells only its own streams, so no leave is sent
+// twice however many nodes notice; the events hook hears of it from one
+// node (the one with the lowest id among those alive).
+//
+// A client counts as vanished when two reads of presence in a row miss it
+// and no leave came for it: a normal leave (presence removed, then leave
+// published) always lands between the two.
+type ghostReaper struct {
+	n  *Node
+	mu sync.Mutex
+	// seen[key][client] is the member's info and how many reads in a row
+	// missed it.
+	seen map[string]map[string]*ghostEntry
+}
+
+type ghostEntry struct {
+	info   *pubsub.ClientInfo
+	missed int
+}
+
+func newGhostReaper(n *Node) *ghostReaper {
+	return &ghostReaper{n: n, seen: make(map[string]map[string]*ghostEntry)}
+}
+
+// forget drops a client that left the normal way.
+func (g *ghostReaper) forget(key, client string) {
+	g.mu.Lock()
+	if m := g.seen[key]; m != nil {
+		delete(m, client)
+	}
+	g.mu.Unlock()
+}
+
+// sweep reads presence of every local channel with presence and
+// join/leave on, and sends leave for members gone without one.
+func (g *ghostReaper) sweep(ctx context.Context) {
+	n := g.n
+	local := n.hub.Channels()
+	reporter := n.isReporter(ctx)
+	g.mu.Lock()
+	for key := range g.seen {
+		if _, ok := local[key]; !ok {
+			delete(g.seen, key)
+		}
+	}
+	g.mu.Unlock()
+	for key := range local {
+		project, name := pubsub.SplitKey(key)
+		p, err := n.opts.Projects.Project(ctx, project)
+		if err != nil {
+			continue
+		}
+		c, perr := resolve(p, name)
+		if perr != nil || !c.ns.Presence || !c.ns.JoinLeave {
+			continue
+		}
+		members, err := n.engine.Presence(ctx, key)
+		if err != nil {
+			return // the engine is away: nothing can be told apart now
+		}
+		var gone []*pubsub.ClientInfo
+		g.mu.Lock()
+		m := g.seen[key]
+		if m == nil {
+			m = make(map[string]*ghostEntry)
+			g.seen[key] = m
+		}
+		for id, e := range m {
+			if _, ok := members[id]; ok {
+				e.missed = 0
+				continue
+			}
+			if e.missed++; e.missed >= 2 {
+				gone = append(gone, e.info)
+				delete(m, id)
+			}
+		}
+		for id, info := range members {
+			if e := m[id]; e == nil {
+				m[id] = &ghostEntry{info: info}
+			}
+		}
+		g.mu.Unlock()
+		for _, info := range gone {
+			n.log.Info("leave for a client of a node that went away", "key", key, "client", info.Client)
+			if err := n.hub.PublishPresence(pubsub.EventLeave, key, info); err != nil {
+				n.log.Error("deliver leave", "key", key, "err", err)
+			}
+			if reporter {
+				n.emit(p, hooks.Event{Type: hooks.EventLeave, Channel: name, Client: info.Client, User: info.User, Info: info.Info})
+			}
+		}
+	}
+}
+
+// isReporter says whether this node reports reaped leaves to the events
+// hook: the live node with the lowest id, or this one without a directory.
+func (n *Node) isReporter(ctx context.Context) bool {
+	d, ok := n.engine.(pubsub.NodeDirectory)
+	if !ok {
+		return true
+	}
+	nodes, err := d.Nodes(ctx)
+	if err != nil {
+		return false
+	}
+	for _, x := range nodes {
+		if x.ID < n.opts.NodeID {
+			return false
+		}
+	}
+	return true
+}
