@@ -12,6 +12,10 @@ import (
 // dropped: simple, and a miss only costs one verification.
 const tokenCacheSize = 1 << 16
 
+// maxCachedToken keeps big tokens (large info claims) out of the cache, so
+// it holds at most tokenCacheSize × 2 KiB.
+const maxCachedToken = 2 << 10
+
 // tokenCache remembers connection tokens already verified, so a client
 // that sends the same token on every long poll (the inline form) pays for
 // HMAC and JSON parsing once, not per request. An entry is only used with
@@ -43,6 +47,9 @@ func (c *tokenCache) get(project, secret, token string, now time.Time) *auth.Con
 }
 
 func (c *tokenCache) put(project, secret, token string, claims *auth.ConnectionClaims) {
+	if len(token) > maxCachedToken {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.m) >= tokenCacheSize {
