@@ -68,7 +68,9 @@ func checkProto(t *testing.T, c *countingClient, base string, major int) {
 		t.Fatalf("/healthz over %s, want HTTP/%d", resp.Proto, major)
 	}
 
-	const channel = "h2"
+	// One channel per protocol: the http1 and http2 checks run in parallel
+	// against the same server and count offsets.
+	channel := fmt.Sprintf("h%d", major)
 	streams := make([]*sseStream, nstreams)
 	var wg sync.WaitGroup
 	errs := make(chan error, nstreams)
