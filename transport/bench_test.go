@@ -1,9 +1,13 @@
 package transport
 
 import (
+	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/memory"
@@ -78,6 +82,38 @@ func BenchmarkPublishAPIPath(b *testing.B) {
 		}
 		for _, s := range streams {
 			buf, _, _ = s.Take(buf)
+		}
+	}
+}
+
+// BenchmarkAPIPublishHandler runs POST /api/publish through the router
+// and the RequestID middleware, without the network: the server-side work
+// of one publication besides its system calls.
+func BenchmarkAPIPublishHandler(b *testing.B) {
+	p := testProject("p")
+	store, _ := admin.NewStaticStore([]admin.Project{p})
+	n, err := New(Options{Engine: memory.New(memory.Options{}), Projects: store})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := n.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	r := chi.NewRouter()
+	r.Use(RequestID)
+	n.Routes(r)
+	body := []byte(`{"channel":"news","data":{"seq":1,"ts":1767225600000000000,"pad":"0123456789012345678901234567890123456789012345678901234"}}`)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		req := httptest.NewRequest(http.MethodPost, "/api/publish", bytes.NewReader(body))
+		req.Header.Set("Authorization", "apikey p-api-key")
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		if w.Code != 200 {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
 		}
 	}
 }

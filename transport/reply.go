@@ -65,16 +65,10 @@ func decodeBody(r *http.Request, limit int64, v any) (int, *pubsub.Error) {
 	return 0, nil
 }
 
-// decodeStrict decodes one JSON value and refuses trailing data.
+// decodeStrict decodes one JSON value and refuses trailing data
+// (json.Unmarshal checks the whole input, without a Decoder's buffer).
 func decodeStrict(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data after the JSON value")
-	}
-	return nil
+	return json.Unmarshal(b, v)
 }
 
 // compactData validates publication data and removes insignificant
