@@ -157,6 +157,10 @@ type sseConn struct {
 	release func()
 	timers  []*time.Timer
 
+	// wake is set, before the stream is registered for heartbeats, for a
+	// stream served in its handler goroutine; nil for hijacked ones.
+	wake chan struct{}
+
 	// Hijacked connections only.
 	conn      net.Conn
 	writing   atomic.Bool
@@ -188,8 +192,8 @@ func (sc *sseConn) finish() {
 			}
 			sc.n.emit(sc.project, ev)
 		}
+		sc.n.heartbeats.remove(sc)
 		if sc.conn != nil {
-			sc.n.heartbeats.remove(sc)
 			_ = sc.conn.Close()
 		}
 		sc.n.streams.Done()
@@ -234,14 +238,16 @@ func (sc *sseConn) serve(w http.ResponseWriter, r *http.Request) {
 			n.metrics.sseDeliveries.Add(float64(sink.pubs))
 			sink.pubs = 0
 		}
+		sc.lastWrite.Store(time.Now().UnixNano())
 		return rc.Flush() == nil
 	}
 	if !flush() {
 		return
 	}
-	ping := time.NewTicker(n.opts.Ping)
-	defer ping.Stop()
-	wrote := false
+	// Heartbeats come from the node's one ticker (heartbeats.run), which
+	// wakes this loop through sc.wake; no timer per stream.
+	sc.wake = make(chan struct{}, 1)
+	n.heartbeats.add(sc)
 	for {
 		select {
 		case <-ctx.Done():
@@ -258,10 +264,8 @@ func (sc *sseConn) serve(w http.ResponseWriter, r *http.Request) {
 			if !more {
 				return
 			}
-			wrote = true
-		case <-ping.C:
-			if wrote {
-				wrote = false
+		case <-sc.wake:
+			if !sc.pingDue.Swap(false) {
 				continue
 			}
 			sink.buf = append(sink.buf, ssePing...)
@@ -315,6 +319,14 @@ func (sc *sseConn) readLoop() {
 // schedule starts a writer unless one is running. The hub calls it, via
 // the stream's notify function, on every delivery: it must not block.
 func (sc *sseConn) schedule() {
+	if sc.wake != nil {
+		// A stream served in its handler goroutine (HTTP/2): wake it.
+		select {
+		case sc.wake <- struct{}{}:
+		default:
+		}
+		return
+	}
 	if sc.writing.CompareAndSwap(false, true) {
 		go sc.writeLoop()
 	}
