@@ -49,13 +49,7 @@ test-js:
 # -fuzz takes one target per invocation). Seeds live in testdata/fuzz.
 FUZZTIME ?= 4s
 fuzz:
-	$(GO) test -run='^$$' -fuzz='^FuzzCommand$$' -fuzztime=$(FUZZTIME) ./transport
-	$(GO) test -run='^$$' -fuzz='^FuzzPollQuery$$' -fuzztime=$(FUZZTIME) ./transport
-	$(GO) test -run='^$$' -fuzz='^FuzzParseChannel$$' -fuzztime=$(FUZZTIME) ./pubsub
-	$(GO) test -run='^$$' -fuzz='^FuzzDecodePositions$$' -fuzztime=$(FUZZTIME) ./pubsub
-	$(GO) test -run='^$$' -fuzz='^FuzzParseConnectionToken$$' -fuzztime=$(FUZZTIME) ./transport/auth
-	$(GO) test -run='^$$' -fuzz='^FuzzVerifySession$$' -fuzztime=$(FUZZTIME) ./transport/auth
-	$(GO) test -run='^$$' -fuzz='^FuzzVerifyGrant$$' -fuzztime=$(FUZZTIME) ./transport/auth
+	FUZZTIME=$(FUZZTIME) GO=$(GO) ./.ci/fuzz.sh
 
 # bench runs issue 8's workloads W1-W4 (and W2/W3 on Redis when
 # redis-server is present) with `rotor bench`, server on core 0 and the
