@@ -2,7 +2,6 @@ package transport
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"time"
 
@@ -47,36 +46,12 @@ func (n *Node) handlePoll(w http.ResponseWriter, r *http.Request, p *admin.Proje
 		writeError(w, http.StatusBadRequest, pubsub.Errorf(pubsub.CodeBadRequest, "timeout must be a number of seconds"))
 		return
 	}
-	since := q.Get("since")
-	req, bad := n.parseStream(r, p, since, "")
-	if bad != nil {
-		writeError(w, bad.status, bad.err)
-		return
-	}
-	release, bad := n.acquire(n.clientIP(r), req.id.client, len(req.chans))
-	if bad != nil {
-		writeError(w, bad.status, bad.err)
+	req, st, release := n.openStream(w, r, p, "poll", q.Get("since"), "")
+	if st == nil {
 		return
 	}
 	defer release()
-	n.metrics.streamsOpen.WithLabelValues("poll").Inc()
 	ctx := r.Context()
-	keys := make([]string, len(req.chans))
-	for i, c := range req.chans {
-		keys[i] = c.ref.key
-	}
-	st, err := n.hub.Open(ctx, pubsub.StreamOptions{
-		Project: p.ID, Client: req.id.client, User: req.id.user, QueueBytes: n.opts.QueueBytes,
-	}, keys)
-	if err != nil {
-		e := pubsub.AsError(err)
-		if errors.Is(err, pubsub.ErrClosed) {
-			e = pubsub.Errorf(pubsub.CodeUnavailable, "server shutting down")
-		}
-		writeError(w, http.StatusServiceUnavailable, e)
-		return
-	}
-	n.streams.Add(1)
 	defer n.streams.Done()
 	defer st.Close()
 

@@ -3,7 +3,6 @@ package transport
 import (
 	"bytes"
 	"context"
-	"errors"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -77,34 +76,10 @@ var engineDownReason = &pubsub.Disconnect{Code: pubsub.DisconnectNormal, Reason:
 // only while there is something to write. Over HTTP/2 a stream cannot be
 // hijacked and keeps its handler goroutine.
 func (n *Node) handleSSE(w http.ResponseWriter, r *http.Request, p *admin.Project) {
-	req, bad := n.parseStream(r, p, r.URL.Query().Get("since"), r.Header.Get("Last-Event-ID"))
-	if bad != nil {
-		writeError(w, bad.status, bad.err)
+	req, st, release := n.openStream(w, r, p, "sse", r.URL.Query().Get("since"), r.Header.Get("Last-Event-ID"))
+	if st == nil {
 		return
 	}
-	release, bad := n.acquire(n.clientIP(r), req.id.client, len(req.chans))
-	if bad != nil {
-		writeError(w, bad.status, bad.err)
-		return
-	}
-	n.metrics.streamsOpen.WithLabelValues("sse").Inc()
-	keys := make([]string, len(req.chans))
-	for i, c := range req.chans {
-		keys[i] = c.ref.key
-	}
-	st, err := n.hub.Open(r.Context(), pubsub.StreamOptions{
-		Project: p.ID, Client: req.id.client, User: req.id.user, QueueBytes: n.opts.QueueBytes,
-	}, keys)
-	if err != nil {
-		release()
-		e := n.fail(err)
-		if errors.Is(err, pubsub.ErrClosed) {
-			e = pubsub.Errorf(pubsub.CodeUnavailable, "server shutting down")
-		}
-		writeError(w, http.StatusServiceUnavailable, e)
-		return
-	}
-	n.streams.Add(1)
 	sc := &sseConn{n: n, st: st, client: req.id.client, project: p, release: release}
 	sc.sink = &sseSink{}
 	sc.state = &streamState{n: n, st: st, chans: req.chans, sink: sc.sink, lost: req.lost}

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 
@@ -172,4 +173,41 @@ func (n *Node) parseTokenStream(ctx context.Context, p *admin.Project, q url.Val
 		req.chans[i].info = id.clientInfo(chanInfo[req.chans[i].ref.ch.Full])
 	}
 	return req, nil
+}
+
+// openStream does what SSE and polls share before their first event:
+// validate the request, reserve it against the limits, and register a hub
+// stream for its channels (from then on nothing published is missed). On
+// failure it has answered the request and returns nil; otherwise the
+// caller owns release and the stream, and has one more in n.streams.
+func (n *Node) openStream(w http.ResponseWriter, r *http.Request, p *admin.Project, transport, since, lastEventID string) (*streamRequest, *pubsub.Stream, func()) {
+	req, bad := n.parseStream(r, p, since, lastEventID)
+	if bad != nil {
+		writeError(w, bad.status, bad.err)
+		return nil, nil, nil
+	}
+	release, bad := n.acquire(n.clientIP(r), req.id.client, len(req.chans))
+	if bad != nil {
+		writeError(w, bad.status, bad.err)
+		return nil, nil, nil
+	}
+	n.metrics.streamsOpen.WithLabelValues(transport).Inc()
+	keys := make([]string, len(req.chans))
+	for i, c := range req.chans {
+		keys[i] = c.ref.key
+	}
+	st, err := n.hub.Open(r.Context(), pubsub.StreamOptions{
+		Project: p.ID, Client: req.id.client, User: req.id.user, QueueBytes: n.opts.QueueBytes,
+	}, keys)
+	if err != nil {
+		release()
+		e := n.fail(err)
+		if errors.Is(err, pubsub.ErrClosed) {
+			e = pubsub.Errorf(pubsub.CodeUnavailable, "server shutting down")
+		}
+		writeError(w, http.StatusServiceUnavailable, e)
+		return nil, nil, nil
+	}
+	n.streams.Add(1)
+	return req, st, release
 }
