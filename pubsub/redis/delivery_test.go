@@ -78,7 +78,7 @@ func twoEngineTest(t *testing.T, url string) {
 		t.Errorf("A subscribed nothing but got %d keys", len(recA.pubs))
 	}
 	if recB.overlap.Load() {
-		t.Error("handler calls overlapped")
+		t.Error("handler calls for one key overlapped")
 	}
 
 	// After Unsubscribe nothing more arrives for that key; control goes

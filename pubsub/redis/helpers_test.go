@@ -59,23 +59,28 @@ type recorder struct {
 	leaves     map[string][]string
 	control    []string
 	reconnects int
-	inflight   atomic.Int32 // concurrent calls for the ordering check
-	overlap    atomic.Bool
+	// inflight counts concurrent calls per key: the Handler contract
+	// serialises calls for one key; keys on different Cluster shards
+	// arrive from different readers and may overlap.
+	inflight sync.Map // key → *atomic.Int32
+	overlap  atomic.Bool
 }
 
 func newRecorder() *recorder {
 	return &recorder{pubs: map[string][]*pubsub.Publication{}, joins: map[string][]string{}, leaves: map[string][]string{}}
 }
 
-func (r *recorder) enter() func() {
-	if r.inflight.Add(1) > 1 {
+func (r *recorder) enter(key string) func() {
+	v, _ := r.inflight.LoadOrStore(key, new(atomic.Int32))
+	n := v.(*atomic.Int32)
+	if n.Add(1) > 1 {
 		r.overlap.Store(true)
 	}
-	return func() { r.inflight.Add(-1) }
+	return func() { n.Add(-1) }
 }
 
 func (r *recorder) HandlePublication(key string, pub *pubsub.Publication) {
-	defer r.enter()()
+	defer r.enter(key)()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.pubs[key] = append(r.pubs[key], pub)
