@@ -123,6 +123,9 @@ func TestLimits(t *testing.T) {
 		s := startServer(t, func(o *Options, _ *admin.Project) { o.ChannelsPerStream = 2 })
 		tok := s.token("u")
 		expectRefused(t, s, q("token", tok, "channel", "a", "channel", "b", "channel", "c"), 400, 106)
+		if got := testutil.ToFloat64(s.node.metrics.refusals.WithLabelValues(limitChannelsPerStream)); got != 1 {
+			t.Fatalf("refusal metric = %v", got)
+		}
 		s.openSSE(q("token", tok, "channel", "a", "channel", "b"), nil)
 	})
 	t.Run("publish rate", func(t *testing.T) {

@@ -46,10 +46,6 @@ func (n *Node) parseStream(r *http.Request, p *admin.Project, since, lastEventID
 	if bad != nil {
 		return nil, bad
 	}
-	if len(req.chans) > n.opts.ChannelsPerStream {
-		n.refusedBy(limitChannelsPerStream)
-		return nil, refuse(http.StatusBadRequest, pubsub.Errorf(pubsub.CodeLimitExceeded, "too many channels in one stream (limit %d)", n.opts.ChannelsPerStream))
-	}
 	seen := make(map[string]bool, len(req.chans))
 	for _, c := range req.chans {
 		if seen[c.ref.key] {
@@ -83,6 +79,16 @@ func (n *Node) parseStream(r *http.Request, p *admin.Project, since, lastEventID
 	return req, nil
 }
 
+// checkChannelCount applies limits.channels_per_stream before any grant or
+// channel is looked at, so a long list costs no verification work.
+func (n *Node) checkChannelCount(count int) *refused {
+	if count <= n.opts.ChannelsPerStream {
+		return nil
+	}
+	n.refusedBy(limitChannelsPerStream)
+	return refuse(http.StatusBadRequest, pubsub.Errorf(pubsub.CodeLimitExceeded, "too many channels in one stream (limit %d)", n.opts.ChannelsPerStream))
+}
+
 func (n *Node) parseGrantStream(ctx context.Context, r *http.Request, p *admin.Project, q url.Values) (*streamRequest, *refused) {
 	s := q.Get("session")
 	if s == "" {
@@ -98,8 +104,8 @@ func (n *Node) parseGrantStream(ctx context.Context, r *http.Request, p *admin.P
 	if len(grants) == 0 {
 		return nil, refuse(http.StatusBadRequest, pubsub.Errorf(pubsub.CodeBadRequest, "at least one grant is required"))
 	}
-	if len(grants) > n.opts.ChannelsPerStream {
-		return nil, refuse(http.StatusBadRequest, pubsub.Errorf(pubsub.CodeLimitExceeded, "too many channels in one stream (limit %d)", n.opts.ChannelsPerStream))
+	if bad := n.checkChannelCount(len(grants)); bad != nil {
+		return nil, bad
 	}
 	req := &streamRequest{id: id}
 	for _, g := range grants {
@@ -128,8 +134,8 @@ func (n *Node) parseTokenStream(ctx context.Context, p *admin.Project, q url.Val
 	if len(names) == 0 {
 		return nil, refuse(http.StatusBadRequest, pubsub.Errorf(pubsub.CodeBadRequest, "at least one channel is required"))
 	}
-	if len(names) > n.opts.ChannelsPerStream {
-		return nil, refuse(http.StatusBadRequest, pubsub.Errorf(pubsub.CodeLimitExceeded, "too many channels in one stream (limit %d)", n.opts.ChannelsPerStream))
+	if bad := n.checkChannelCount(len(names)); bad != nil {
+		return nil, bad
 	}
 	// Subscription tokens name their channel in their claims.
 	chanInfo := map[string][]byte{}
