@@ -168,9 +168,7 @@ func (n *Node) cmdSubscribe(ctx context.Context, id *identity, a *cmdParams, ans
 	}
 	res.Epoch, res.Offset = h.Position.Epoch, h.Position.Offset
 	if a.Since != nil {
-		s := a.Since
-		res.Recoverable = c.historyOn() && s.Epoch == h.Position.Epoch && s.Offset <= h.Position.Offset &&
-			(s.Offset == h.Position.Offset || (len(h.Publications) > 0 && h.Publications[0].Offset == s.Offset+1))
+		res.Recoverable = c.historyOn() && covers(*a.Since, h)
 	}
 	return res, nil
 }

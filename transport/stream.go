@@ -81,15 +81,22 @@ func (s *streamState) catchUp(ctx context.Context, c *streamChan, since *pubsub.
 	if err != nil {
 		return recovery{}, wrapf(err, "recover %q", c.ref.ch.Full)
 	}
-	top := res.Position
-	switch {
-	case since.Epoch != top.Epoch || since.Offset > top.Offset:
-	case since.Offset == top.Offset:
-		return recovery{start: *since, recovered: true}, nil
-	case len(res.Publications) > 0 && res.Publications[0].Offset == since.Offset+1:
-		return recovery{pubs: res.Publications, start: *since, recovered: true}, nil
+	if !covers(*since, res) {
+		return recovery{start: res.Position, recovered: false}, nil
 	}
-	return recovery{start: top, recovered: false}, nil
+	return recovery{pubs: res.Publications, start: *since, recovered: true}, nil
+}
+
+// covers reports whether a history read made with Since: since (and a
+// limit of at least one) holds everything published after since: same
+// epoch, and either nothing new or history starting right after it.
+func covers(since pubsub.Position, res pubsub.HistoryResult) bool {
+	top := res.Position
+	if since.Epoch != top.Epoch || since.Offset > top.Offset {
+		return false
+	}
+	return since.Offset == top.Offset ||
+		(len(res.Publications) > 0 && res.Publications[0].Offset == since.Offset+1)
 }
 
 // subEvent is the data of a `sub` event.
