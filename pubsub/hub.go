@@ -317,13 +317,7 @@ func (h *Hub) userStreams(project, user string) []*Stream {
 func (h *Hub) UnsubscribeUser(project, user, key string) int {
 	n := 0
 	for _, s := range h.userStreams(project, user) {
-		for i, k := range s.keys {
-			if k == key {
-				h.unregister(s, i)
-				s.markUnsub(i)
-				n++
-			}
-		}
+		n += h.unsubscribe(s, key)
 	}
 	return n
 }
@@ -332,18 +326,24 @@ func (h *Hub) UnsubscribeUser(project, user, key string) int {
 func (h *Hub) UnsubscribeClient(project, client, key string) int {
 	n := 0
 	for _, s := range h.snapshot() {
-		if s.opts.Project != project || s.opts.Client != client {
-			continue
-		}
-		for i, k := range s.keys {
-			if k == key {
-				h.unregister(s, i)
-				s.markUnsub(i)
-				n++
-			}
+		if s.opts.Project == project && s.opts.Client == client {
+			n += h.unsubscribe(s, key)
 		}
 	}
 	return n
+}
+
+// unsubscribe removes stream s from channel key, if it holds it, and
+// queues the `unsub` for it. It reports 1 when it did, else 0.
+func (h *Hub) unsubscribe(s *Stream, key string) int {
+	for i, k := range s.keys {
+		if k == key {
+			h.unregister(s, i)
+			s.markUnsub(i)
+			return 1
+		}
+	}
+	return 0
 }
 
 // DisconnectUser ends every stream of the user with reason.

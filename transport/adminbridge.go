@@ -63,12 +63,9 @@ func (b *AdminBridge) Presence(ctx context.Context, project, channel string) (ma
 	if err != nil {
 		return nil, err
 	}
-	if !c.ns.Presence {
-		return nil, pubsub.Errorf(pubsub.CodeNotAvailable, "presence is off in namespace %q", c.ns.Name)
-	}
-	m, err := b.n.engine.Presence(ctx, c.key)
-	if err != nil {
-		return nil, pubsub.AsError(err)
+	m, perr := b.n.presenceClients(ctx, c)
+	if perr != nil {
+		return nil, perr
 	}
 	return m, nil
 }

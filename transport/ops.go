@@ -79,13 +79,23 @@ type presenceInfo struct {
 	ChanInfo json.RawMessage `json:"chan_info,omitempty"`
 }
 
-func (n *Node) presenceOf(ctx context.Context, c chanRef) (map[string]presenceInfo, *pubsub.Error) {
+// presenceClients returns who is in a channel whose namespace has
+// presence on (108 otherwise).
+func (n *Node) presenceClients(ctx context.Context, c chanRef) (map[string]*pubsub.ClientInfo, *pubsub.Error) {
 	if !c.ns.Presence {
 		return nil, pubsub.Errorf(pubsub.CodeNotAvailable, "presence is off in namespace %q", c.ns.Name)
 	}
 	m, err := n.engine.Presence(ctx, c.key)
 	if err != nil {
-		return nil, pubsub.AsError(err)
+		return nil, n.fail(err)
+	}
+	return m, nil
+}
+
+func (n *Node) presenceOf(ctx context.Context, c chanRef) (map[string]presenceInfo, *pubsub.Error) {
+	m, perr := n.presenceClients(ctx, c)
+	if perr != nil {
+		return nil, perr
 	}
 	out := make(map[string]presenceInfo, len(m))
 	for id, ci := range m {
