@@ -49,7 +49,9 @@ func (g *ghostReaper) forget(key, client string) {
 func (g *ghostReaper) sweep(ctx context.Context) {
 	n := g.n
 	local := n.hub.Channels()
-	reporter := n.isReporter(ctx)
+	// Whether this node reports to the events hook is asked of the engine
+	// only once something vanished: most sweeps find nothing.
+	reporter, asked := false, false
 	g.mu.Lock()
 	for key := range g.seen {
 		if _, ok := local[key]; !ok {
@@ -98,6 +100,9 @@ func (g *ghostReaper) sweep(ctx context.Context) {
 			n.log.Info("leave for a client of a node that went away", "key", key, "client", info.Client)
 			if err := n.hub.PublishPresence(pubsub.EventLeave, key, info); err != nil {
 				n.log.Error("deliver leave", "key", key, "err", err)
+			}
+			if !asked {
+				reporter, asked = n.isReporter(ctx), true
 			}
 			if reporter {
 				n.emit(p, hooks.Event{Type: hooks.EventLeave, Channel: name, Client: info.Client, User: info.User, Info: info.Info})
