@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"encoding/json"
+	"sync"
 
 	"github.com/rotor-rt/rotor/pubsub"
 )
@@ -84,8 +85,9 @@ func (b *AdminBridge) Watch(ctx context.Context, project string) (<-chan *pubsub
 		return nil, perr
 	}
 	out := make(chan *pubsub.Publication, watchBuffer)
-	var closed bool
-	mu := make(chan struct{}, 1)
+	// mu orders the hub's sends against the close when ctx ends.
+	var mu sync.Mutex
+	closed := false
 	stop := b.n.hub.Watch(project, func(key string, pub *pubsub.Publication) {
 		_, name := pubsub.SplitKey(key)
 		p, err := b.n.opts.Projects.Project(context.Background(), project)
@@ -98,22 +100,22 @@ func (b *AdminBridge) Watch(ctx context.Context, project string) (<-chan *pubsub
 		}
 		cp := *pub
 		cp.Channel = name
-		mu <- struct{}{}
+		mu.Lock()
+		defer mu.Unlock()
 		if !closed {
 			select {
 			case out <- &cp:
-			default:
+			default: // a slow page drops, the hub never waits
 			}
 		}
-		<-mu
 	})
 	go func() {
 		<-ctx.Done()
 		stop()
-		mu <- struct{}{}
+		mu.Lock()
 		closed = true
 		close(out)
-		<-mu
+		mu.Unlock()
 	}()
 	return out, nil
 }
