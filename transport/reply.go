@@ -59,16 +59,11 @@ func decodeBody(r *http.Request, limit int64, v any) (int, *pubsub.Error) {
 	if perr != nil {
 		return status, perr
 	}
-	if err := decodeStrict(body, v); err != nil {
+	// json.Unmarshal refuses trailing data after the value.
+	if err := json.Unmarshal(body, v); err != nil {
 		return http.StatusBadRequest, pubsub.Errorf(pubsub.CodeBadRequest, "malformed JSON body: %v", err)
 	}
 	return 0, nil
-}
-
-// decodeStrict decodes one JSON value and refuses trailing data
-// (json.Unmarshal checks the whole input, without a Decoder's buffer).
-func decodeStrict(b []byte, v any) error {
-	return json.Unmarshal(b, v)
 }
 
 // compactData validates publication data and removes insignificant

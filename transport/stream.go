@@ -132,7 +132,7 @@ func (s *streamState) emitHistoryPub(c *streamChan, p *pubsub.Publication) {
 // its current position; otherwise each resumes from its position in since
 // (same length as chans). subAlways says whether `sub` events are sent for
 // channels that resumed with nothing lost (SSE: yes; a poll: no, the client
-// had them already). It reports whether any event was sent.
+// had them already).
 func (s *streamState) start(ctx context.Context, since []pubsub.Position, subAlways bool) error {
 	recs := make([]recovery, len(s.chans))
 	for i := range s.chans {
@@ -185,8 +185,8 @@ func (s *streamState) resync(ctx context.Context, i int) error {
 	return nil
 }
 
-// drain takes what the hub queued and turns it into events. It returns
-// the number of events produced.
+// drain takes what the hub queued and turns it into events. An error
+// means history could not be read to fill a gap.
 func (s *streamState) drain(ctx context.Context) error {
 	items, resync, unsub := s.st.Take(s.queue)
 	s.queue = items
