@@ -51,7 +51,7 @@ FUZZTIME ?= 4s
 fuzz:
 	FUZZTIME=$(FUZZTIME) GO=$(GO) ./.ci/fuzz.sh
 
-# bench runs issue 8's workloads W1-W4 (and W2/W3 on Redis when
+# bench runs the workloads W1-W4 of docs/benchmarks.md (and W2/W3 on Redis when
 # redis-server is present) with `rotor bench`, server on core 0 and the
 # generator on core 1, and rewrites the results in docs/benchmarks.md.
 # BENCH_SCALE=0.3 shortens every run; BENCH_REDIS=0 skips Redis.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench.sh runs issue 8's workloads W1–W4 against a fresh `rotor serve`
+# bench.sh runs the workloads W1–W4 of docs/benchmarks.md against a fresh `rotor serve`
 # for each, with the server pinned to core 0 (GOMAXPROCS=1) and the load
 # generator on core 1 when the machine has two cores or more, and writes
 # docs/benchmarks.md. Run it from the repository root: `make bench`.

@@ -103,7 +103,8 @@ func splice(old []byte, section string) []byte {
 
 const skeletonHead = `# Benchmarks
 
-Issue 8 asks Rotor to lead its field on one core. ` + "`make bench`" + ` measures it:
+Rotor aims to lead its field (Centrifugo, Mercure, Nchan) on one core, on the workloads W1–W4
+defined below. ` + "`make bench`" + ` measures it:
 it builds rotor, starts a fresh ` + "`rotor serve`" + ` per workload (memory engine,
 structure from the config file, a namespace with history 1000 / 5m, log level
 warn) pinned to core 0 with GOMAXPROCS=1, runs ` + "`rotor bench`" + ` pinned to core 1,
@@ -195,7 +196,7 @@ func results(o opts, reps map[string]*loadgen.Report, loads map[string]string, c
 			field{"n/a", "n/a", "14.7, none", "≤ 7, none"},
 			fmt.Sprintf("%.2f, %s", m.Server.CPUPerMillion, lossWord(m)), na, yes(m.Server.CPUPerMillion <= 7 && m.Lost+m.Duplicates == 0))
 	}
-	w("\nThe field's figures are issue 8's, measured the same way on this machine kind.\n")
+	w("\nThe field's figures were measured the same way on this machine kind.\n")
 	w("Redis: Redis on core 0 beside Rotor; the target is within 15 %% of the memory engine.\n\n")
 
 	w("### Every run\n\n")
