@@ -1,5 +1,5 @@
 // Package admin owns Rotor's structure: projects and their namespaces
-// (SPEC §1), the stores that keep them and the admin handlers.
+// (docs/configuration.md, Projects in the file), the stores that keep them and the admin handlers.
 package admin
 
 import (
@@ -15,7 +15,7 @@ var ErrNotFound = errors.New("not found")
 // ErrReadOnly is returned by stores whose structure comes from a file.
 var ErrReadOnly = errors.New("structure is read-only")
 
-// Project is a tenant (SPEC §1).
+// Project is a tenant (docs/protocol.md, Concepts).
 type Project struct {
 	ID               string   `json:"id"`
 	Name             string   `json:"name"`
@@ -31,7 +31,7 @@ type Project struct {
 	Namespaces []Namespace `json:"namespaces"`
 }
 
-// Namespace is a named group of channel settings inside a project (SPEC §1).
+// Namespace is a named group of channel settings inside a project (docs/protocol.md, Concepts).
 type Namespace struct {
 	Name      string `json:"name"`
 	Publish   bool   `json:"publish"`
@@ -45,7 +45,8 @@ type Namespace struct {
 	Watch      bool          `json:"watch"`
 }
 
-// DefaultNamespaceSettings returns a namespace with SPEC §1's defaults.
+// DefaultNamespaceSettings returns a namespace with the documented defaults
+// (docs/configuration.md, Projects in the file).
 func DefaultNamespaceSettings(name string) Namespace {
 	return Namespace{Name: name, HistorySize: 100, HistoryTTL: 5 * time.Minute, Watch: true}
 }

@@ -4,10 +4,10 @@ import (
 	"strings"
 )
 
-// MaxChannelLength is the longest channel name in bytes (SPEC §1).
+// MaxChannelLength is the longest channel name in bytes (docs/protocol.md, Concepts).
 const MaxChannelLength = 255
 
-// Channel is a parsed channel name (SPEC §1): `namespace:name` or `name`.
+// Channel is a parsed channel name (docs/protocol.md, Concepts): `namespace:name` or `name`.
 type Channel struct {
 	// Full is the name as the client wrote it.
 	Full string
@@ -16,7 +16,7 @@ type Channel struct {
 	// Name is the part after ':' (or the whole name).
 	Name string
 	// Private is true when Name starts with '$': subscribing needs a grant
-	// from the app (SPEC §4).
+	// from the app (docs/protocol.md, Private channels).
 	Private bool
 	// Users lists the users allowed in a user-limited channel
 	// (`name#u1,u2`); nil when the channel is not user-limited.

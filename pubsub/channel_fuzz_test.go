@@ -5,7 +5,8 @@ import (
 	"testing"
 )
 
-// FuzzParseChannel: no panic; an accepted name obeys SPEC §1 and its parts
+// FuzzParseChannel: no panic; an accepted name obeys the rules of
+// docs/protocol.md (Concepts) and its parts
 // put back together give the name.
 func FuzzParseChannel(f *testing.F) {
 	for _, s := range []string{"news", "chat:room", "$private", "ns:$a", "dm#u1,u2", "ns:$x#a", "a:b:c", ":a", "a:", "", "a b", "#", "a#", "a#,", strings.Repeat("x", 256)} {

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Engine is what a node needs from its engine (SPEC §8): a broker for
+// Engine is what a node needs from its engine (docs/scaling.md): a broker for
 // publications and history, presence, and revocation marks. The memory
 // engine serves one process; the Redis engine joins many.
 //
@@ -120,7 +120,7 @@ type PresenceStore interface {
 }
 
 // Revoker keeps revocation marks: a session issued to a user before a mark
-// is refused (SPEC §2).
+// is refused (docs/protocol.md, Server API: disconnect).
 type Revoker interface {
 	// Revoke marks every session of the user key issued before `before` as
 	// revoked; the mark lives for ttl (the longest session lifetime).
@@ -129,7 +129,7 @@ type Revoker interface {
 	RevokedBefore(ctx context.Context, userKey string) (time.Time, error)
 }
 
-// NodeInfo describes one node for the `info` API (SPEC §6).
+// NodeInfo describes one node for the `info` API (docs/protocol.md, Server API).
 type NodeInfo struct {
 	ID                 string  `json:"id"`
 	Version            string  `json:"version"`

@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// Protocol error codes (SPEC §7).
+// Protocol error codes (docs/protocol.md, Error codes).
 const (
 	CodeInternal         = 100
 	CodeUnauthorized     = 101
@@ -21,7 +21,7 @@ const (
 	CodeUnavailable      = 112
 )
 
-// Disconnect codes (SPEC §7).
+// Disconnect codes (docs/protocol.md, Error codes).
 const (
 	DisconnectNormal   = 3000
 	DisconnectShutdown = 3001
@@ -30,7 +30,7 @@ const (
 	DisconnectExpired  = 3004
 )
 
-// Error is a protocol error: a SPEC §7 code and a message for people.
+// Error is a protocol error: one of the codes above and a message for people.
 type Error struct {
 	Code    int    `json:"code"`
 	Message string `json:"message"`

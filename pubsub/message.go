@@ -5,7 +5,7 @@ import (
 	"strconv"
 )
 
-// EventKind is the kind of an event a stream carries (SPEC §3.3).
+// EventKind is the kind of an event a stream carries (docs/protocol.md, Events).
 type EventKind uint8
 
 // Event kinds, in the SSE `event:` spelling given by String.
@@ -39,7 +39,7 @@ type Message struct {
 	// Epoch and Offset are the publication's position (EventPub only).
 	Epoch  string
 	Offset uint64
-	// JSON is the event's `data` in wire form (SPEC §3.3), one line.
+	// JSON is the event's `data` in wire form (docs/protocol.md, Events), one line.
 	JSON []byte
 }
 
@@ -71,7 +71,7 @@ func encodePublication(key string, pub *Publication) (*Message, error) {
 	return &Message{Kind: EventPub, Key: key, Epoch: pub.Epoch, Offset: pub.Offset, JSON: b}, nil
 }
 
-// presenceEvent is the wire form of join and leave (SPEC §3.3).
+// presenceEvent is the wire form of join and leave (docs/protocol.md, Events).
 type presenceEvent struct {
 	Channel  string          `json:"channel"`
 	Client   string          `json:"client"`

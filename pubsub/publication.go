@@ -18,7 +18,7 @@ type ClientInfo struct {
 	ChanInfo json.RawMessage `json:"chan_info,omitempty"`
 }
 
-// Publication is one message in a channel (SPEC §1).
+// Publication is one message in a channel (docs/protocol.md, Concepts).
 type Publication struct {
 	// Channel is the client-visible channel name (no project prefix).
 	Channel string          `json:"channel"`
@@ -30,7 +30,8 @@ type Publication struct {
 	Epoch string `json:"-"`
 }
 
-// Position is a place in a channel's stream: SPEC §1's epoch+offset.
+// Position is a place in a channel's stream: its epoch and offset
+// (docs/protocol.md, Concepts).
 type Position struct {
 	Epoch  string `json:"epoch"`
 	Offset uint64 `json:"offset"`

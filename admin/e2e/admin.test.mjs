@@ -1,4 +1,4 @@
-// Browser tests of the admin UI (issue 4): a real `rotor serve`, a real
+// Browser tests of the admin UI (docs/admin.md): a real `rotor serve`, a real
 // headless Chromium driven by playwright-core, the real server API.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

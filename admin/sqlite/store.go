@@ -1,5 +1,5 @@
-// Package sqlite keeps Rotor's structure (projects and namespaces, SPEC §1)
-// in a SQLite file: the default, editable store of SPEC §8.
+// Package sqlite keeps Rotor's structure (projects and namespaces)
+// in a SQLite file: the default, editable store (docs/admin.md).
 //
 // Writes go through one writer connection with BEGIN IMMEDIATE and a busy
 // timeout, reads through a small pool, both on a WAL database, so several

@@ -17,7 +17,7 @@ import (
 )
 
 // randomToken returns 32 random bytes, base64url-encoded (43 characters):
-// SPEC §1 wants secrets of at least 32 random bytes.
+// a project secret must be at least 32 random bytes (docs/configuration.md).
 func randomToken() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b) // never fails (crypto/rand doc)
@@ -73,7 +73,7 @@ func insertNamespaceRow(ctx context.Context, tx *sqlx.Tx, project string, ns adm
 
 // CreateProject stores a new project. Empty Secret and APIKey get fresh
 // random values, an empty DefaultNamespace becomes "default", and the
-// default namespace is created with SPEC §1's settings when p lacks it.
+// default namespace is created with the documented namespace defaults when p lacks it.
 // p is updated with what was stored. A duplicate id wraps admin.ErrExists;
 // invalid fields come back as joined *admin.FieldError.
 func (s *Store) CreateProject(ctx context.Context, p *admin.Project) error {
@@ -243,7 +243,7 @@ func (s *Store) UpdateNamespace(ctx context.Context, projectID string, ns admin.
 }
 
 // DeleteNamespace removes a namespace. The project's default namespace
-// cannot be deleted (a project always has one, SPEC §1).
+// cannot be deleted (a project always has one, docs/protocol.md, Concepts).
 func (s *Store) DeleteNamespace(ctx context.Context, projectID, name string) error {
 	return s.writeTx(ctx, func(tx *sqlx.Tx) error {
 		p, err := loadProject(ctx, tx, projectID)

@@ -12,7 +12,8 @@ import (
 // errReadOnly refuses writes on a file structure.
 var errReadOnly = admin.ErrReadOnly
 
-// classify maps a store or node error to an HTTP status, a SPEC §7 code
+// classify maps a store or node error to an HTTP status, a protocol error code
+// (docs/protocol.md, Error codes)
 // and a message for people.
 func classify(err error) (status, code int, msg string) {
 	var fe *admin.FieldError

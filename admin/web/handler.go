@@ -1,5 +1,5 @@
 // Package web serves the admin UI (/admin) and the admin JSON API
-// (/api/admin) of SPEC §9.
+// (/api/admin) described in docs/admin.md.
 //
 // The UI is server-rendered with templ (package views) and needs a login:
 // a bcrypt password, then an HMAC-signed session cookie. State-changing

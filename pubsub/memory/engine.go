@@ -1,4 +1,4 @@
-// Package memory is Rotor's single-process engine (SPEC §8): history,
+// Package memory is Rotor's single-process engine (docs/scaling.md, One node): history,
 // offsets, presence and revocation marks kept in this process's memory.
 //
 // State is sharded by key so publishers to different keys rarely contend.
@@ -34,7 +34,7 @@ const (
 	// publication when PublishOptions.HistoryTTL is 0 (engine.go contract).
 	defaultHistoryTTL = 5 * time.Minute
 	// defaultPresenceTTL applies to AddPresence with ttl <= 0, so an entry
-	// never lives forever (SPEC's default presence_ttl).
+	// never lives forever (the default of client.presence_ttl).
 	defaultPresenceTTL = 60 * time.Second
 	// defaultRevokeTTL applies to Revoke with ttl <= 0.
 	defaultRevokeTTL = 24 * time.Hour

@@ -1,4 +1,4 @@
-// Package redis is Rotor's Redis engine (SPEC §8): a pub/sub backplane,
+// Package redis is Rotor's Redis engine (docs/scaling.md): a pub/sub backplane,
 // history and offsets kept by one Lua script per publication, presence
 // with TTL, revocation marks, and a node directory, so that any number of
 // nodes behave as one server. It runs on plain Redis, Sentinel and Cluster
@@ -119,7 +119,8 @@ func New(opts Options) (*Engine, error) {
 		opts.MetaTTL = DefaultMetaTTL
 	}
 	// Short timeouts and few retries: a call must fail within a few
-	// Timeouts when Redis is gone (issue 7), not after go-redis's 5s
+	// Timeouts when Redis is gone (docs/scaling.md: the node keeps serving
+	// its own clients and answers 112), not after go-redis's 5s
 	// defaults with 3 retries.
 	uo.ClientName = "rotor-" + opts.NodeID
 	uo.Protocol = 2 // RESP2: Redis 7.0 on Debian, and no push handling on data connections

@@ -226,7 +226,7 @@ func TestStartAfterFailedStart(t *testing.T) {
 // TestHundredRestarts: one engine lives through a hundred Redis restarts
 // (SIGKILL, half of them with the data wiped): each time it reconnects,
 // resubscribes and publishes again, and neither its goroutines nor its
-// heap grow from one restart to the next (issue 7). Not parallel: it
+// heap grow from one restart to the next. Not parallel: it
 // counts the process's goroutines and memory.
 func TestHundredRestarts(t *testing.T) {
 	srv := startServer(t)

@@ -5,8 +5,8 @@ import goredis "github.com/redis/go-redis/v9"
 // Scripts run with EVALSHA (one command per call), falling back to EVAL
 // when Redis lost its script cache (a restart).
 
-// publishScript is Publish's one atomic step (STYLE: offset, append, trim,
-// expire, publish). The epoch is created once, with the caller's random
+// publishScript is Publish's one atomic step (offset, append, trim,
+// expire, publish), so history and live delivery never disagree. The epoch is created once, with the caller's random
 // value, when the meta is missing — first publication, expiry, or data
 // loss such as FLUSHALL — and stale history is dropped with it so stream
 // ids stay increasing.

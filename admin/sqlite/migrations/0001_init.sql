@@ -1,4 +1,4 @@
--- Projects and namespaces as SPEC §1 defines them.
+-- Projects and namespaces as docs/configuration.md describes them.
 CREATE TABLE projects (
     id                TEXT PRIMARY KEY,
     name              TEXT NOT NULL DEFAULT '',
@@ -31,7 +31,7 @@ CREATE TABLE namespaces (
 );
 
 -- One row, bumped by every write: other processes sharing the file poll it
--- to know when to reload their cache (SPEC §8: a change reaches every node
+-- to know when to reload their cache (docs/admin.md, Several nodes: a change reaches every node
 -- within a second).
 CREATE TABLE structure_version (
     id      INTEGER PRIMARY KEY CHECK (id = 1),
