@@ -1,4 +1,4 @@
-// Command rotor is Rotor's server and command-line tool (SPEC §10): serve,
+// Command rotor is Rotor's server and command-line tool (docs/configuration.md, Command line): serve,
 // genconfig, checkconfig, token, publish and version. It is the only
 // package that reads flags, the environment and files; everything else
 // takes the typed config.Config built here.

@@ -25,7 +25,7 @@ func newPublishCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "publish --project P --channel C --data JSON [--url URL] [--api-key K]",
 		Short: "Publish to a channel through the server API",
-		Long: "publish POSTs {channel, data} to URL/api/publish (SPEC §6) and prints the reply.\n" +
+		Long: "publish POSTs {channel, data} to URL/api/publish (docs/protocol.md) and prints the reply.\n" +
 			"The key is --api-key, else the project's api_key from the configured structure,\n" +
 			"else admin.api_key. The URL defaults to the config's http.address.",
 		Args: cobra.NoArgs,
@@ -63,7 +63,7 @@ func runPublish(ctx context.Context, cfg *config.Config, o publishOptions, out i
 			return err
 		}
 	}
-	// project is sent too: a global admin key needs it (SPEC §2), and a
+	// project is sent too: a global admin key needs it (docs/protocol.md, Server API), and a
 	// project key must agree with it.
 	body, err := json.Marshal(struct {
 		Project string          `json:"project"`

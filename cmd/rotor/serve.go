@@ -181,7 +181,7 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		// WriteTimeout stays 0: streams live for hours; each flush sets
-		// its own deadline (STYLE: deadlines per write).
+		// its own deadline (per write, see docs/architecture.md).
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	var protocols http.Protocols
@@ -241,7 +241,7 @@ func openStructure(ctx context.Context, cfg *config.Config, log *slog.Logger) (s
 	return s, s, nil
 }
 
-// mountOps adds /healthz, /readyz and /metrics (SPEC §10).
+// mountOps adds /healthz, /readyz and /metrics (docs/deploy.md, Watching it).
 func mountOps(r chi.Router, node *transport.Node, engine pubsub.Engine) {
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")

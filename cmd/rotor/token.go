@@ -72,7 +72,7 @@ func newTokenCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "token --project P --user U [--ttl 1h] [--info JSON] [--channel C]",
 		Short: "Mint a connection token, or a subscription token with --channel",
-		Long: "token prints an HS256 JWT signed with the project's secret (SPEC §2): a\n" +
+		Long: "token prints an HS256 JWT signed with the project's secret (docs/security.md): a\n" +
 			"connection token with claims sub, exp and info, or with --channel a subscription\n" +
 			"token that also carries the channel claim. The project is looked up in the\n" +
 			"configured structure (the SQLite file, or the config with structure.store: file).",

@@ -1,4 +1,4 @@
-// Package config is Rotor's typed configuration (SPEC §12): the Config
+// Package config is Rotor's typed configuration (docs/configuration.md): the Config
 // struct with its defaults, validation that names every bad field by its
 // dotted path, loading from defaults, a YAML file, ROTOR_* environment
 // variables and command-line flags, and a generator for a commented file.
@@ -14,7 +14,7 @@ import (
 	"github.com/rotor-rt/rotor/admin"
 )
 
-// Config is the whole configuration, shaped like the YAML file of SPEC §12.
+// Config is the whole configuration, shaped like the YAML file of docs/configuration.md.
 // Its koanf tags are the YAML keys.
 type Config struct {
 	HTTP      HTTP      `koanf:"http"`
@@ -60,7 +60,7 @@ type HTTP struct {
 	ClientIPHeader string `koanf:"client_ip_header"`
 }
 
-// Engine selects the pub/sub engine (SPEC §8).
+// Engine selects the pub/sub engine (docs/scaling.md).
 type Engine struct {
 	// Type is "memory" (one process, the default) or "redis".
 	Type string `koanf:"type"`
@@ -76,7 +76,7 @@ const (
 	EngineRedis  = "redis"
 )
 
-// Structure says where projects and namespaces live (SPEC §8).
+// Structure says where projects and namespaces live (docs/admin.md, Read-only mode).
 type Structure struct {
 	// Store is "sqlite" (editable, the default) or "file" (read-only,
 	// from Projects below).
@@ -110,12 +110,12 @@ type Project struct {
 	AllowedOrigins   []string `koanf:"allowed_origins"` // empty: same origin only
 	Anonymous        bool     `koanf:"anonymous"`
 	// Namespaces of the project. Zero value: one namespace named after
-	// DefaultNamespace with SPEC §1's defaults.
+	// DefaultNamespace with the defaults of Namespace.
 	Namespaces []Namespace `koanf:"namespaces"`
 }
 
 // Namespace is admin.Namespace as written in the config file. Keys left
-// out of the file take SPEC §1's defaults (history_size 100,
+// out of the file take the documented defaults (history_size 100,
 // history_ttl 5m, watch true), not Go zero values.
 type Namespace struct {
 	Name        string        `koanf:"name"`
@@ -162,7 +162,7 @@ func (s Structure) AdminProjects() []admin.Project {
 // Client holds settings of browser connections.
 type Client struct {
 	// LeaveGrace is how long after a client's last stream closes its leave
-	// is sent (SPEC §3.6). Default 5s; 0 means at once.
+	// is sent (docs/protocol.md, Presence and join/leave). Default 5s; 0 means at once.
 	LeaveGrace time.Duration `koanf:"leave_grace"`
 	// MaxBody bounds client and API request bodies, in bytes. Default
 	// 65536; must be positive.
@@ -172,7 +172,7 @@ type Client struct {
 	PresenceTTL time.Duration `koanf:"presence_ttl"`
 }
 
-// Hooks holds settings of calls to the application (SPEC §4, §5).
+// Hooks holds settings of calls to the application (docs/protocol.md, Private channels and Hooks).
 type Hooks struct {
 	// Timeout bounds auth_url and publish_hook_url calls. Default 3s; must
 	// be positive.
@@ -182,7 +182,7 @@ type Hooks struct {
 	Retries int `koanf:"retries"`
 }
 
-// Admin holds the admin UI and global API key settings (SPEC §9).
+// Admin holds the admin UI and global API key settings (docs/admin.md).
 type Admin struct {
 	// PasswordHash is the bcrypt hash of the admin UI password. Zero value:
 	// no password login (dev mode prints a password when there is no config
@@ -262,8 +262,8 @@ func (l Log) SlogLevel() slog.Level {
 	return lv
 }
 
-// Default returns the configuration used when nothing is set: SPEC §12's
-// values, memory engine, SQLite structure in rotor.db.
+// Default returns the configuration used when nothing is set: the defaults
+// of docs/configuration.md, memory engine, SQLite structure in rotor.db.
 func Default() *Config {
 	return &Config{
 		HTTP: HTTP{

@@ -9,7 +9,7 @@ import (
 )
 
 // NewSecret returns 32 bytes from crypto/rand, base64url without padding
-// (43 characters): enough for an HS256 key (SPEC §1) or an API key.
+// (43 characters): enough for a project secret (at least 32 bytes) or an API key.
 func NewSecret() (string, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
@@ -36,7 +36,7 @@ func Generate(w io.Writer) error {
 	return nil
 }
 
-var generated = template.Must(template.New("config").Parse(`# Rotor configuration (SPEC §12), written by "rotor genconfig".
+var generated = template.Must(template.New("config").Parse(`# Rotor configuration (docs/configuration.md), written by "rotor genconfig".
 # Every key can also be set as ROTOR_<PATH> in upper case with "_" between
 # levels (http.address → ROTOR_HTTP_ADDRESS), and the common ones as flags
 # (--http.address). Precedence: this file < environment < flags.

@@ -32,7 +32,7 @@ func leafPaths() []string {
 const EnvPrefix = "ROTOR_"
 
 // EnvName returns the environment variable for a dotted path:
-// http.tls_cert → ROTOR_HTTP_TLS_CERT (SPEC §12).
+// http.tls_cert → ROTOR_HTTP_TLS_CERT (docs/configuration.md).
 func EnvName(path string) string {
 	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(path, ".", "_"))
 }

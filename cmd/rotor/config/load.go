@@ -27,7 +27,7 @@ var flagKeys = []string{
 	"log.level", "log.format",
 }
 
-// redisURLFlag is SPEC §8's short form of --engine.redis_url.
+// redisURLFlag is the short form of --engine.redis_url (docs/configuration.md).
 const redisURLFlag = "redis-url"
 
 // RegisterFlags adds the flags of the common settings to fs, with the
@@ -247,7 +247,8 @@ func durationHook(from, to reflect.Type, data any) (any, error) {
 	return data, nil
 }
 
-// applyProjectDefaults gives keys missing from the file SPEC §1's defaults
+// applyProjectDefaults gives keys missing from the file the documented defaults
+// (docs/configuration.md, Projects in the file)
 // rather than Go's zero values: a project's default_namespace is
 // "default", a project without namespaces gets that one namespace, and a
 // namespace's history_size, history_ttl and watch default to 100, 5m and

@@ -118,7 +118,7 @@ func newH1Client(t *testing.T, certFile string) *countingClient {
 	return c
 }
 
-// token mints a connection token for user (SPEC §2).
+// token mints a connection token for user (docs/security.md).
 func token(t *testing.T, user string) string {
 	t.Helper()
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
@@ -131,7 +131,7 @@ func token(t *testing.T, user string) string {
 	return s
 }
 
-// streamURL is the inline-auth URL of an SSE stream or poll (SPEC §3.3).
+// streamURL is the inline-auth URL of an SSE stream or poll (docs/protocol.md, Streams).
 func streamURL(base, kind, user string, t *testing.T, channels ...string) string {
 	q := url.Values{"token": {token(t, user)}, "channel": channels}
 	return fmt.Sprintf("%s/connection/%s/%s?%s", base, project, kind, q.Encode())
@@ -318,7 +318,7 @@ func (s *sseStream) expect(t *testing.T, kind string) event {
 	return ev
 }
 
-// subData, pubData and disconnectData are the JSON of SSE events (SPEC §3.3).
+// subData, pubData and disconnectData are the JSON of SSE events (docs/protocol.md, Events).
 type subData struct {
 	Channel   string `json:"channel"`
 	Epoch     string `json:"epoch"`
@@ -347,7 +347,7 @@ func decode[T any](t *testing.T, ev event) T {
 	return v
 }
 
-// pollReply is a long-poll answer (SPEC §3.4).
+// pollReply is a long-poll answer (docs/protocol.md, Long poll).
 type pollReply struct {
 	Events []struct {
 		Event string          `json:"event"`

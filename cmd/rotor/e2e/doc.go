@@ -1,4 +1,4 @@
-// Package e2e runs the real rotor binary end to end (issue 5): HTTP/2 over
+// Package e2e runs the real rotor binary end to end: HTTP/2 over
 // TLS and h2c, a real nginx in front, SIGTERM drains with the memory and
 // Redis engines, /metrics, /healthz and /readyz. It has tests only; the
 // binary is built once per `go test` run from this module.

@@ -198,7 +198,8 @@ func checkInOrder(t *testing.T, i int, c *collector, first, last uint64) {
 // TestDrainMemoryRestart: SIGTERM during traffic with the memory engine.
 // Every client gets 3001; the same node restarted on the same port has
 // lost its history, so resuming clients get sub with recovered:false
-// (the memory engine's documented behaviour, SPEC §3.5) and then live
+// (the memory engine's documented behaviour, docs/protocol.md,
+// Delivery guarantee, and docs/deploy.md) and then live
 // messages of the new epoch.
 func TestDrainMemoryRestart(t *testing.T) {
 	t.Parallel()

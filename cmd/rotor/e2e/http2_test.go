@@ -11,7 +11,7 @@ import (
 )
 
 // streamsPerConn is how many SSE streams share one HTTP/2 connection, as
-// the tabs of one browser would (issue 5).
+// the tabs of one browser would.
 const streamsPerConn = 50
 
 // TestHTTP2 opens 50 SSE streams on one HTTP/2 connection, over TLS and
@@ -150,7 +150,7 @@ func checkProto(t *testing.T, c *countingClient, base string, major int) {
 }
 
 // checkStreamHeaders checks the headers that keep proxies from buffering
-// or caching a stream (SPEC §3.3). nginx consumes X-Accel-Buffering, so
+// or caching a stream (docs/protocol.md, SSE). nginx consumes X-Accel-Buffering, so
 // this runs against Rotor directly.
 func checkStreamHeaders(t *testing.T, c *countingClient, base string) {
 	t.Helper()

@@ -1,4 +1,4 @@
-// Package loadgen is the load generator behind `rotor bench` (issue 8):
+// Package loadgen is the load generator behind `rotor bench` (docs/benchmarks.md):
 // it opens many SSE or long-poll subscribers against a Rotor server,
 // publishes through the server API at a fixed rate or in a closed loop,
 // and reports connect rate, deliveries per second, publish→receive

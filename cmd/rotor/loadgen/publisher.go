@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// publisher sends publications through the server API (SPEC §6) and keeps
+// publisher sends publications through the server API (docs/protocol.md, Server API) and keeps
 // the last offset the server assigned in each channel, which is what every
 // subscriber of that channel must reach.
 type publisher struct {

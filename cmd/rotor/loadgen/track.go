@@ -3,7 +3,7 @@ package loadgen
 import "sync/atomic"
 
 // tracker counts what one subscriber got from its channel against the
-// channel's offsets (SPEC §1: a per-channel counter with no gaps): a
+// channel's offsets (docs/protocol.md, Concepts: a per-channel counter with no gaps): a
 // skipped offset is a lost publication, an offset at or below one already
 // seen is a duplicate (or a reordering, which breaks the same promise).
 // Only the subscriber's goroutine writes; next is atomic so the runner can
