@@ -16,7 +16,8 @@ import (
 	"github.com/rotor-rt/rotor/pubsub"
 )
 
-// apiParams holds the parameters of every server API method (SPEC §6).
+// apiParams holds the parameters of every server API method (docs/protocol.md,
+// Server API).
 type apiParams struct {
 	// Project is required with the global admin key; with a project key
 	// it may be given and must name the key's project.
@@ -265,7 +266,7 @@ func grantRevocationKey(project, user, channel string) string {
 }
 
 // apiDisconnect ends a user's streams on every node; without reconnect it
-// also revokes the sessions issued until now (SPEC §6).
+// also revokes the sessions issued until now (docs/protocol.md, Server API).
 func (n *Node) apiDisconnect(ctx context.Context, p *admin.Project, a *apiParams) (any, *pubsub.Error) {
 	if a.User == "" {
 		return nil, pubsub.Errorf(pubsub.CodeBadRequest, "user is required")

@@ -51,7 +51,7 @@ type cmdResult struct {
 	Error       *pubsub.Error `json:"error,omitempty"`
 }
 
-// handleCommand serves POST /connection/{project}/command (SPEC §3.2).
+// handleCommand serves POST /connection/{project}/command (docs/protocol.md, Commands).
 func (n *Node) handleCommand(w http.ResponseWriter, r *http.Request, p *admin.Project) {
 	var req commandRequest
 	if status, perr := decodeBody(r, n.opts.MaxBody+4096, &req); perr != nil {
@@ -89,7 +89,7 @@ func (n *Node) handleCommand(w http.ResponseWriter, r *http.Request, p *admin.Pr
 }
 
 // runCommands answers cmds in order. Private channels subscribed in one
-// request are authorized with one call to auth_url (SPEC §3.2).
+// request are authorized with one call to auth_url (docs/protocol.md, Private channels).
 func (n *Node) runCommands(ctx context.Context, id *identity, cmds []command) []cmdReply {
 	replies := make([]cmdReply, len(cmds))
 	var private []string
@@ -203,7 +203,7 @@ func (n *Node) checkGrant(ctx context.Context, id *identity, c chanRef, grant st
 }
 
 // grantRevoked refuses a grant issued before an `unsubscribe` API call for
-// its user and channel (SPEC §6), with 101.
+// its user and channel (docs/protocol.md, Server API), with 101.
 func (n *Node) grantRevoked(ctx context.Context, id *identity, g *auth.Grant) *pubsub.Error {
 	if id.user == "" {
 		return nil

@@ -22,7 +22,7 @@ type connectReply struct {
 	Subs    map[string]*cmdResult `json:"subs,omitempty"`
 }
 
-// handleConnect serves POST /connection/{project}/connect (SPEC §3.1).
+// handleConnect serves POST /connection/{project}/connect (docs/protocol.md, Connect).
 func (n *Node) handleConnect(w http.ResponseWriter, r *http.Request, p *admin.Project) {
 	var req connectRequest
 	if status, perr := decodeBody(r, n.opts.MaxBody, &req); perr != nil {
@@ -65,7 +65,7 @@ func (n *Node) handleConnect(w http.ResponseWriter, r *http.Request, p *admin.Pr
 }
 
 // setSessionCookie sets the session as an HttpOnly cookie scoped to the
-// project's client endpoints (SPEC §2).
+// project's client endpoints (docs/protocol.md, Connect).
 func (n *Node) setSessionCookie(w http.ResponseWriter, r *http.Request, p *admin.Project, session string, expires time.Time) {
 	c := &http.Cookie{
 		Name: sessionCookie, Value: session, Path: "/connection/" + p.ID,

@@ -9,7 +9,7 @@ import (
 )
 
 // TestCORS: allowed_origins decides which browsers' origins may use the
-// client endpoints (SPEC §1, §3): empty = same origin, a list, or "*".
+// client endpoints (docs/protocol.md): empty = same origin, a list, or "*".
 func TestCORS(t *testing.T) {
 	t.Parallel()
 	cases := []struct {

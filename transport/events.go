@@ -8,7 +8,7 @@ import (
 	"github.com/rotor-rt/rotor/transport/hooks"
 )
 
-// emit reports an event to the project's events hook (SPEC §5), if it has
+// emit reports an event to the project's events hook (docs/protocol.md, Hooks), if it has
 // one. It never blocks.
 func (n *Node) emit(p *admin.Project, ev hooks.Event) {
 	if n.opts.Events == nil || p == nil || (p.EventsHookURL == "" && n.ownEvents) {
@@ -35,7 +35,7 @@ func (n *Node) newEventsDispatcher() *hooks.Dispatcher {
 	})
 }
 
-// occupancy reports channel_occupied and channel_vacated (SPEC §5) as this
+// occupancy reports channel_occupied and channel_vacated as this
 // node sees them: a channel's first local subscriber and its last. With
 // several nodes each node reports its own (documented in docs/protocol.md).
 func (n *Node) occupancy(key string, occupied bool) {

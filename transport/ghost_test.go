@@ -17,7 +17,7 @@ import (
 
 // TestDeadNodeLeave: a node dies without a word (no shutdown, its engine
 // gone); its client's presence expires by TTL, and the subscribers on the
-// surviving node get one leave for it (issue 7).
+// surviving node get one leave for it.
 func TestDeadNodeLeave(t *testing.T) {
 	t.Parallel()
 	rs := redistest.Start(t)

@@ -9,7 +9,7 @@ import (
 )
 
 // ghostReaper sends the leave events that a dead node could not send
-// (issue 7): its clients' presence entries expire by TTL, and each node
+// (docs/protocol.md, Presence and join/leave): its clients' presence entries expire by TTL, and each node
 // notices, in the channels it has subscribers in, members that vanished
 // without a leave. It tells only its own streams, so no leave is sent
 // twice however many nodes notice; the events hook hears of it from one

@@ -8,7 +8,7 @@ import (
 
 // heartbeats pings idle hijacked streams from one ticker, instead of a
 // timer per stream: every Ping interval, each stream that wrote nothing
-// since the last tick gets a comment line (SPEC §3.3), which also keeps
+// since the last tick gets a comment line (docs/protocol.md, SSE), which also keeps
 // proxies from closing a quiet stream.
 type heartbeats struct {
 	mu    sync.Mutex

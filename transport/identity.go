@@ -27,7 +27,7 @@ func (id *identity) clientInfo(chanInfo json.RawMessage) *pubsub.ClientInfo {
 	return &pubsub.ClientInfo{Client: id.client, User: id.user, Info: id.info, ChanInfo: chanInfo}
 }
 
-// sessionCookie is the cookie `connect` sets (SPEC §2).
+// sessionCookie is the cookie `connect` sets (docs/protocol.md, Connect).
 const sessionCookie = "rotor_session"
 
 // fromToken connects with a connection token, or anonymously when the
@@ -93,13 +93,13 @@ func (n *Node) signGrant(id *identity, c chanRef, chanInfo json.RawMessage) (str
 	return auth.SignGrant([]byte(id.project.Secret), auth.Grant{
 		Project: id.project.ID, Channel: c.ch.Full, Client: id.client, User: id.user,
 		// Issued lets an `unsubscribe` API call revoke the grants issued
-		// before it (SPEC §6).
+		// before it (docs/protocol.md, Server API).
 		ChanInfo: chanInfo, Issued: n.opts.Now(), Expires: id.expires,
 	})
 }
 
 // authorizePrivate decides on private channels for one client with one
-// call to the project's auth_url (SPEC §4). Without auth_url every channel
+// call to the project's auth_url (docs/protocol.md, Private channels). Without auth_url every channel
 // is denied. The map has an entry per channel.
 func (n *Node) authorizePrivate(ctx context.Context, id *identity, names []string) map[string]hooks.AuthResult {
 	if len(names) == 0 {

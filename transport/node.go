@@ -58,8 +58,8 @@ type Options struct {
 	WriteTimeout time.Duration
 	// AdminAPIKey, when set, acts on every project in the server API.
 	AdminAPIKey string
-	// Authorizer, PublishHook and Events are the app's hooks (SPEC §4,
-	// §5); nil means the HTTP implementations.
+	// Authorizer, PublishHook and Events are the app's hooks
+	// (docs/protocol.md, Private channels and Hooks); nil means the HTTP implementations.
 	Authorizer  hooks.Authorizer
 	PublishHook hooks.PublishHook
 	Events      hooks.EventSink
@@ -244,8 +244,8 @@ func (n *Node) Start(ctx context.Context) error {
 	return nil
 }
 
-// Shutdown sends every stream `disconnect` reason (SPEC §10: 3001 on
-// shutdown) and waits, until ctx is done, for the stream handlers to
+// Shutdown sends every stream `disconnect` reason (3001 on
+// shutdown, docs/configuration.md: rotor serve) and waits, until ctx is done, for the stream handlers to
 // finish writing it.
 func (n *Node) Shutdown(ctx context.Context, reason *pubsub.Disconnect) error {
 	n.hub.Shutdown(reason)
@@ -349,7 +349,8 @@ func (n *Node) sendControl(ctx context.Context, c control) error {
 }
 
 // NotifyStructureChanged tells every node that projects or namespaces
-// changed, so they drop their caches (SPEC §8: within a second).
+// changed, so they drop their caches (docs/admin.md, Several nodes:
+// within a second).
 func (n *Node) NotifyStructureChanged(ctx context.Context) error {
 	return n.sendControl(ctx, control{Op: opStructure})
 }

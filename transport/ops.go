@@ -34,7 +34,7 @@ func (n *Node) publish(ctx context.Context, c chanRef, data json.RawMessage, inf
 	return pos, nil
 }
 
-// historyParams are the parameters of `history` (SPEC §3.2).
+// historyParams are the parameters of `history` (docs/protocol.md, Commands).
 type historyParams struct {
 	Limit   *int             `json:"limit"`
 	Since   *pubsub.Position `json:"since"`

@@ -9,7 +9,7 @@ import (
 	"github.com/rotor-rt/rotor/pubsub"
 )
 
-// Poll timeouts in seconds (SPEC §3.4).
+// Poll timeouts in seconds (docs/protocol.md, Long poll).
 const (
 	pollDefaultTimeout = 25
 	pollMaxTimeout     = 60
@@ -37,7 +37,7 @@ func (s *pollSink) event(kind pubsub.EventKind, _ []byte, data []byte) {
 	s.buf = append(s.buf, '}')
 }
 
-// handlePoll serves GET /connection/{project}/poll (SPEC §3.4): it answers
+// handlePoll serves GET /connection/{project}/poll (docs/protocol.md, Long poll): it answers
 // as soon as one event or more is ready, or with none at the timeout.
 func (n *Node) handlePoll(w http.ResponseWriter, r *http.Request, p *admin.Project) {
 	q := r.URL.Query()

@@ -13,7 +13,8 @@ import (
 // streams (or polls) on this node hold the channel. It adds presence and
 // sends join on the first, and removes presence and sends leave a grace
 // period after the last closes — unless one comes back, so a reconnect or
-// a switch of transport never flaps (SPEC §3.6).
+// a switch of transport never flaps (docs/protocol.md, Presence and
+// join/leave).
 type presenceTracker struct {
 	n *Node
 

@@ -148,7 +148,7 @@ func TestSessionCookie(t *testing.T) {
 	}
 }
 
-// TestCommandMethods runs every method of SPEC §3.2 in one request and
+// TestCommandMethods runs every method of docs/protocol.md, section 2, in one request and
 // checks the replies come in order.
 func TestCommandMethods(t *testing.T) {
 	t.Parallel()

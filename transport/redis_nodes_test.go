@@ -22,7 +22,7 @@ import (
 	"github.com/rotor-rt/rotor/pubsub/redis/redistest"
 )
 
-// Issue 7's node-level tests: several nodes, each with its own Redis
+// Node-level tests of the Redis engine (docs/scaling.md): several nodes, each with its own Redis
 // engine on one shared Redis (or Cluster), behave as one server.
 
 // roomNS is the namespace of the node tests: presence on, join/leave off
@@ -494,7 +494,8 @@ func TestRedisNodesAsOne(t *testing.T) {
 // API answers 503 with code 112 at once while it is down, the engine is
 // not ready, and afterwards every subscriber has every publication made
 // before the kill and after the restart, once and in order — history
-// covers what the pub/sub connection missed (SPEC §3.5, §8).
+// covers what the pub/sub connection missed (docs/protocol.md, Delivery guarantee;
+// docs/scaling.md).
 func TestRedisNodesSurviveRedisKill(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")

@@ -12,12 +12,12 @@ import (
 )
 
 // errorBody is the body of every error answered with an HTTP status
-// (SPEC §3: `{"error": {"code", "message"}}`).
+// (docs/protocol.md: `{"error": {"code", "message"}}`).
 type errorBody struct {
 	Error *pubsub.Error `json:"error"`
 }
 
-// writeJSON answers v as JSON that no cache may keep (SPEC §3).
+// writeJSON answers v as JSON that no cache may keep (docs/protocol.md).
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {

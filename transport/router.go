@@ -12,8 +12,8 @@ import (
 	"github.com/rotor-rt/rotor/pubsub"
 )
 
-// Routes mounts the client endpoints (SPEC §3) and the server API (SPEC
-// §6) on r. No timeout or compression middleware may wrap these routes:
+// Routes mounts the client endpoints and the server API (docs/protocol.md)
+// on r. No timeout or compression middleware may wrap these routes:
 // streams live for hours and flush event by event.
 func (n *Node) Routes(r chi.Router) {
 	r.Route("/connection/{project}", func(r chi.Router) {
@@ -56,7 +56,7 @@ func (n *Node) withProject(h func(http.ResponseWriter, *http.Request, *admin.Pro
 	}
 }
 
-// originAllowed applies allowed_origins (SPEC §1): empty means the same
+// originAllowed applies allowed_origins (docs/protocol.md): empty means the same
 // origin only, "*" any origin, otherwise an exact match of scheme://host.
 func originAllowed(p *admin.Project, origin string, r *http.Request) bool {
 	if slices.Contains(p.AllowedOrigins, "*") || slices.Contains(p.AllowedOrigins, origin) {

@@ -47,7 +47,7 @@ func (s *sseSink) event(kind pubsub.EventKind, id []byte, data []byte) {
 	s.buf = append(s.buf, kind.String()...)
 	s.buf = append(s.buf, '\n')
 	// Data is compact JSON and holds no newline; split anyway, as the
-	// format requires (STYLE: validate at the edge).
+	// format requires: nothing that reaches the wire can break a frame.
 	for {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
@@ -69,7 +69,7 @@ var lifetimeReason = &pubsub.Disconnect{Code: pubsub.DisconnectNormal, Reason: "
 // engineDownReason ends a stream whose resync could not read history.
 var engineDownReason = &pubsub.Disconnect{Code: pubsub.DisconnectNormal, Reason: "engine unavailable", Reconnect: true}
 
-// handleSSE serves GET /connection/{project}/sse (SPEC §3.3). Over
+// handleSSE serves GET /connection/{project}/sse (docs/protocol.md, SSE). Over
 // HTTP/1.1 the connection is hijacked once the stream is set up, so an idle
 // stream holds no handler goroutine and no net/http buffers: one small
 // read goroutine notices the client leaving, and a writer goroutine exists

@@ -26,7 +26,8 @@ type streamChan struct {
 
 // streamState is what SSE and long polling share: the channels in order,
 // their positions, and the logic that turns queued hub messages and history
-// into events with no loss, no duplicate and no reordering (SPEC §3.5).
+// into events with no loss, no duplicate and no reordering (docs/protocol.md, Delivery
+// guarantee).
 type streamState struct {
 	n     *Node
 	st    *pubsub.Stream
@@ -45,7 +46,8 @@ type streamState struct {
 // unsubCode is the `unsub` code when the server ends a subscription.
 const unsubCode = 2000
 
-// id encodes every channel's current position: the stream id (SPEC §3.3).
+// id encodes every channel's current position: the stream id
+// (docs/protocol.md, Stream id).
 func (s *streamState) id() []byte {
 	s.positions = s.positions[:0]
 	for i := range s.chans {

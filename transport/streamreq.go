@@ -29,7 +29,8 @@ type refused struct {
 
 func refuse(status int, e *pubsub.Error) *refused { return &refused{status: status, err: e} }
 
-// parseStream validates a stream request in either form of SPEC §3.3:
+// parseStream validates a stream request in either form of
+// docs/protocol.md (Streams):
 // session + grants, or a connection token + channels authorized inline.
 // since is the resume id ("" for none).
 // lastEventID is the Last-Event-ID header (SSE only), used when since is

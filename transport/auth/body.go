@@ -8,7 +8,7 @@ import (
 )
 
 // SignatureHeader is the header carrying a body signature on calls to
-// auth_url, publish_hook_url and events_hook_url (SPEC §4, §5).
+// auth_url, publish_hook_url and events_hook_url (docs/security.md).
 const SignatureHeader = "X-Rotor-Signature"
 
 const signaturePrefix = "sha256="

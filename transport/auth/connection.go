@@ -9,7 +9,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// ConnectionClaims are the claims of a connection token (SPEC §2).
+// ConnectionClaims are the claims of a connection token (docs/security.md).
 type ConnectionClaims struct {
 	// User is the `sub` claim, required and non-empty.
 	User string

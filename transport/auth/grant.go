@@ -16,7 +16,7 @@ const MaxGrantChanInfo = 1 << 10
 // maxGrantSize bounds a grant string before any work is done on it.
 const maxGrantSize = 4 << 10
 
-// Grant is the proof that a client was allowed into a channel (SPEC §2),
+// Grant is the proof that a client was allowed into a channel (docs/security.md),
 // returned by `subscribe` and presented to streams and polls, so any node
 // can serve the client without asking the backend again.
 type Grant struct {
@@ -28,7 +28,7 @@ type Grant struct {
 	// token, or nil; at most MaxGrantChanInfo bytes.
 	ChanInfo json.RawMessage
 	// Issued lets an `unsubscribe` API call refuse grants issued before
-	// it (SPEC §6); zero means unknown.
+	// it (docs/protocol.md, Server API); zero means unknown.
 	Issued time.Time
 	// Expires is required; callers use the session's expiry.
 	Expires time.Time

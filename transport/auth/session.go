@@ -18,7 +18,7 @@ const DefaultSessionTTL = 24 * time.Hour
 // room for an 8 KiB token's info, base64-encoded, with ids and times.
 const maxSessionSize = 16 << 10
 
-// Session is what `connect` gives a client (SPEC §2): proof, verifiable by
+// Session is what `connect` gives a client (docs/security.md): proof, verifiable by
 // any node, of who the client is until Expires.
 type Session struct {
 	Project string

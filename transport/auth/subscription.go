@@ -9,7 +9,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// SubscriptionClaims are the claims of a subscription token (SPEC §2), the
+// SubscriptionClaims are the claims of a subscription token (docs/security.md), the
 // alternative to auth_url for private channels.
 type SubscriptionClaims struct {
 	// User is the `sub` claim; the caller checks it equals the

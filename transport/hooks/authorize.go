@@ -12,7 +12,7 @@ import (
 	"github.com/rotor-rt/rotor/transport/auth"
 )
 
-// Authorizer decides on private channels for one client (SPEC §4).
+// Authorizer decides on private channels for one client (docs/protocol.md, Private channels).
 type Authorizer interface {
 	// Authorize answers for every channel of req at once. The map has an
 	// entry for each requested channel; a channel it cannot decide on is
@@ -60,7 +60,7 @@ type authAnswer struct {
 }
 
 // Authorize makes one call for all of req's channels, however many: the
-// batched call of SPEC §3.2. A timeout, a transport error, a non-2xx status
+// batched call of docs/protocol.md (Private channels). A timeout, a transport error, a non-2xx status
 // or an answer that is not the expected JSON denies every channel; a
 // channel missing from the answer, or with info that is not an object of at
 // most auth.MaxGrantChanInfo bytes (it must fit in a grant), is denied.

@@ -1,4 +1,5 @@
-// Package hooks calls the project's own HTTP endpoints (SPEC §4, §5):
+// Package hooks calls the project's own HTTP endpoints (docs/protocol.md,
+// Private channels and Hooks; signatures in docs/security.md):
 // auth_url to authorize private channels, publish_hook_url before a
 // client's publication, and events_hook_url after the fact. Each hook is a
 // small interface, so that those who embed the server can answer in Go;

@@ -2,7 +2,7 @@ package hooks
 
 import "encoding/json"
 
-// Event types sent to events_hook_url (SPEC §5).
+// Event types sent to events_hook_url (docs/protocol.md, Hooks).
 const (
 	EventPublish         = "publish"
 	EventJoin            = "join"

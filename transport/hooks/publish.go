@@ -8,7 +8,7 @@ import (
 	"net/http"
 )
 
-// PublishHook sees a client's publication before it is made (SPEC §5).
+// PublishHook sees a client's publication before it is made (docs/protocol.md, Hooks).
 type PublishHook interface {
 	// BeforePublish passes, replaces or cancels a publication. An error
 	// means the hook failed: the caller refuses the publication with
