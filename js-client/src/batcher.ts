@@ -1,7 +1,7 @@
 /**
  * Batcher gathers what is added within one tick (one run of the event loop)
  * and hands it to flush in a single call, so that subscribes made together
- * cost one `/command` request and one `auth_url` call (SPEC §3.2). While
+ * cost one `/command` request and one `auth_url` call (docs/protocol.md, Private channels). While
  * ready() is false the items wait; kick() retries once it may be true.
  */
 export class Batcher<T> {

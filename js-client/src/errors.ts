@@ -1,5 +1,5 @@
 /**
- * Protocol error codes (SPEC §7) and the client's own codes for states that
+ * Protocol error codes (docs/protocol.md, Error codes) and the client's own codes for states that
  * the server did not cause.
  */
 export const Codes = {

@@ -5,7 +5,7 @@ export interface Position {
 }
 
 /**
- * Builds a stream id (SPEC §3.3): the position of every channel of the
+ * Builds a stream id (docs/protocol.md, Stream id): the position of every channel of the
  * stream, in grant order, as `epoch:offset` joined by `.`. The server reads
  * it from `since` to resume every channel with no loss and no duplicate.
  */

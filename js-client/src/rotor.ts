@@ -17,7 +17,7 @@ export type TransportName = 'sse' | 'poll';
 
 /** Options of {@link Rotor}. */
 export interface RotorOptions {
-  /** A connection JWT (SPEC §2). Omit it for anonymous access or when getToken is given. */
+  /** A connection JWT (docs/security.md). Omit it for anonymous access or when getToken is given. */
   token?: string;
   /**
    * Asks the app's backend for a fresh connection token: at first connect
@@ -97,7 +97,7 @@ interface ConnectResult {
 
 /**
  * The Rotor client: one connection to one project, any number of
- * subscriptions. See SPEC §11 and docs/js-client.md.
+ * subscriptions. See docs/js-client.md.
  */
 export class Rotor extends Emitter<RotorEvents> {
   /** The client id of the current session. */

@@ -27,7 +27,7 @@ export interface SubscriptionEvents {
   subscribing: StateReason;
   /** The subscription receives publications; again after every resume and when recovery failed. */
   subscribed: SubscribedContext;
-  /** The same as `subscribed` (the SPEC §11 name). */
+  /** The same as `subscribed` (the name docs/js-client.md's quick start uses). */
   ready: SubscribedContext;
   unsubscribed: StateReason;
   publication: Publication;

@@ -26,7 +26,7 @@ export interface Stream {
 /** The constructor of EventSource, injectable for tests. */
 export type EventSourceCtor = new (url: string) => EventSource;
 
-/** Events a stream carries (SPEC §3.3). */
+/** Events a stream carries (docs/protocol.md, Events). */
 export const EVENTS = ['sub', 'pub', 'join', 'leave', 'unsub', 'disconnect'];
 
 /** Opens a Server-Sent Events stream at url. */
@@ -63,7 +63,7 @@ export function openSSE(ES: EventSourceCtor, url: string, cb: StreamCallbacks): 
 }
 
 /**
- * Long-polls (SPEC §3.4): each request asks url() for the address, so the
+ * Long-polls (docs/protocol.md, Long poll): each request asks url() for the address, so the
  * `since` of every poll comes from the positions the owner holds after the
  * previous answer. A request that outlives its timeout by 15 s is given
  * up (a proxy swallowed it) and reported as a failure.

@@ -1,4 +1,4 @@
-/** A message in a channel (SPEC §1). */
+/** A message in a channel (docs/protocol.md, Concepts). */
 export interface Publication<T = unknown> {
   channel: string;
   /** Per-channel counter starting at 1. */

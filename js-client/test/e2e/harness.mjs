@@ -107,7 +107,7 @@ client:
   return srv;
 }
 
-/** Calls the server API (SPEC §6). */
+/** Calls the server API (docs/protocol.md, Server API). */
 export async function api(base, method, params) {
   const r = await fetch(`${base}/api/${method}`, {
     method: 'POST',
@@ -121,7 +121,7 @@ export async function api(base, method, params) {
 
 const b64 = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 
-/** An HS256 connection JWT signed with the project secret (SPEC §2). */
+/** An HS256 connection JWT signed with the project secret (docs/security.md). */
 export function token(claims, secret = SECRET) {
   const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`;
   return `${head}.${createHmac('sha256', secret).update(head).digest('base64url')}`;
