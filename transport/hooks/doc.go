@@ -6,7 +6,7 @@
 // the HTTP implementations here sign every body with the project secret
 // (header X-Rotor-Signature, see auth.SignBody) and send JSON.
 //
-// Failure policy, from the spec: authorization denies, the publish hook
+// Failure policy (docs/protocol.md, Private channels and Hooks): authorization denies, the publish hook
 // fails closed (the caller refuses with 100), events are retried with
 // backoff and then dropped.
 package hooks
