@@ -119,6 +119,21 @@ or reordered one a duplicate; RSS and CPU come from /proc/PID of the server
 (RSS per connection = (RSS after connecting − RSS before) / connections;
 CPU over the publishing phase plus the drain).
 
+The workloads, each against a fresh server (` + "`" + `make bench` + "`" + ` runs them all; the ` + "`" + `rotor bench` + "`" + `
+flags that make each are under Commands below):
+
+| workload | what runs | what it measures | target |
+|---|---|---|---|
+| W1 | 10,000 SSE subscribers, one channel each, connected and then idle | server RSS per connection; connections opened per second | ≤ 10 KB; ≥ 15,000/s |
+| W2 | 1,000 SSE subscribers on one channel; publishers in a closed loop, 8 publications in flight | deliveries per second; server CPU seconds per million deliveries | ≥ 620,000/s; ≤ 1.6 s |
+| W2r | W2's subscribers with publications at a fixed 100/s | publish→receive latency | p99 ≤ 15 ms |
+| W3 | 10,000 SSE subscribers, each on its own channel; 2,000 publications/s to random channels | server CPU; latency | ≤ 10 % of a core; p99 ≤ 3 ms |
+| W4 | 1,000 long-poll subscribers on one channel; 50 publications/s | server CPU seconds per million deliveries; loss | ≤ 7 s; none |
+
+The targets are the project's own, each set beyond the best of Centrifugo, Mercure and Nchan on
+the same machine, one core for the server. With the Redis engine the target is to stay within
+15 % of the memory engine.
+
 `
 
 const skeletonTail = `
