@@ -65,7 +65,7 @@ func (n *Node) handleConnect(w http.ResponseWriter, r *http.Request, p *admin.Pr
 }
 
 // setSessionCookie sets the session as an HttpOnly cookie scoped to the
-// project's client endpoints (SPEC §2), for a request that may use
+// project's client endpoints, for a request that may use
 // credentials only: a page allowed by "*" alone must not plant its session
 // in the cookie that the user's own pages may rely on. SameSite=Strict
 // keeps every other site's requests from carrying it; cookieSession keeps
