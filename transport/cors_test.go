@@ -32,6 +32,7 @@ func TestCORS(t *testing.T) {
 		{"own origin, not in the list", []string{"https://app.example"}, "self", "", credentialed},
 		{"own origin, star", []string{"*"}, "self", "", credentialed},
 		{"listed origin", []string{"https://app.example"}, "https://app.example", "cross-site", credentialed},
+		{"listed with another case and a trailing slash", []string{"https://App.example/"}, "https://app.example", "cross-site", credentialed},
 		{"listed origin beside star", []string{"*", "https://app.example"}, "https://app.example", "same-site", credentialed},
 		{"other origin, empty list", nil, "http://evil.example", "cross-site", refused},
 		{"unlisted origin", []string{"https://app.example"}, "https://evil.example", "cross-site", refused},

@@ -45,7 +45,7 @@ func originAccess(p *admin.Project, r *http.Request) access {
 		}
 		return accessCredentialed
 	}
-	if origin != "null" && (sameOrigin(origin, r) || slices.Contains(p.AllowedOrigins, origin)) {
+	if origin != "null" && (sameOrigin(origin, r) || admin.OriginListed(p.AllowedOrigins, origin)) {
 		return accessCredentialed
 	}
 	if slices.Contains(p.AllowedOrigins, "*") {
