@@ -187,3 +187,45 @@ func TestSameOrigin(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionCookieOverTLS: over TLS the cookie is Secure and still
+// SameSite=Strict, and a page served over plain HTTP from the same host is
+// not the server's own origin.
+func TestSessionCookieOverTLS(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	srv := httptest.NewTLSServer(s.handler)
+	t.Cleanup(srv.Close)
+	cases := []struct {
+		name, origin string
+		status       int
+	}{
+		{"https page", srv.URL, http.StatusOK},
+		{"http page on the same host", "http://" + strings.TrimPrefix(srv.URL, "https://"), http.StatusForbidden},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/connection/p/connect", strings.NewReader(`{"token":"`+s.token("u")+`"}`))
+			req.Header.Set("Origin", c.origin)
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != c.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, c.status)
+			}
+			cookies := resp.Cookies()
+			if c.status != http.StatusOK {
+				if len(cookies) != 0 {
+					t.Errorf("cookies %v, want none", resp.Header["Set-Cookie"])
+				}
+				return
+			}
+			if len(cookies) != 1 || !cookies[0].Secure || !cookies[0].HttpOnly || cookies[0].SameSite != http.SameSiteStrictMode {
+				t.Errorf("Set-Cookie %q, want one Secure, HttpOnly, SameSite=Strict cookie", resp.Header["Set-Cookie"])
+			}
+		})
+	}
+}
