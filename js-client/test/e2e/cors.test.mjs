@@ -121,6 +121,19 @@ describe('the session cookie does not cross origins', () => {
     expect(own.status).toBe(200);
     grant = own.body.replies[0].result.grant;
     expect(grant).toBeTruthy();
+    // A stream and a poll with the cookie and a grant, no session in the URL.
+    const streams = await victim.evaluate(async ([base, grant]) => {
+      const poll = await fetch(`${base}/poll?grant=${encodeURIComponent(grant)}&timeout=0`);
+      const sse = await new Promise((resolve) => {
+        const es = new EventSource(`${base}/sse?grant=${encodeURIComponent(grant)}`);
+        const done = (v) => { clearTimeout(t); es.close(); resolve(v); };
+        const t = setTimeout(() => done('timeout'), 10_000);
+        es.addEventListener('sub', (e) => done(JSON.parse(e.data).channel));
+        es.onerror = () => { if (es.readyState === EventSource.CLOSED) done('error'); };
+      });
+      return { poll: poll.status, sse };
+    }, [base, grant]);
+    expect(streams).toEqual({ poll: 200, sse: USER_CH });
     const cookies = await ctx.cookies(`${base}/command`);
     expect(cookies.map((c) => [c.name, c.sameSite, c.httpOnly])).toEqual([['rotor_session', 'Strict', true]]);
   });
