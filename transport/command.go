@@ -59,9 +59,12 @@ func (n *Node) handleCommand(w http.ResponseWriter, r *http.Request, p *admin.Pr
 		return
 	}
 	if req.Session == "" {
-		if c, err := r.Cookie(sessionCookie); err == nil {
-			req.Session = c.Value
+		s, perr := cookieSession(p, r)
+		if perr != nil {
+			writeError(w, http.StatusForbidden, perr)
+			return
 		}
+		req.Session = s
 	}
 	ctx := r.Context()
 	id, status, perr := n.fromSession(ctx, p, req.Session)

@@ -65,14 +65,17 @@ func (n *Node) handleConnect(w http.ResponseWriter, r *http.Request, p *admin.Pr
 }
 
 // setSessionCookie sets the session as an HttpOnly cookie scoped to the
-// project's client endpoints (docs/protocol.md, Connect).
+// project's client endpoints (docs/protocol.md, Connect), for a request that may use
+// credentials only: a page allowed by "*" alone must not plant its session
+// in the cookie that the user's own pages may rely on. SameSite=Strict
+// keeps every other site's requests from carrying it; cookieSession keeps
+// other origins of the same site from using it.
 func (n *Node) setSessionCookie(w http.ResponseWriter, r *http.Request, p *admin.Project, session string, expires time.Time) {
-	c := &http.Cookie{
+	if originAccess(p, r) != accessCredentialed {
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: session, Path: "/connection/" + p.ID,
-		Expires: expires, HttpOnly: true, SameSite: http.SameSiteLaxMode,
-	}
-	if r.TLS != nil {
-		c.Secure, c.SameSite = true, http.SameSiteNoneMode
-	}
-	http.SetCookie(w, c)
+		Expires: expires, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode,
+	})
 }

@@ -122,7 +122,7 @@ func TestSessionCookie(t *testing.T) {
 		t.Fatalf("no rotor_session cookie in %v", resp.Header["Set-Cookie"])
 	}
 	c := decode[connected](t, string(b))
-	if cookie.Value != c.Session || !cookie.HttpOnly || cookie.Path != "/connection/p" || cookie.SameSite != http.SameSiteLaxMode || cookie.Secure {
+	if cookie.Value != c.Session || !cookie.HttpOnly || cookie.Path != "/connection/p" || cookie.SameSite != http.SameSiteStrictMode || cookie.Secure {
 		t.Fatalf("cookie = %+v", cookie)
 	}
 	// The cookie alone authenticates /command, /sse and /poll.

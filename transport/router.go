@@ -2,14 +2,10 @@ package transport
 
 import (
 	"net/http"
-	"net/url"
-	"slices"
-	"strings"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/rotor-rt/rotor/admin"
-	"github.com/rotor-rt/rotor/pubsub"
 )
 
 // Routes mounts the client endpoints and the server API (docs/protocol.md)
@@ -29,7 +25,8 @@ func (n *Node) Routes(r chi.Router) {
 }
 
 // withProject resolves {project} (404 when unknown), applies the
-// project's CORS policy (403 for an origin it does not allow) and calls h.
+// project's CORS policy (403 for an origin it does not allow, see
+// originAccess) and calls h.
 func (n *Node) withProject(h func(http.ResponseWriter, *http.Request, *admin.Project)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Add("Vary", "Origin")
@@ -38,36 +35,9 @@ func (n *Node) withProject(h func(http.ResponseWriter, *http.Request, *admin.Pro
 			writeError(w, status, perr)
 			return
 		}
-		if origin := r.Header.Get("Origin"); origin != "" {
-			if !originAllowed(p, origin, r) {
-				writeError(w, http.StatusForbidden, pubsub.Errorf(pubsub.CodePermissionDenied, "origin %q not allowed", origin))
-				return
-			}
-			h := w.Header()
-			h.Set("Access-Control-Allow-Origin", origin)
-			h.Set("Access-Control-Allow-Credentials", "true")
-			if r.Method == http.MethodOptions {
-				h.Set("Access-Control-Allow-Methods", "GET, POST")
-				h.Set("Access-Control-Allow-Headers", "Content-Type, Last-Event-ID")
-				h.Set("Access-Control-Max-Age", "600")
-			}
+		if !applyCORS(w, r, originAccess(p, r)) {
+			return
 		}
 		h(w, r, p)
 	}
-}
-
-// originAllowed applies allowed_origins (docs/protocol.md): empty means the same
-// origin only, "*" any origin, otherwise an exact match of scheme://host.
-func originAllowed(p *admin.Project, origin string, r *http.Request) bool {
-	if slices.Contains(p.AllowedOrigins, "*") || slices.Contains(p.AllowedOrigins, origin) {
-		return true
-	}
-	if len(p.AllowedOrigins) > 0 {
-		return false
-	}
-	u, err := url.Parse(origin)
-	if err != nil {
-		return false
-	}
-	return strings.EqualFold(u.Host, r.Host)
 }

@@ -93,8 +93,9 @@ func (n *Node) checkChannelCount(count int) *refused {
 func (n *Node) parseGrantStream(ctx context.Context, r *http.Request, p *admin.Project, q url.Values) (*streamRequest, *refused) {
 	s := q.Get("session")
 	if s == "" {
-		if c, err := r.Cookie(sessionCookie); err == nil {
-			s = c.Value
+		var perr *pubsub.Error
+		if s, perr = cookieSession(p, r); perr != nil {
+			return nil, refuse(http.StatusForbidden, perr)
 		}
 	}
 	id, status, perr := n.fromSession(ctx, p, s)

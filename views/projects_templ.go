@@ -473,7 +473,7 @@ func projectFields(f ProjectForm) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 43, "</label> <label>Allowed origins <small>(one a line; empty: same origin only; * for any)</small> <textarea name=\"allowed_origins\" rows=\"3\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 43, "</label> <label>Allowed origins <small>(one a line, e.g. https://app.example.com; this server's own origin is always allowed; * lets any page use a token it holds, never the session cookie)</small> <textarea name=\"allowed_origins\" rows=\"3\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

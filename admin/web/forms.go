@@ -54,12 +54,7 @@ func checkURLs(p *admin.Project) views.FieldErrors {
 		}
 	}
 	for _, o := range p.AllowedOrigins {
-		if o == "*" {
-			continue
-		}
-		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-			(u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		if admin.CheckOrigin(o) != nil {
 			errs["allowed_origins"] = "each origin must look like https://example.com (or be *); " + strconv.Quote(o) + " does not"
 			break
 		}

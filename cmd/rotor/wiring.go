@@ -114,7 +114,9 @@ func mountStatic(r chi.Router, dev bool, demoToken string) {
 
 // demoProject is what a fresh dev server offers: a default namespace with
 // presence, join/leave and history, and a `chat` namespace where clients
-// may publish too.
+// may publish too. It lists no allowed_origins: the demo page is served by
+// the server itself, whose own origin is always allowed, and no other page
+// should ride a developer's session cookie.
 func demoProject() *admin.Project {
 	def := admin.DefaultNamespaceSettings("default")
 	def.Presence, def.JoinLeave = true, true
@@ -122,8 +124,7 @@ func demoProject() *admin.Project {
 	chat.Publish, chat.Presence, chat.JoinLeave = true, true, true
 	return &admin.Project{
 		ID: "demo", Name: "Demo", DefaultNamespace: "default",
-		AllowedOrigins: []string{"*"},
-		Namespaces:     []admin.Namespace{def, chat},
+		Namespaces: []admin.Namespace{def, chat},
 	}
 }
 

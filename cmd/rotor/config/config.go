@@ -107,7 +107,7 @@ type Project struct {
 	AuthURL          string   `koanf:"auth_url"`
 	PublishHookURL   string   `koanf:"publish_hook_url"`
 	EventsHookURL    string   `koanf:"events_hook_url"`
-	AllowedOrigins   []string `koanf:"allowed_origins"` // empty: same origin only
+	AllowedOrigins   []string `koanf:"allowed_origins"` // other origins that may connect; the server's own always may
 	Anonymous        bool     `koanf:"anonymous"`
 	// Namespaces of the project. Zero value: one namespace named after
 	// DefaultNamespace with the defaults of Namespace.

@@ -364,6 +364,11 @@ func TestGenerateRoundTrips(t *testing.T) {
 	if p.Secret == p.APIKey || p.Secret == cfg.Admin.APIKey {
 		t.Error("secrets repeat")
 	}
+	// Only the server's own origin may use the session cookie until the
+	// operator names others.
+	if len(p.AllowedOrigins) != 0 {
+		t.Errorf("generated allowed_origins = %q, want none", p.AllowedOrigins)
+	}
 	if a.String() == b.String() {
 		t.Error("two runs wrote the same secrets")
 	}

@@ -71,7 +71,7 @@ structure:
       auth_url: ""                    # POST here to authorize $private channels
       publish_hook_url: ""            # POST here before a client's publication
       events_hook_url: ""             # POST batches of events here, after the fact
-      allowed_origins: ["*"]          # CORS origins; empty means same origin only
+      allowed_origins: []             # other origins whose pages may connect, e.g. ["https://app.example.com"]; this server's own always may; "*": any page, without cookies
       anonymous: false                # may clients connect without a token
       namespaces:
         - name: default

@@ -154,6 +154,11 @@ func (c *Config) validateStructure(v *validator) {
 				v.bad(prefix+"."+f.name, "must be an http:// or https:// URL")
 			}
 		}
+		for j, o := range p.AllowedOrigins {
+			if err := admin.CheckOrigin(o); err != nil {
+				v.bad(fmt.Sprintf("%s.allowed_origins[%d]", prefix, j), "%v", err)
+			}
+		}
 	}
 }
 

@@ -43,10 +43,10 @@ async function waitHTTP(url, proc, log) {
 
 /**
  * Starts `rotor serve` with the memory engine and a file structure: project
- * p1 (anonymous allowed) whose namespace `chat` has publish, presence,
- * join_leave and history on.
+ * p1 (anonymous allowed, allowed_origins `*` unless told otherwise) whose
+ * namespace `chat` has publish, presence, join_leave and history on.
  */
-export async function startRotor(bin, { port, leaveGrace = '1s' } = {}) {
+export async function startRotor(bin, { port, leaveGrace = '1s', allowedOrigins = ['*'], authURL = '' } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'rotor-e2e-'));
   port ??= await freePort();
   const cfg = `http:
@@ -63,7 +63,8 @@ structure:
       secret: "${SECRET}"
       api_key: "${API_KEY}"
       default_namespace: default
-      allowed_origins: ["*"]
+      allowed_origins: ${JSON.stringify(allowedOrigins)}
+      auth_url: ${JSON.stringify(authURL)}
       anonymous: true
       namespaces:
         - name: default
