@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -9,21 +10,68 @@ func TestLoginLimiterRefills(t *testing.T) {
 	t.Parallel()
 	now := time.Unix(1_000_000, 0)
 	l := newLoginLimiter(func() time.Time { return now })
-	for range loginBurst {
-		if l.blocked("1.2.3.4") {
-			t.Fatal("blocked before the burst was used")
+	for i := range loginBurst {
+		if _, ok := l.reserve("1.2.3.4"); !ok {
+			t.Fatalf("refused at attempt %d, before the burst was used", i)
 		}
-		l.failed("1.2.3.4")
 	}
-	if !l.blocked("1.2.3.4") {
-		t.Fatal("not blocked after the burst")
+	if _, ok := l.reserve("1.2.3.4"); ok {
+		t.Fatal("not refused after the burst")
 	}
-	if l.blocked("5.6.7.8") {
-		t.Fatal("another address is blocked too")
+	if _, ok := l.reserve("5.6.7.8"); !ok {
+		t.Fatal("another address is refused too")
 	}
 	now = now.Add(loginEvery)
-	if l.blocked("1.2.3.4") {
-		t.Fatal("still blocked after a refill interval")
+	if _, ok := l.reserve("1.2.3.4"); !ok {
+		t.Fatal("still refused after a refill interval")
+	}
+	if _, ok := l.reserve("1.2.3.4"); ok {
+		t.Fatal("one interval gave more than one attempt")
+	}
+}
+
+func TestLoginLimiterRefund(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_000_000, 0)
+	l := newLoginLimiter(func() time.Time { return now })
+	// Right passwords give their slot back, later too, and only once.
+	for range 3 * loginBurst {
+		refund, ok := l.reserve("ip")
+		if !ok {
+			t.Fatal("a refunded attempt still counts")
+		}
+		now = now.Add(time.Second)
+		refund()
+		refund()
+	}
+	// A refund never lifts the bucket above the burst.
+	for range loginBurst {
+		if _, ok := l.reserve("ip"); !ok {
+			t.Fatal("burst not available")
+		}
+	}
+	if _, ok := l.reserve("ip"); ok {
+		t.Fatal("more than the burst after refunds")
+	}
+}
+
+func TestCheckSlots(t *testing.T) {
+	t.Parallel()
+	s := make(checkSlots, 1)
+	release, ok := s.acquire(t.Context())
+	if !ok {
+		t.Fatal("free slot refused")
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, ok := s.acquire(ctx); ok {
+		t.Fatal("a taken slot was given twice")
+	}
+	release()
+	if release, ok := s.acquire(t.Context()); !ok {
+		t.Fatal("released slot refused")
+	} else {
+		release()
 	}
 }
 

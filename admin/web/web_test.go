@@ -296,7 +296,7 @@ func TestProjectAndNamespacePages(t *testing.T) {
 		{"new namespace", "/admin/projects/chat/namespaces", url.Values{"name": {"room"}, "presence": {"on"}, "history_size": {"5"}, "history_ttl": {"90s"}, "watch": {"on"}}, 303, ""},
 		{"duplicate namespace", "/admin/projects/chat/namespaces", url.Values{"name": {"room"}, "history_ttl": {"1m"}}, 400, "already exists"},
 		{"bad ttl", "/admin/projects/chat/namespaces/room", url.Values{"history_size": {"5"}, "history_ttl": {"soon"}}, 400, "must be a duration"},
-		{"ttl missing", "/admin/projects/chat/namespaces/room", url.Values{"history_size": {"5"}}, 400, "must be set when history_size"},
+		{"ttl cleared", "/admin/projects/chat/namespaces/room", url.Values{"history_size": {"5"}, "history_ttl": {""}}, 400, "must be set when history_size"},
 		{"update namespace", "/admin/projects/chat/namespaces/room", url.Values{"publish": {"on"}, "history_size": {"0"}}, 303, ""},
 		{"delete default namespace", "/admin/projects/chat/namespaces/default/delete", nil, 400, "cannot be deleted"},
 		{"delete namespace", "/admin/projects/chat/namespaces/room/delete", nil, 303, ""},
