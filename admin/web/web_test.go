@@ -49,6 +49,13 @@ func hash(t *testing.T) []byte {
 // SQLite file (or the given store) and the in-memory engine.
 func newEnv(t *testing.T, store web.Store) *env {
 	t.Helper()
+	return newEnvWith(t, store, nil)
+}
+
+// newEnvWith is newEnv with opts changed by edit before the handler is
+// made.
+func newEnvWith(t *testing.T, store web.Store, edit func(*web.Options)) *env {
+	t.Helper()
 	if store == nil {
 		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "rotor.db"))
 		if err != nil {
@@ -58,7 +65,11 @@ func newEnv(t *testing.T, store web.Store) *env {
 		store = s
 	}
 	node := newTestNode(t, store)
-	h, err := web.New(web.Options{Store: store, Node: node, PasswordHash: hash(t), APIKey: testAdminKey})
+	opts := web.Options{Store: store, Node: node, PasswordHash: hash(t), APIKey: testAdminKey}
+	if edit != nil {
+		edit(&opts)
+	}
+	h, err := web.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
