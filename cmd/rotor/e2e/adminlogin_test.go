@@ -69,6 +69,41 @@ func TestAdminLoginBehindNginx(t *testing.T) {
 	}
 }
 
+// TestAdminWithoutPasswordHash: with admin.api_key but no password hash,
+// the server has no login form to guess at (404, no session), while
+// /api/admin answers to the key.
+func TestAdminWithoutPasswordHash(t *testing.T) {
+	t.Parallel()
+	const key = "e2e-global-admin-key"
+	srv := startServer(t, serverConfig{AdminAPIKey: key})
+	for _, pw := range []string{"", "anything"} {
+		if st := adminLogin(t, srv.client, srv.base, pw, nil); st != http.StatusNotFound {
+			t.Errorf("POST /admin/login without a password hash = %d, want 404", st)
+		}
+	}
+	res, err := srv.client.Get(srv.base + "/admin/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /admin/login without a password hash = %d, want 404", res.StatusCode)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.base+"/api/admin/projects", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "apikey "+key)
+	res, err = srv.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("GET /api/admin/projects with the admin key = %d, want 200", res.StatusCode)
+	}
+}
+
 // clientAt returns an HTTPS client trusting certFile whose connections
 // leave from the loopback address ip.
 func clientAt(t *testing.T, certFile, ip string) *http.Client {
