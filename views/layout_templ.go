@@ -238,7 +238,7 @@ func fieldError(errs FieldErrors, name string) templ.Component {
 // browser sends nothing for an unchecked box, and the server must tell
 // "unchecked" from "not in this form" (which leaves the setting as it
 // was); a checked box sends "on" after the "off", and the last value wins.
-func checkbox(name, label string, checked bool) templ.Component {
+func checkbox(name, label string, checked bool, errs FieldErrors) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -301,6 +301,10 @@ func checkbox(name, label string, checked bool) templ.Component {
 			return templ.Error{Err: templ_7745c5c3_Err, FileName: `layout.templ`, Line: 55, Col: 148}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var16))
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		templ_7745c5c3_Err = fieldError(errs, name).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -166,19 +166,19 @@ func NamespacePage(p Page, f NamespaceForm) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = checkbox("publish", "Clients may publish", f.Namespace.Publish).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = checkbox("publish", "Clients may publish", f.Namespace.Publish, f.Errors).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = checkbox("anonymous", "Anonymous clients may subscribe", f.Namespace.Anonymous).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = checkbox("anonymous", "Anonymous clients may subscribe", f.Namespace.Anonymous, f.Errors).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = checkbox("presence", "Presence", f.Namespace.Presence).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = checkbox("presence", "Presence", f.Namespace.Presence, f.Errors).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = checkbox("join_leave", "Join and leave events", f.Namespace.JoinLeave).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = checkbox("join_leave", "Join and leave events", f.Namespace.JoinLeave, f.Errors).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -228,7 +228,7 @@ func NamespacePage(p Page, f NamespaceForm) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = checkbox("watch", "Admins may watch it live", f.Namespace.Watch).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = checkbox("watch", "Admins may watch it live", f.Namespace.Watch, f.Errors).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -498,7 +498,7 @@ func projectFields(f ProjectForm) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = checkbox("anonymous", "Clients may connect without a token", f.Project.Anonymous).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = checkbox("anonymous", "Clients may connect without a token", f.Project.Anonymous, f.Errors).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -155,7 +155,7 @@ func (h *Handler) formBody(limit int64) func(http.Handler) http.Handler {
 				return
 			}
 			if status, msg := parseForm(w, r, limit); status != 0 {
-				h.log.Info("admin form refused", "path", r.URL.Path, "status", status, "reason", msg)
+				h.log.Debug("admin form refused", "path", r.URL.Path, "status", status, "reason", msg)
 				h.renderError(w, r, status, msg)
 				return
 			}

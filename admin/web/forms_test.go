@@ -144,6 +144,9 @@ func TestFormPartialUpdates(t *testing.T) {
 			if res.StatusCode != tc.status {
 				t.Fatalf("status %d, want %d; %.300s", res.StatusCode, tc.status, page)
 			}
+			if tc.status == http.StatusBadRequest && !strings.Contains(page, "must be on or off") {
+				t.Errorf("the page does not say what is wrong with the box: %.2000s", page)
+			}
 			want := before[0]
 			want.AllowedOrigins = slices.Clone(want.AllowedOrigins)
 			want.Namespaces = slices.Clone(want.Namespaces)

@@ -40,7 +40,8 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	ip := h.opts.ClientIP(r)
 	refund, ok := h.limiter.reserve(ip)
 	if !ok {
-		h.log.Warn("admin login refused: too many failures", "ip", ip)
+		// Debug only: a flood of refused guesses must not flood the log.
+		h.log.Debug("admin login refused: too many failures", "ip", ip)
 		h.loginRefused(w, r, "Too many failed attempts. Wait a minute and try again.", loginEvery)
 		return
 	}
