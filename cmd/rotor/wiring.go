@@ -73,7 +73,7 @@ func mountAdmin(ctx context.Context, r chi.Router, cfg *config.Config, dev bool,
 		APIKey:       cfg.Admin.APIKey,
 		Secure:       tls,
 		ClientIP:     node.ClientIP,
-		Logger:       log.With("component", "admin"),
+		Logger:       log, // web.New adds component=admin
 		OnChange: func() {
 			if err := node.NotifyStructureChanged(ctx); err != nil {
 				log.Warn("structure change notice", "err", err)
