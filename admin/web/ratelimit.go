@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -58,20 +59,17 @@ func newLoginLimiter(now func() time.Time) *loginLimiter {
 // checking. Otherwise the caller calls refund when the password turned
 // out right (or was never checked).
 func (l *loginLimiter) reserve(ip string) (refund func(), ok bool) {
+	key := limitKey(ip)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	b, found := l.m[ip]
+	b, found := l.m[key]
 	if !found {
 		if len(l.m) >= maxTracked {
-			for k, v := range l.m {
-				if v.refill(now); v.tokens >= loginBurst {
-					delete(l.m, k)
-				}
-			}
+			l.evict(now)
 		}
 		b = &bucket{tokens: loginBurst, at: now}
-		l.m[ip] = b
+		l.m[key] = b
 	}
 	b.refill(now)
 	if b.tokens < 1 {
@@ -87,6 +85,43 @@ func (l *loginLimiter) reserve(ip string) (refund func(), ok bool) {
 			b.tokens = min(loginBurst, b.tokens+1)
 		})
 	}, true
+}
+
+// evict makes room in a full map: it drops the buckets that have refilled
+// (addresses with no recent failure), or, when every one is still
+// draining, the fullest one, so the map stays bounded. Only an attack
+// from more than maxTracked addresses at once reaches the second case,
+// and then the comparisons are still capped by checkSlots.
+func (l *loginLimiter) evict(now time.Time) {
+	var fullest string
+	most := -1.0
+	for k, v := range l.m {
+		v.refill(now)
+		if v.tokens >= loginBurst {
+			delete(l.m, k)
+		} else if v.tokens > most {
+			fullest, most = k, v.tokens
+		}
+	}
+	if len(l.m) >= maxTracked {
+		delete(l.m, fullest)
+	}
+}
+
+// limitKey is what an address is counted under: an IPv4 address itself,
+// an IPv6 address by its /64, the block a single host or site is usually
+// given, so one attacker cannot step through the addresses of its own
+// network for fresh attempts. Anything that does not parse is its own key.
+func limitKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	return netip.PrefixFrom(a.WithZone(""), 64).Masked().String()
 }
 
 // checkSlots bounds concurrent password checks.

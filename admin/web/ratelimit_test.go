@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -52,6 +54,54 @@ func TestLoginLimiterRefund(t *testing.T) {
 	}
 	if _, ok := l.reserve("ip"); ok {
 		t.Fatal("more than the burst after refunds")
+	}
+}
+
+func TestLoginLimitKey(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ ip, want string }{
+		{"203.0.113.7", "203.0.113.7"},
+		{"::ffff:203.0.113.7", "203.0.113.7"},
+		{"2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:bbbb::9", "2001:db8:1:2::/64"},
+		{"fe80::1%eth0", "fe80::/64"},
+		{"not an address", "not an address"},
+	} {
+		if got := limitKey(tc.ip); got != tc.want {
+			t.Errorf("limitKey(%q) = %q, want %q", tc.ip, got, tc.want)
+		}
+	}
+	// Addresses of one /64 share a bucket.
+	l := newLoginLimiter(time.Now)
+	for i := range loginBurst {
+		if _, ok := l.reserve(fmt.Sprintf("2001:db8::%x", i+1)); !ok {
+			t.Fatalf("refused at attempt %d", i)
+		}
+	}
+	if _, ok := l.reserve("2001:db8::ffff"); ok {
+		t.Fatal("a new address in the same /64 got a fresh bucket")
+	}
+}
+
+func TestLoginLimiterBounded(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_000_000, 0)
+	l := newLoginLimiter(func() time.Time { return now })
+	if _, ok := l.reserve("victim"); !ok {
+		t.Fatal("first attempt refused")
+	}
+	for i := range maxTracked + 100 {
+		l.reserve(strconv.Itoa(i))
+		l.reserve(strconv.Itoa(i)) // draining: nothing refills while now stands still
+	}
+	if len(l.m) > maxTracked {
+		t.Fatalf("%d addresses tracked, want at most %d", len(l.m), maxTracked)
+	}
+	// Buckets that refilled go first.
+	now = now.Add(loginBurst * loginEvery)
+	l.reserve("newcomer")
+	if len(l.m) != 1 {
+		t.Fatalf("%d addresses tracked after all refilled, want 1", len(l.m))
 	}
 }
 
