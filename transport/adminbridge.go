@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"sync"
 
 	"github.com/rotor-rt/rotor/pubsub"
@@ -15,6 +16,12 @@ type AdminBridge struct{ n *Node }
 
 // Admin returns the node's bridge for the admin UI.
 func (n *Node) Admin() *AdminBridge { return &AdminBridge{n: n} }
+
+// ClientIP returns the address a request is counted under by every
+// per-address limit: the http.client_ip_header value set by the trusted
+// proxy when configured, else the TCP peer. The admin login limit takes
+// it from here so both agree on who a client is.
+func (n *Node) ClientIP(r *http.Request) string { return n.clientIP(r) }
 
 func (b *AdminBridge) channel(ctx context.Context, project, channel string) (chanRef, error) {
 	p, _, perr := b.n.lookupProject(ctx, project)

@@ -134,11 +134,31 @@ test('log in, create a project and a namespace, watch a publication arrive', asy
   // Add a namespace.
   await page.click('text=New namespace');
   await page.fill('input[name=name]', 'orders');
-  await page.check('input[name=presence]');
+  await page.check('input[type=checkbox][name=presence]');
   await page.fill('input[name=history_size]', '20');
   await page.fill('input[name=history_ttl]', '10m');
   await page.click('button:has-text("Create namespace")');
   await page.waitForSelector('text=Saved.');
+  const orders = async () => {
+    const res = await fetch(base + '/api/admin/projects/shop/namespaces/orders', {
+      headers: { Authorization: 'apikey ' + ADMIN_KEY },
+    });
+    assert.equal(res.status, 200);
+    return res.json();
+  };
+  assert.deepEqual(await orders(), {
+    name: 'orders', publish: false, anonymous: false, presence: true, join_leave: false,
+    history_size: 20, history_ttl: '10m0s', watch: true,
+  }, 'the new namespace has what the form said');
+  // Unchecking a box saves it off (a browser sends nothing for an
+  // unchecked box; the form's hidden field says so) and leaves the rest.
+  await page.goto(base + '/admin/projects/shop/namespaces/orders');
+  await page.uncheck('input[type=checkbox][name=presence]');
+  await Promise.all([page.waitForURL(/\?saved$/), page.click('button:has-text("Save")')]);
+  const after = await orders();
+  assert.equal(after.presence, false, 'an unchecked box is saved off');
+  assert.equal(after.watch, true, 'a checked box stays on');
+  assert.equal(after.history_size, 20, 'history is kept');
   await page.goto(base + '/admin/projects/shop');
   await page.waitForSelector('a:has-text("orders")');
   await page.screenshot({ path: join(imgDir, 'admin-project.png'), fullPage: true });

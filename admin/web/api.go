@@ -3,7 +3,9 @@ package web
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -109,6 +111,12 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		apiError(w, http.StatusBadRequest, pubsub.CodeBadRequest, "malformed JSON body: "+err.Error())
+		return false
+	}
+	// One value and nothing after it: `{"a":1} {"a":2}` or a stray
+	// character is a broken body, not a merge of its first part.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		apiError(w, http.StatusBadRequest, pubsub.CodeBadRequest, "malformed JSON body: data after the JSON object")
 		return false
 	}
 	return true

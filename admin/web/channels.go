@@ -53,11 +53,10 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 		h.storeError(w, r, err)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	c := views.Channel{
 		ProjectID: p.ID,
-		Channel:   strings.TrimSpace(r.PostFormValue("channel")),
-		Data:      r.PostFormValue("data"),
+		Channel:   strings.TrimSpace(r.PostForm.Get("channel")),
+		Data:      r.PostForm.Get("data"),
 		Errors:    views.FieldErrors{},
 	}
 	if c.Channel == "" {

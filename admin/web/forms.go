@@ -1,6 +1,10 @@
 package web
 
 import (
+	"errors"
+	"fmt"
+	"maps"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -11,20 +15,60 @@ import (
 	"github.com/rotor-rt/rotor/views"
 )
 
-// maxForm bounds a form or API body.
-const maxForm = 1 << 20
+// maxForm bounds a form or API body, maxLoginForm the login form (a
+// password).
+const (
+	maxForm      = 1 << 20
+	maxLoginForm = 4 << 10
+)
 
-// projectFromForm reads the project form into p (keeping what the form
-// does not carry) and returns what is wrong beyond Project.Validate.
+// form is a parsed form body (r.PostForm). A field that was not sent
+// leaves its setting as it was: a partial update changes only what it
+// names, and a body without our fields changes nothing. A field sent
+// empty clears its setting.
+type form url.Values
+
+// text sets *dst to the trimmed value of name, if sent.
+func (f form) text(name string, dst *string) {
+	if v, ok := f[name]; ok && len(v) > 0 {
+		*dst = strings.TrimSpace(v[0])
+	}
+}
+
+// check sets *dst from the check box name, if sent. Our forms send a
+// hidden "off" before each box (views.checkbox), so the last value is the
+// box's state.
+func (f form) check(name string, dst *bool, errs views.FieldErrors) {
+	v, ok := f[name]
+	if !ok || len(v) == 0 {
+		return
+	}
+	switch v[len(v)-1] {
+	case "on", "true", "1":
+		*dst = true
+	case "off", "false", "0", "":
+		*dst = false
+	default:
+		errs[name] = "must be on or off"
+	}
+}
+
+// projectFromForm applies the sent fields of the project form to p and
+// returns what is wrong beyond Project.Validate.
 func projectFromForm(r *http.Request, p *admin.Project) views.FieldErrors {
-	p.Name = strings.TrimSpace(r.PostFormValue("name"))
-	p.DefaultNamespace = strings.TrimSpace(r.PostFormValue("default_namespace"))
-	p.AuthURL = strings.TrimSpace(r.PostFormValue("auth_url"))
-	p.PublishHookURL = strings.TrimSpace(r.PostFormValue("publish_hook_url"))
-	p.EventsHookURL = strings.TrimSpace(r.PostFormValue("events_hook_url"))
-	p.AllowedOrigins = splitList(r.PostFormValue("allowed_origins"))
-	p.Anonymous = r.PostFormValue("anonymous") == "on"
-	return checkURLs(p)
+	f := form(r.PostForm)
+	errs := views.FieldErrors{}
+	f.text("name", &p.Name)
+	f.text("default_namespace", &p.DefaultNamespace)
+	f.text("auth_url", &p.AuthURL)
+	f.text("publish_hook_url", &p.PublishHookURL)
+	f.text("events_hook_url", &p.EventsHookURL)
+	if _, ok := f["allowed_origins"]; ok {
+		p.AllowedOrigins = splitList(r.PostForm.Get("allowed_origins"))
+	}
+	f.check("anonymous", &p.Anonymous, errs)
+	maps.Copy(errs, checkURLs(p))
+	return errs
 }
 
 // splitList splits on newlines and commas, dropping blanks.
@@ -62,27 +106,79 @@ func checkURLs(p *admin.Project) views.FieldErrors {
 	return errs
 }
 
-// namespaceFromForm reads the namespace form.
+// namespaceFromForm applies the sent fields of the namespace form to ns.
 func namespaceFromForm(r *http.Request, ns *admin.Namespace) views.FieldErrors {
+	f := form(r.PostForm)
 	errs := views.FieldErrors{}
-	ns.Publish = r.PostFormValue("publish") == "on"
-	ns.Anonymous = r.PostFormValue("anonymous") == "on"
-	ns.Presence = r.PostFormValue("presence") == "on"
-	ns.JoinLeave = r.PostFormValue("join_leave") == "on"
-	ns.Watch = r.PostFormValue("watch") == "on"
-	if v := strings.TrimSpace(r.PostFormValue("history_size")); v == "" {
-		ns.HistorySize = 0
-	} else if n, err := strconv.Atoi(v); err != nil {
-		errs["history_size"] = "must be a whole number"
-	} else {
-		ns.HistorySize = n
+	f.check("publish", &ns.Publish, errs)
+	f.check("anonymous", &ns.Anonymous, errs)
+	f.check("presence", &ns.Presence, errs)
+	f.check("join_leave", &ns.JoinLeave, errs)
+	f.check("watch", &ns.Watch, errs)
+	var v string
+	if _, ok := f["history_size"]; ok {
+		if f.text("history_size", &v); v == "" {
+			ns.HistorySize = 0
+		} else if n, err := strconv.Atoi(v); err != nil {
+			errs["history_size"] = "must be a whole number"
+		} else {
+			ns.HistorySize = n
+		}
 	}
-	if v := strings.TrimSpace(r.PostFormValue("history_ttl")); v == "" || v == "0" {
-		ns.HistoryTTL = 0
-	} else if d, err := time.ParseDuration(v); err != nil {
-		errs["history_ttl"] = "must be a duration such as 300s, 5m or 1h"
-	} else {
-		ns.HistoryTTL = d
+	if _, ok := f["history_ttl"]; ok {
+		if f.text("history_ttl", &v); v == "" || v == "0" {
+			ns.HistoryTTL = 0
+		} else if d, err := time.ParseDuration(v); err != nil {
+			errs["history_ttl"] = "must be a duration such as 300s, 5m or 1h"
+		} else {
+			ns.HistoryTTL = d
+		}
 	}
 	return errs
 }
+
+// formBody parses the body of every POST as a form of at most limit bytes
+// before next runs, and refuses one it cannot read: a body that is not
+// application/x-www-form-urlencoded (JSON belongs to /api/admin), is
+// malformed, or is too large. Handlers then read r.PostForm, and a field
+// missing from it was not sent rather than lost in a failed parse.
+func (h *Handler) formBody(limit int64) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodPost {
+				next.ServeHTTP(w, r)
+				return
+			}
+			if status, msg := parseForm(w, r, limit); status != 0 {
+				h.log.Debug("admin form refused", "path", r.URL.Path, "status", status, "reason", msg)
+				h.renderError(w, r, status, msg)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// parseForm fills r.PostForm, or returns the status and message that
+// refuse the body.
+func parseForm(w http.ResponseWriter, r *http.Request, limit int64) (status int, msg string) {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" && r.ContentLength == 0 {
+		// A button-only form (delete, regenerate, log out) may have no body.
+		r.PostForm = url.Values{}
+		return 0, ""
+	}
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != formType {
+		return http.StatusBadRequest, fmt.Sprintf("The request body must be a form (%s), not %q. Scripts use the JSON API at /api/admin.", formType, ct)
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	if err := r.ParseForm(); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return http.StatusRequestEntityTooLarge, fmt.Sprintf("The form is larger than %d bytes; nothing was saved.", limit)
+		}
+		return http.StatusBadRequest, "The form could not be read (" + err.Error() + "); nothing was saved."
+	}
+	return 0, ""
+}
+
+const formType = "application/x-www-form-urlencoded"

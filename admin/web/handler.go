@@ -13,12 +13,14 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
@@ -71,7 +73,9 @@ type Options struct {
 	// Node serves channel tools, the dashboard and the live watch. Nil
 	// shows them as unavailable.
 	Node Node
-	// PasswordHash is the bcrypt hash of the admin password. Required.
+	// PasswordHash is the bcrypt hash of the admin password. Empty turns
+	// the UI off: every page, the login form included, answers 404 and no
+	// password is ever checked; the JSON API still works with APIKey.
 	PasswordHash []byte
 	// APIKey is the global admin key for the JSON API (Authorization:
 	// apikey <key>). Empty turns the API off (every call gets 401).
@@ -86,8 +90,10 @@ type Options struct {
 	SessionTTL time.Duration
 	// BasePath is where UI() is mounted. "" means "/admin".
 	BasePath string
-	// ClientIP returns the address login attempts are counted under. Nil
-	// means the host of RemoteAddr (no proxy header is trusted).
+	// ClientIP returns the address login attempts are counted under: give
+	// the server's own (transport.Node.ClientIP), so the admin login
+	// trusts the same proxy header as every other limit. Nil means the
+	// host of RemoteAddr (no proxy header is trusted).
 	ClientIP func(*http.Request) string
 	// OnChange is called after every successful structure write made
 	// here, so the server can tell other nodes. May be nil.
@@ -104,6 +110,7 @@ type Handler struct {
 	log      *slog.Logger
 	sessions *sessions
 	limiter  *loginLimiter
+	checks   checkSlots
 	csrf     *http.CrossOriginProtection
 }
 
@@ -112,8 +119,10 @@ func New(opts Options) (*Handler, error) {
 	if opts.Store == nil {
 		return nil, errors.New("admin web: Store is required")
 	}
-	if len(opts.PasswordHash) == 0 {
-		return nil, errors.New("admin web: PasswordHash is required")
+	if len(opts.PasswordHash) > 0 {
+		if _, err := bcrypt.Cost(opts.PasswordHash); err != nil {
+			return nil, fmt.Errorf("admin web: PasswordHash is not a bcrypt hash: %w", err)
+		}
 	}
 	if opts.BasePath == "" {
 		opts.BasePath = "/admin"
@@ -140,6 +149,7 @@ func New(opts Options) (*Handler, error) {
 		log:      opts.Logger.With("component", "admin"),
 		sessions: newSessions(key, opts.SessionTTL, opts.Now),
 		limiter:  newLoginLimiter(opts.Now),
+		checks:   make(checkSlots, maxChecks),
 		csrf:     http.NewCrossOriginProtection(),
 	}
 	h.csrf.SetDenyHandler(http.HandlerFunc(h.denyCrossOrigin))
@@ -169,15 +179,24 @@ func (h *Handler) changed() {
 	}
 }
 
-// UI returns the admin pages, to be mounted at BasePath.
+// UI returns the admin pages, to be mounted at BasePath. Without a
+// password hash it answers 404 to everything: there is no login form to
+// guess at.
 func (h *Handler) UI() http.Handler {
 	r := chi.NewRouter()
-	r.Use(securityHeaders, h.crossOrigin)
+	r.Use(securityHeaders)
+	if len(h.opts.PasswordHash) == 0 {
+		r.HandleFunc("/*", func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "The admin UI is off on this server.", http.StatusNotFound)
+		})
+		return r
+	}
+	r.Use(h.crossOrigin)
 	r.Handle("/static/*", http.StripPrefix(h.opts.BasePath+"/static/", staticFiles()))
 	r.Get("/login", h.loginForm)
-	r.Post("/login", h.login)
+	r.With(h.formBody(maxLoginForm)).Post("/login", h.login)
 	r.Group(func(r chi.Router) {
-		r.Use(h.requireLogin)
+		r.Use(h.requireLogin, h.formBody(maxForm))
 		r.Post("/logout", h.logout)
 		r.Get("/", h.dashboard)
 		r.Get("/stats", h.stats)

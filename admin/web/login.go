@@ -2,6 +2,8 @@ package web
 
 import (
 	"net/http"
+	"strconv"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -29,25 +31,36 @@ func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, views.LoginPage(h.loginPage(r)))
 }
 
+// login checks the password. A failure slot of the client's address is
+// taken before bcrypt runs and given back only for the right password, so
+// concurrent guesses cannot outrun the limit; and at most maxChecks
+// comparisons run at once, whoever sends them. Only the guessing address
+// is limited: others, the right password included, log in as usual.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	ip := h.opts.ClientIP(r)
-	if h.limiter.blocked(ip) {
-		p := h.loginPage(r)
-		p.Error = "Too many failed attempts. Wait a minute and try again."
-		w.Header().Set("Retry-After", "60")
-		h.render(w, r, http.StatusTooManyRequests, views.LoginPage(p))
+	refund, ok := h.limiter.reserve(ip)
+	if !ok {
+		// Debug only: a flood of refused guesses must not flood the log.
+		h.log.Debug("admin login refused: too many failures", "ip", ip)
+		h.loginRefused(w, r, "Too many failed attempts. Wait a minute and try again.", loginEvery)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 4096)
-	password := r.PostFormValue("password")
-	if bcrypt.CompareHashAndPassword(h.opts.PasswordHash, []byte(password)) != nil {
-		h.limiter.failed(ip)
+	release, ok := h.checks.acquire(r.Context())
+	if !ok {
+		refund() // the password was not checked
+		h.loginRefused(w, r, "Too many logins at once. Try again in a moment.", time.Second)
+		return
+	}
+	err := bcrypt.CompareHashAndPassword(h.opts.PasswordHash, []byte(r.PostForm.Get("password")))
+	release()
+	if err != nil {
 		h.log.Warn("admin login failed", "ip", ip)
 		p := h.loginPage(r)
 		p.Error = "Wrong password."
 		h.render(w, r, http.StatusUnauthorized, views.LoginPage(p))
 		return
 	}
+	refund()
 	v, exp := h.sessions.issue()
 	http.SetCookie(w, &http.Cookie{
 		Name: cookieName, Value: v, Path: h.opts.BasePath, Expires: exp,
@@ -55,6 +68,14 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	})
 	h.log.Info("admin logged in", "ip", ip)
 	http.Redirect(w, r, h.opts.BasePath+"/", http.StatusSeeOther)
+}
+
+// loginRefused answers 429 with the login form and when to come back.
+func (h *Handler) loginRefused(w http.ResponseWriter, r *http.Request, msg string, after time.Duration) {
+	p := h.loginPage(r)
+	p.Error = msg
+	w.Header().Set("Retry-After", strconv.Itoa(int(after/time.Second)))
+	h.render(w, r, http.StatusTooManyRequests, views.LoginPage(p))
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {

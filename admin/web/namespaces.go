@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -61,10 +62,19 @@ func (h *Handler) saveNamespace(w http.ResponseWriter, r *http.Request, isNew bo
 		h.storeError(w, r, err)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-	ns := admin.Namespace{Name: chi.URLParam(r, "name")}
+	// A new namespace starts from the defaults, an existing one from what
+	// is stored: fields the form did not send keep those values.
+	var ns admin.Namespace
 	if isNew {
-		ns.Name = r.PostFormValue("name")
+		ns = admin.DefaultNamespaceSettings(strings.TrimSpace(r.PostForm.Get("name")))
+	} else {
+		name := chi.URLParam(r, "name")
+		cur, ok := p.Namespace(name)
+		if !ok || name == "" {
+			h.renderError(w, r, http.StatusNotFound, "No namespace "+name+" in project "+p.ID+".")
+			return
+		}
+		ns = *cur
 	}
 	errs := namespaceFromForm(r, &ns)
 	if len(errs) == 0 {

@@ -55,8 +55,7 @@ func (h *Handler) createProject(w http.ResponseWriter, r *http.Request) {
 	if wr == nil {
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-	p := admin.Project{ID: r.PostFormValue("id")}
+	p := admin.Project{ID: r.PostForm.Get("id")}
 	errs := projectFromForm(r, &p)
 	if len(errs) == 0 {
 		err := wr.CreateProject(r.Context(), &p)
@@ -103,7 +102,6 @@ func (h *Handler) updateProject(w http.ResponseWriter, r *http.Request) {
 		h.storeError(w, r, err)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	errs := projectFromForm(r, p)
 	if len(errs) == 0 {
 		err := wr.UpdateProject(r.Context(), p)

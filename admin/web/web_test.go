@@ -49,6 +49,13 @@ func hash(t *testing.T) []byte {
 // SQLite file (or the given store) and the in-memory engine.
 func newEnv(t *testing.T, store web.Store) *env {
 	t.Helper()
+	return newEnvWith(t, store, nil)
+}
+
+// newEnvWith is newEnv with opts changed by edit before the handler is
+// made.
+func newEnvWith(t *testing.T, store web.Store, edit func(*web.Options)) *env {
+	t.Helper()
 	if store == nil {
 		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "rotor.db"))
 		if err != nil {
@@ -58,7 +65,11 @@ func newEnv(t *testing.T, store web.Store) *env {
 		store = s
 	}
 	node := newTestNode(t, store)
-	h, err := web.New(web.Options{Store: store, Node: node, PasswordHash: hash(t), APIKey: testAdminKey})
+	opts := web.Options{Store: store, Node: node, PasswordHash: hash(t), APIKey: testAdminKey}
+	if edit != nil {
+		edit(&opts)
+	}
+	h, err := web.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +307,7 @@ func TestProjectAndNamespacePages(t *testing.T) {
 		{"new namespace", "/admin/projects/chat/namespaces", url.Values{"name": {"room"}, "presence": {"on"}, "history_size": {"5"}, "history_ttl": {"90s"}, "watch": {"on"}}, 303, ""},
 		{"duplicate namespace", "/admin/projects/chat/namespaces", url.Values{"name": {"room"}, "history_ttl": {"1m"}}, 400, "already exists"},
 		{"bad ttl", "/admin/projects/chat/namespaces/room", url.Values{"history_size": {"5"}, "history_ttl": {"soon"}}, 400, "must be a duration"},
-		{"ttl missing", "/admin/projects/chat/namespaces/room", url.Values{"history_size": {"5"}}, 400, "must be set when history_size"},
+		{"ttl cleared", "/admin/projects/chat/namespaces/room", url.Values{"history_size": {"5"}, "history_ttl": {""}}, 400, "must be set when history_size"},
 		{"update namespace", "/admin/projects/chat/namespaces/room", url.Values{"publish": {"on"}, "history_size": {"0"}}, 303, ""},
 		{"delete default namespace", "/admin/projects/chat/namespaces/default/delete", nil, 400, "cannot be deleted"},
 		{"delete namespace", "/admin/projects/chat/namespaces/room/delete", nil, 303, ""},
@@ -491,6 +502,12 @@ func TestAPI(t *testing.T) {
 		{"create ns", "POST", "/projects/api/namespaces", `{"name":"room","presence":true,"history_ttl":"30s"}`, 201, 0, `"history_ttl":"30s"`},
 		{"ns number ttl", "PATCH", "/projects/api/namespaces/room", `{"history_ttl":60}`, 200, 0, `"history_ttl":"1m0s"`},
 		{"ns bad ttl", "PATCH", "/projects/api/namespaces/room", `{"history_ttl":"soon"}`, 400, 107, "duration"},
+		{"ns trailing data", "PATCH", "/projects/api/namespaces/room", `{"presence":false} x`, 400, 107, "data after"},
+		{"ns two objects", "PATCH", "/projects/api/namespaces/room", `{"presence":false}{"presence":false}`, 400, 107, "data after"},
+		{"ns form body", "PATCH", "/projects/api/namespaces/room", `presence=false`, 400, 107, "malformed"},
+		{"ns empty body", "PATCH", "/projects/api/namespaces/room", ``, 400, 107, "malformed"},
+		{"project trailing data", "PATCH", "/projects/api", `{"auth_url":""} x`, 400, 107, "malformed"},
+		{"ns unchanged", "GET", "/projects/api/namespaces/room", "", 200, 0, `"presence":true`},
 		{"ns list", "GET", "/projects/api/namespaces", "", 200, 0, `"name":"room"`},
 		{"ns get", "GET", "/projects/api/namespaces/room", "", 200, 0, `"presence":true`},
 		{"delete default ns", "DELETE", "/projects/api/namespaces/default", "", 400, 107, "default namespace"},

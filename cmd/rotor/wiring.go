@@ -52,9 +52,8 @@ func mountAdmin(ctx context.Context, r chi.Router, cfg *config.Config, dev bool,
 			if cfg.Admin.APIKey == "" {
 				return nil
 			}
-			// The JSON API still works with the admin key; the UI refuses
-			// every password.
-			hash = []byte("$2a$10$invalidinvalidinvalidinvalidinvalidinvalidinvalidinva")
+			// The JSON API still works with the admin key; without a
+			// hash the UI answers 404 and has no login form.
 		} else {
 			b := make([]byte, 12)
 			_, _ = rand.Read(b)
@@ -73,7 +72,8 @@ func mountAdmin(ctx context.Context, r chi.Router, cfg *config.Config, dev bool,
 		PasswordHash: hash,
 		APIKey:       cfg.Admin.APIKey,
 		Secure:       tls,
-		Logger:       log.With("component", "admin"),
+		ClientIP:     node.ClientIP,
+		Logger:       log, // web.New adds component=admin
 		OnChange: func() {
 			if err := node.NotifyStructureChanged(ctx); err != nil {
 				log.Warn("structure change notice", "err", err)

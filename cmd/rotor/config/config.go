@@ -54,7 +54,8 @@ type HTTP struct {
 	// spreads load after deploys. Zero value: unlimited.
 	StreamLifetime time.Duration `koanf:"stream_lifetime"`
 	// ClientIPHeader names a header set by a trusted proxy that carries
-	// the client address (e.g. X-Real-IP), for limits.connections_per_ip.
+	// the client address (e.g. X-Real-IP; of a list, the last entry), for
+	// limits.connections_per_ip and the admin login limit.
 	// Zero value: the connection's remote address; never trust a header
 	// a client can set directly.
 	ClientIPHeader string `koanf:"client_ip_header"`

@@ -38,6 +38,9 @@ type serverConfig struct {
 	QueueBytes      int           // limits.queue_bytes; 0 means the default
 	Padding         int           // http.padding
 	StreamLifetime  time.Duration // http.stream_lifetime; 0 means unlimited
+	ClientIPHeader  string        // http.client_ip_header
+	AdminHash       string        // admin.password_hash; empty turns the admin UI off
+	AdminAPIKey     string        // admin.api_key; empty turns /api/admin off
 }
 
 func (c serverConfig) yaml() string {
@@ -61,6 +64,10 @@ func (c serverConfig) yaml() string {
   shutdown_timeout: %s
   padding: %d
   stream_lifetime: %s
+  client_ip_header: %q
+admin:
+  password_hash: %q
+  api_key: %q
 engine:
   type: %s
   redis_url: %q
@@ -81,7 +88,7 @@ limits:
   queue_bytes: %d
 log:
   level: warn
-`, c.Addr, c.TLSCert, c.TLSKey, c.H2C, ping, shut, c.Padding, c.StreamLifetime, engine, c.RedisURL, project, secret, apiKey, c.QueueBytes)
+`, c.Addr, c.TLSCert, c.TLSKey, c.H2C, ping, shut, c.Padding, c.StreamLifetime, c.ClientIPHeader, c.AdminHash, c.AdminAPIKey, engine, c.RedisURL, project, secret, apiKey, c.QueueBytes)
 }
 
 // server is one `rotor serve` process owned by a test.
