@@ -91,10 +91,16 @@ func (d *openAPIDoc) checkResponse(path, method string, status int, body []byte)
 	d.t.Helper()
 	op := d.operation(path, method)
 	responses, _ := op["responses"].(map[string]any)
-	if _, ok := responses[strconv.Itoa(status)]; !ok {
+	resp, ok := responses[strconv.Itoa(status)].(map[string]any)
+	if !ok {
 		d.t.Fatalf("%s %s answered %d, which docs/openapi.json does not list: %s", method, path, status, body)
 	}
-	ptr := "/paths/" + pointer(path) + "/" + strings.ToLower(method) + "/responses/" + strconv.Itoa(status) + "/content/application~1json/schema"
+	ptr := "/paths/" + pointer(path) + "/" + strings.ToLower(method) + "/responses/" + strconv.Itoa(status)
+	// A shared response is a reference to components/responses.
+	if ref, ok := resp["$ref"].(string); ok {
+		ptr = strings.TrimPrefix(ref, "#")
+	}
+	ptr += "/content/application~1json/schema"
 	if err := d.validate(ptr, body); err != nil {
 		d.t.Fatal(err)
 	}
