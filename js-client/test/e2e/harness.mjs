@@ -44,9 +44,9 @@ async function waitHTTP(url, proc, log) {
 /**
  * Starts `rotor serve` with the memory engine and a file structure: project
  * p1 (anonymous allowed) whose namespace `chat` has publish, presence,
- * join_leave and history on.
+ * join_leave and history on. projectExtra adds project settings (auth_url…).
  */
-export async function startRotor(bin, { port, leaveGrace = '1s' } = {}) {
+export async function startRotor(bin, { port, leaveGrace = '1s', projectExtra = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'rotor-e2e-'));
   port ??= await freePort();
   const cfg = `http:
@@ -65,7 +65,7 @@ structure:
       default_namespace: default
       allowed_origins: ["*"]
       anonymous: true
-      namespaces:
+${Object.entries(projectExtra).map(([k, v]) => `      ${k}: ${JSON.stringify(v)}\n`).join('')}      namespaces:
         - name: default
         - name: chat
           publish: true
