@@ -10,11 +10,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/docs"
+	"github.com/rotor-rt/rotor/pubsub/redis/redistest"
 )
 
 // openAPIDoc is docs/openapi.json, with its schemas compiled as JSON
@@ -291,4 +293,37 @@ func TestOpenAPISchemasRefuse(t *testing.T) {
 			t.Errorf("%s accepted %s", tc.ptr, tc.body)
 		}
 	}
+}
+
+// TestOpenAPIUnavailable: with the Redis engine's server killed, the 503
+// answers of methods and of the Pusher endpoints match the document.
+func TestOpenAPIUnavailable(t *testing.T) {
+	d := loadOpenAPI(t)
+	srv := redistest.Start(t)
+	node := startNodes(t, srv.URL(), 1)[0]
+	srv.Kill()
+	for _, method := range []string{"publish", "history", "presence"} {
+		t.Run(method, func(t *testing.T) {
+			d.t = t
+			body := `{"channel":"room:x","data":1}`
+			req, _ := http.NewRequest(http.MethodPost, node.url+"/api/"+method, strings.NewReader(body))
+			req.Header.Set("Authorization", "apikey p-api-key")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusServiceUnavailable {
+				t.Fatalf("status %d, want 503: %s", resp.StatusCode, b)
+			}
+			d.checkResponse("/api/"+method, http.MethodPost, resp.StatusCode, b)
+		})
+	}
+	t.Run("pusher events", func(t *testing.T) {
+		status, body := pusherPost(t, node, "/apps/p/events", `{"name":"x","channels":["room:x"],"data":"1"}`, "p", "p-api-key", time.Now())
+		if status != http.StatusServiceUnavailable || !strings.Contains(body, "room:x") {
+			t.Fatalf("got %d %q, want 503 naming the channel", status, body)
+		}
+	})
 }
