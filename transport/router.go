@@ -22,6 +22,8 @@ func (n *Node) Routes(r chi.Router) {
 		}))
 	})
 	r.Post("/api/{method}", n.handleAPI)
+	n.pusherRoutes(r)
+	openAPIRoutes(r)
 }
 
 // withProject resolves {project} (404 when unknown), applies the

@@ -45,8 +45,10 @@ async function waitHTTP(url, proc, log) {
  * Starts `rotor serve` with the memory engine and a file structure: project
  * p1 (anonymous allowed, allowed_origins `*` unless told otherwise) whose
  * namespace `chat` has publish, presence, join_leave and history on.
+ * projectExtra adds project settings (events_hook_url…); authURL sets auth_url.
  */
-export async function startRotor(bin, { port, leaveGrace = '1s', allowedOrigins = ['*'], authURL = '' } = {}) {
+export async function startRotor(bin, { port, leaveGrace = '1s', allowedOrigins = ['*'], authURL = '', projectExtra = {} } = {}) {
+  if (authURL) projectExtra = { ...projectExtra, auth_url: authURL };
   const dir = mkdtempSync(join(tmpdir(), 'rotor-e2e-'));
   port ??= await freePort();
   const cfg = `http:
@@ -64,9 +66,8 @@ structure:
       api_key: "${API_KEY}"
       default_namespace: default
       allowed_origins: ${JSON.stringify(allowedOrigins)}
-      auth_url: ${JSON.stringify(authURL)}
       anonymous: true
-      namespaces:
+${Object.entries(projectExtra).map(([k, v]) => `      ${k}: ${JSON.stringify(v)}\n`).join('')}      namespaces:
         - name: default
         - name: chat
           publish: true
