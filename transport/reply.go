@@ -48,6 +48,9 @@ func readBody(r *http.Request, limit int64) ([]byte, int, *pubsub.Error) {
 		if errors.As(err, &tooLarge) {
 			return nil, http.StatusRequestEntityTooLarge, errTooLarge
 		}
+		if errors.Is(err, errBodyTimeout) {
+			return nil, http.StatusRequestTimeout, pubsub.Errorf(pubsub.CodeBadRequest, "request body not received in time")
+		}
 		return nil, http.StatusBadRequest, pubsub.Errorf(pubsub.CodeBadRequest, "cannot read body: %v", err)
 	}
 	return body, 0, nil

@@ -117,6 +117,7 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 		QueueBytes:        cfg.Limits.EffectiveQueueBytes(),
 		ChannelsPerStream: cfg.Limits.EffectiveChannelsPerStream(),
 		MaxBody:           cfg.Client.MaxBody,
+		BodyTimeout:       cfg.HTTP.BodyTimeout,
 		LeaveGrace:        cfg.Client.LeaveGrace,
 		PresenceTTL:       cfg.Client.PresenceTTL,
 		AdminAPIKey:       cfg.Admin.APIKey,
@@ -163,8 +164,14 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 	r.Use(transport.RequestID)
 	node.Routes(r)
 	tls := cfg.HTTP.TLSCert != ""
-	if err := mountAdmin(runCtx, r, cfg, dev, store, node, log, out, tls); err != nil {
-		return err
+	// The admin UI bounds its own body sizes; it gets the body deadline.
+	var adminErr error
+	r.Group(func(r chi.Router) {
+		r.Use(node.GuardBodies)
+		adminErr = mountAdmin(runCtx, r, cfg, dev, store, node, log, out, tls)
+	})
+	if adminErr != nil {
+		return adminErr
 	}
 	mountOps(r, node, engine)
 	demoToken := ""

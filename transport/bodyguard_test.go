@@ -1,0 +1,215 @@
+package transport
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rotor-rt/rotor/admin"
+)
+
+// slowBody is a raw HTTP/1.1 request on its own loopback connection
+// whose body is sent by hand, so a test can dribble it.
+type slowBody struct {
+	t    *testing.T
+	conn net.Conn
+}
+
+// startSlowBody sends the headers of a POST to path announcing length
+// bytes of body, and the first byte of it.
+func startSlowBody(t *testing.T, s *testServer, path string, length int) *slowBody {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"+
+		"Authorization: apikey p-api-key\r\nContent-Length: %d\r\n\r\n{", path, length)
+	if _, err := io.WriteString(conn, head); err != nil {
+		t.Fatal(err)
+	}
+	return &slowBody{t: t, conn: conn}
+}
+
+// response reads the answer to the request.
+func (b *slowBody) response() (*http.Response, []byte) {
+	b.t.Helper()
+	_ = b.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(b.conn), nil)
+	if err != nil {
+		b.t.Fatalf("read response: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, body
+}
+
+// TestSlowBodyCut: a body sent one byte a second is answered 408 once
+// the body timeout passes, on every route that reads a body.
+func TestSlowBodyCut(t *testing.T) {
+	t.Parallel()
+	const timeout = 2 * time.Second
+	s := startServer(t, func(o *Options, _ *admin.Project) { o.BodyTimeout = timeout })
+	for _, path := range []string{"/connection/p/connect", "/connection/p/command", "/api/publish"} {
+		t.Run(path, func(t *testing.T) {
+			t.Parallel()
+			start := time.Now()
+			b := startSlowBody(t, s, path, 1000)
+			done := make(chan struct{})
+			defer close(done)
+			go func() {
+				tick := time.NewTicker(time.Second)
+				defer tick.Stop()
+				for {
+					select {
+					case <-done:
+						return
+					case <-tick.C:
+						if _, err := io.WriteString(b.conn, " "); err != nil {
+							return
+						}
+					}
+				}
+			}()
+			resp, body := b.response()
+			elapsed := time.Since(start)
+			if resp.StatusCode != http.StatusRequestTimeout {
+				t.Fatalf("status %d (%s), want 408", resp.StatusCode, body)
+			}
+			if e := decode[errorReply](t, string(body)); e.Error.Code != 107 {
+				t.Fatalf("code %d, want 107", e.Error.Code)
+			}
+			if elapsed < timeout || elapsed > timeout+5*time.Second {
+				t.Fatalf("answered after %v, want about %v", elapsed, timeout)
+			}
+			// The connection is closed, not kept for another request.
+			_ = b.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := b.conn.Read(make([]byte, 1)); err == nil {
+				t.Fatal("connection still open after 408")
+			}
+		})
+	}
+}
+
+// TestSlowBodiesHoldIPSlots: bodies still arriving count toward
+// connections_per_ip, so the next request or stream from that IP is
+// refused with 106; a body that completes gives its slot back.
+func TestSlowBodiesHoldIPSlots(t *testing.T) {
+	t.Parallel()
+	const limit = 3
+	s := startServer(t, func(o *Options, _ *admin.Project) { o.Limits.ConnectionsPerIP = limit })
+	session, grants := limitSession(t, s, "u1", "news")
+	paths := []string{"/connection/p/connect", "/connection/p/command", "/api/publish"}
+	bodies := make([]*slowBody, limit)
+	for i := range bodies {
+		bodies[i] = startSlowBody(t, s, paths[i], 2)
+	}
+	eventually(t, "slow bodies to hold their slots", func() bool {
+		s.node.usage.mu.Lock()
+		defer s.node.usage.mu.Unlock()
+		return s.node.usage.ips["127.0.0.1"] == limit
+	})
+	expectRefused(t, s, grantQuery(session, grants...), http.StatusTooManyRequests, 106)
+	st, body, _ := s.post("/connection/p/connect", map[string]string{}, nil)
+	if st != http.StatusTooManyRequests || decode[errorReply](t, string(body)).Error.Code != 106 {
+		t.Fatalf("connect with %d slow bodies open: %d %s, want 429 with 106", limit, st, body)
+	}
+
+	// One body completes: its slot is free again.
+	if _, err := io.WriteString(bodies[0].conn, "}"); err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := bodies[0].response(); resp.StatusCode != http.StatusOK {
+		t.Fatalf("completed body: %d %s", resp.StatusCode, body)
+	}
+	eventually(t, "a slot to free", func() bool {
+		s.node.usage.mu.Lock()
+		defer s.node.usage.mu.Unlock()
+		return s.node.usage.ips["127.0.0.1"] == limit-1
+	})
+	stream := s.openSSE(grantQuery(session, grants...), nil)
+	stream.close()
+}
+
+// TestMaxBodyEveryEndpoint: client.max_body is the largest body every
+// endpoint accepts, whether its length is announced or chunked; one byte
+// more is 413 with 106.
+func TestMaxBodyEveryEndpoint(t *testing.T) {
+	t.Parallel()
+	const maxBody = 4096
+	s := startServer(t, func(o *Options, _ *admin.Project) { o.MaxBody = maxBody })
+	session := s.connect(s.token("u1")).Session
+	bodies := []struct {
+		path string
+		// body returns a valid JSON body of exactly size bytes.
+		body func(size int) []byte
+	}{
+		{"/connection/p/connect", func(size int) []byte { return pad([]byte(`{"token":"`+s.token("u1")+`"}`), size) }},
+		{"/connection/p/command", func(size int) []byte {
+			return pad([]byte(`{"session":"`+session+`","commands":[{"id":1,"method":"ping"}]}`), size)
+		}},
+		{"/api/publish", func(size int) []byte {
+			prefix := `{"channel":"news","data":"`
+			return []byte(prefix + strings.Repeat("a", size-len(prefix)-2) + `"}`)
+		}},
+		{"/api/broadcast", func(size int) []byte {
+			prefix := `{"channels":["news"],"data":"`
+			return []byte(prefix + strings.Repeat("a", size-len(prefix)-2) + `"}`)
+		}},
+	}
+	for _, b := range bodies {
+		for _, c := range []struct {
+			size    int
+			chunked bool
+			status  int
+		}{
+			{maxBody - 1, false, 200},
+			{maxBody, false, 200},
+			{maxBody + 1, false, 413},
+			{maxBody, true, 200},
+			{maxBody + 1, true, 413},
+		} {
+			t.Run(fmt.Sprintf("%s/%d/chunked=%v", b.path, c.size, c.chunked), func(t *testing.T) {
+				t.Parallel()
+				body := b.body(c.size)
+				if len(body) != c.size {
+					t.Fatalf("test body is %d bytes, want %d", len(body), c.size)
+				}
+				var r io.Reader = bytes.NewReader(body)
+				if c.chunked {
+					r = io.MultiReader(r) // hides the length: sent chunked
+				}
+				req, _ := http.NewRequest(http.MethodPost, s.url+b.path, r)
+				req.Header.Set("Authorization", "apikey p-api-key")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				rb, _ := io.ReadAll(resp.Body)
+				if resp.StatusCode != c.status {
+					t.Fatalf("status %d (%s), want %d", resp.StatusCode, rb, c.status)
+				}
+				if c.status == 413 {
+					if e := decode[errorReply](t, string(rb)); e.Error.Code != 106 {
+						t.Fatalf("code %d, want 106", e.Error.Code)
+					}
+				} else if bytes.Contains(rb, []byte(`"error"`)) {
+					t.Fatalf("error in answer: %s", rb)
+				}
+			})
+		}
+	}
+}
+
+// pad appends spaces to a JSON body until it is size bytes.
+func pad(b []byte, size int) []byte {
+	return append(b, bytes.Repeat([]byte(" "), size-len(b))...)
+}
