@@ -139,6 +139,24 @@ func TestMetrics(t *testing.T) {
 	})
 }
 
+// TestMetricsAddress: with http.metrics_address set, /metrics is served
+// on that listener alone and the clients' port answers 404 for it.
+func TestMetricsAddress(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverConfig{MetricsAddr: freeAddr(t)})
+	if code := status(t, srv, "/metrics"); code != http.StatusNotFound {
+		t.Errorf("/metrics on the client port: %d, want 404", code)
+	}
+	metrics := &server{t: t, base: "http://" + srv.cfg.MetricsAddr, client: srv.client}
+	if n := metricSum(t, scrape(t, metrics), "rotor_streams"); n != 0 {
+		t.Errorf("rotor_streams %v, want 0", n)
+	}
+	// The metrics listener serves nothing else.
+	if code := status(t, metrics, "/healthz"); code != http.StatusNotFound {
+		t.Errorf("/healthz on the metrics listener: %d, want 404", code)
+	}
+}
+
 // TestReadyzRedis: /readyz follows the Redis engine: 200, then 503 while
 // redis-server is down (a load balancer must take the node out), then 200
 // again once it is back. /healthz stays 200 throughout.

@@ -38,6 +38,7 @@ type serverConfig struct {
 	QueueBytes      int           // limits.queue_bytes; 0 means the default
 	Padding         int           // http.padding
 	StreamLifetime  time.Duration // http.stream_lifetime; 0 means unlimited
+	MetricsAddr     string        // http.metrics_address; empty serves /metrics on Addr
 }
 
 func (c serverConfig) yaml() string {
@@ -61,6 +62,7 @@ func (c serverConfig) yaml() string {
   shutdown_timeout: %s
   padding: %d
   stream_lifetime: %s
+  metrics_address: %q
 engine:
   type: %s
   redis_url: %q
@@ -81,7 +83,7 @@ limits:
   queue_bytes: %d
 log:
   level: warn
-`, c.Addr, c.TLSCert, c.TLSKey, c.H2C, ping, shut, c.Padding, c.StreamLifetime, engine, c.RedisURL, project, secret, apiKey, c.QueueBytes)
+`, c.Addr, c.TLSCert, c.TLSKey, c.H2C, ping, shut, c.Padding, c.StreamLifetime, c.MetricsAddr, engine, c.RedisURL, project, secret, apiKey, c.QueueBytes)
 }
 
 // server is one `rotor serve` process owned by a test.
