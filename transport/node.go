@@ -76,6 +76,9 @@ type Options struct {
 	// HookRetries is how often a failed events hook batch is retried; 0
 	// means 5.
 	HookRetries int
+	// EventsQueueBytes bounds, per project, the events waiting for the
+	// events hook, in bytes; 0 means hooks.DefaultQueueBytes (16 MiB).
+	EventsQueueBytes int64
 	// Limits are per-client rate and size limits.
 	Limits Limits
 	// Padding is the size of a comment sent first on every SSE stream,

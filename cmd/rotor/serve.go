@@ -123,6 +123,7 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 		AdminAPIKey:       cfg.Admin.APIKey,
 		HookTimeout:       cfg.Hooks.Timeout,
 		HookRetries:       cfg.Hooks.Retries,
+		EventsQueueBytes:  cfg.Hooks.EventsQueueBytes,
 		Limits: transport.Limits{
 			CommandRate:       cfg.Limits.EffectiveCommandRate(),
 			CommandBurst:      cfg.Limits.EffectiveCommandBurst(),
