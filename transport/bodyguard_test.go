@@ -3,10 +3,12 @@ package transport
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -212,4 +214,66 @@ func TestMaxBodyEveryEndpoint(t *testing.T) {
 // pad appends spaces to a JSON body until it is size bytes.
 func pad(b []byte, size int) []byte {
 	return append(b, bytes.Repeat([]byte(" "), size-len(b))...)
+}
+
+// TestGuardBodies: routes that bound their own bodies (the admin UI) get
+// the read deadline and the per-IP accounting, but not client.max_body.
+func TestGuardBodies(t *testing.T) {
+	t.Parallel()
+	const timeout = time.Second
+	s := startServer(t, func(o *Options, _ *admin.Project) {
+		o.BodyTimeout = timeout
+		o.MaxBody = 1024
+		o.Limits.ConnectionsPerIP = 1
+	})
+	read := make(chan error, 4)
+	h := s.node.GuardBodies(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := io.ReadAll(r.Body)
+		read <- err
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		}
+	}))
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+
+	// Larger than client.max_body: its own limits apply, not that one.
+	resp, err := http.Post(srv.URL, "text/plain", strings.NewReader(strings.Repeat("x", 64<<10)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || <-read != nil {
+		t.Fatalf("64 KiB body: status %d", resp.StatusCode)
+	}
+
+	// A slow body holds the IP's one slot, so another is refused, and it
+	// is cut at the deadline.
+	slow := startSlowBody(t, &testServer{url: srv.URL}, "/", 100)
+	eventually(t, "the slow body to hold the slot", func() bool {
+		s.node.usage.mu.Lock()
+		defer s.node.usage.mu.Unlock()
+		return s.node.usage.ips["127.0.0.1"] == 1
+	})
+	resp, err = http.Post(srv.URL, "text/plain", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("second body from the IP: status %d, want 429", resp.StatusCode)
+	}
+	start := time.Now()
+	select {
+	case err := <-read:
+		if !errors.Is(err, errBodyTimeout) {
+			t.Fatalf("slow body read: %v, want the body timeout", err)
+		}
+	case <-time.After(timeout + 10*time.Second):
+		t.Fatal("slow body never cut")
+	}
+	if elapsed := time.Since(start); elapsed > timeout+5*time.Second {
+		t.Fatalf("cut after %v", elapsed)
+	}
+	slow.response()
 }

@@ -39,10 +39,14 @@ type serverConfig struct {
 	Padding         int           // http.padding
 	StreamLifetime  time.Duration // http.stream_lifetime; 0 means unlimited
 	MetricsAddr     string        // http.metrics_address; empty serves /metrics on Addr
+	BodyTimeout     time.Duration // http.body_timeout; 0 means 10s (the default)
 }
 
 func (c serverConfig) yaml() string {
-	ping, shut := c.Ping, c.ShutdownTimeout
+	ping, shut, body := c.Ping, c.ShutdownTimeout, c.BodyTimeout
+	if body == 0 {
+		body = 10 * time.Second
+	}
 	if ping == 0 {
 		ping = 20 * time.Second
 	}
@@ -63,6 +67,7 @@ func (c serverConfig) yaml() string {
   padding: %d
   stream_lifetime: %s
   metrics_address: %q
+  body_timeout: %s
 engine:
   type: %s
   redis_url: %q
@@ -83,7 +88,7 @@ limits:
   queue_bytes: %d
 log:
   level: warn
-`, c.Addr, c.TLSCert, c.TLSKey, c.H2C, ping, shut, c.Padding, c.StreamLifetime, c.MetricsAddr, engine, c.RedisURL, project, secret, apiKey, c.QueueBytes)
+`, c.Addr, c.TLSCert, c.TLSKey, c.H2C, ping, shut, c.Padding, c.StreamLifetime, c.MetricsAddr, body, engine, c.RedisURL, project, secret, apiKey, c.QueueBytes)
 }
 
 // server is one `rotor serve` process owned by a test.
