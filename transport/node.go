@@ -109,7 +109,8 @@ type Limits struct {
 	// limit.
 	PublishRate float64
 	// ConnectionsPerIP, StreamsPerClient and ChannelsPerClient bound what
-	// open streams and polls hold on this node; 0 = no limit.
+	// open streams and polls hold on this node; ConnectionsPerIP also
+	// counts request bodies still arriving (see holdIP). 0 = no limit.
 	ConnectionsPerIP  int
 	StreamsPerClient  int
 	ChannelsPerClient int

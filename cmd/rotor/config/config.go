@@ -215,8 +215,8 @@ type Limits struct {
 	QueueBytes int `koanf:"queue_bytes"`
 	// ChannelsPerStream bounds the channels one stream carries. 0 means 128.
 	ChannelsPerStream int `koanf:"channels_per_stream"`
-	// ConnectionsPerIP bounds open streams and polls from one IP address.
-	// 0 means unlimited.
+	// ConnectionsPerIP bounds open streams and polls from one IP address;
+	// request bodies still arriving count too. 0 means unlimited.
 	ConnectionsPerIP int `koanf:"connections_per_ip"`
 	// StreamsPerClient bounds the open streams of one client. 0 means
 	// unlimited.

@@ -102,7 +102,7 @@ admin:
 limits:
   queue_bytes: 0            # bytes queued per stream before it is cut as slow; 0 means 1 MiB
   channels_per_stream: 0    # channels on one stream; 0 means 128
-  connections_per_ip: 0     # open streams and polls per IP; 0 means unlimited
+  connections_per_ip: 0     # open streams, polls and arriving bodies per IP; 0 means unlimited
   streams_per_client: 0     # open streams per client; 0 means unlimited
   channels_per_client: 0    # subscribed channels per client; 0 means unlimited
   publish_rate: 0           # client publications per second per client; 0 means unlimited
