@@ -54,7 +54,7 @@ func TestDispatcherBoundedInBytes(t *testing.T) {
 	const bound = 1 << 20
 	obs := &countingObserver{}
 	d := NewDispatcher(DispatcherOptions{
-		Resolve: resolveTo(srv.URL), Client: NewHTTPClient(100 * time.Millisecond), FlushInterval: time.Millisecond,
+		Resolve: resolveTo(srv.URL), Client: NewHTTPClient(500 * time.Millisecond), FlushInterval: time.Millisecond,
 		QueueBytes: bound, Retries: -1, Observer: obs, Logger: quietLogger(),
 	})
 	startDispatcher(t, d)
