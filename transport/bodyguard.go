@@ -8,6 +8,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/rotor-rt/rotor/pubsub"
 )
 
 // errBodyTimeout marks a request body that did not arrive within
@@ -28,20 +30,22 @@ func (n *Node) guardBody(limit int64, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if limit > 0 && r.ContentLength > limit {
-			writeError(w, http.StatusRequestEntityTooLarge, errTooLarge)
-			return
-		}
-		release, bad := n.holdIP(n.clientIP(r))
-		if bad != nil {
-			writeError(w, bad.status, bad.err)
-			return
-		}
-		defer release()
+		// The deadline comes first: even a request refused here has its
+		// body read (and discarded) by net/http before the answer goes out.
 		rc := http.NewResponseController(w)
 		if err := rc.SetReadDeadline(time.Now().Add(n.opts.BodyTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 			n.log.WarnContext(r.Context(), "set body read deadline", "err", err)
 		}
+		if limit > 0 && r.ContentLength > limit {
+			refuseBody(w, http.StatusRequestEntityTooLarge, errTooLarge)
+			return
+		}
+		release, bad := n.holdIP(n.clientIP(r))
+		if bad != nil {
+			refuseBody(w, bad.status, bad.err)
+			return
+		}
+		defer release()
 		body := r.Body
 		if limit > 0 {
 			body = http.MaxBytesReader(w, body, limit)
@@ -52,6 +56,15 @@ func (n *Node) guardBody(limit int64, next http.Handler) http.Handler {
 		}}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// refuseBody answers a request without reading its body, and closes the
+// connection after the answer: otherwise net/http would first read the
+// unread body (up to 256 KiB) to keep the connection, so a slow sender
+// would hold the answer back until the body deadline.
+func refuseBody(w http.ResponseWriter, status int, e *pubsub.Error) {
+	w.Header().Set("Connection", "close")
+	writeError(w, status, e)
 }
 
 // GuardBodies gives the routes it wraps the body read deadline and the

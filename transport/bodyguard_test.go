@@ -119,6 +119,11 @@ func TestSlowBodiesHoldIPSlots(t *testing.T) {
 		return s.node.usage.ips["127.0.0.1"] == limit
 	})
 	expectRefused(t, s, grantQuery(session, grants...), http.StatusTooManyRequests, 106)
+	// Another slow body is refused at once, not after its body arrives.
+	start := time.Now()
+	if resp, body := startSlowBody(t, s, paths[0], 2).response(); resp.StatusCode != http.StatusTooManyRequests || time.Since(start) > 5*time.Second {
+		t.Fatalf("slow body over the limit: %d %s after %v, want 429 at once", resp.StatusCode, body, time.Since(start))
+	}
 	st, body, _ := s.post("/connection/p/connect", map[string]string{}, nil)
 	if st != http.StatusTooManyRequests || decode[errorReply](t, string(body)).Error.Code != 106 {
 		t.Fatalf("connect with %d slow bodies open: %d %s, want 429 with 106", limit, st, body)
@@ -207,6 +212,20 @@ func TestMaxBodyEveryEndpoint(t *testing.T) {
 					t.Fatalf("error in answer: %s", rb)
 				}
 			})
+		}
+	}
+}
+
+// TestOversizeSlowBodyRefusedAtOnce: a body whose Content-Length is over
+// client.max_body is answered 413 without waiting for it to arrive.
+func TestOversizeSlowBodyRefusedAtOnce(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, func(o *Options, _ *admin.Project) { o.MaxBody = 1024; o.BodyTimeout = time.Minute })
+	for _, path := range []string{"/connection/p/connect", "/connection/p/command", "/api/publish"} {
+		start := time.Now()
+		resp, body := startSlowBody(t, s, path, 2048).response()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || time.Since(start) > 5*time.Second {
+			t.Fatalf("%s: %d %s after %v, want 413 at once", path, resp.StatusCode, body, time.Since(start))
 		}
 	}
 }
