@@ -37,12 +37,12 @@ func (n *Node) guardBody(limit int64, next http.Handler) http.Handler {
 			n.log.WarnContext(r.Context(), "set body read deadline", "err", err)
 		}
 		if limit > 0 && r.ContentLength > limit {
-			refuseBody(w, http.StatusRequestEntityTooLarge, errTooLarge)
+			refuseBody(w, r, http.StatusRequestEntityTooLarge, errTooLarge)
 			return
 		}
 		release, bad := n.holdIP(n.clientIP(r))
 		if bad != nil {
-			refuseBody(w, bad.status, bad.err)
+			refuseBody(w, r, bad.status, bad.err)
 			return
 		}
 		defer release()
@@ -58,12 +58,16 @@ func (n *Node) guardBody(limit int64, next http.Handler) http.Handler {
 	})
 }
 
-// refuseBody answers a request without reading its body, and closes the
-// connection after the answer: otherwise net/http would first read the
-// unread body (up to 256 KiB) to keep the connection, so a slow sender
-// would hold the answer back until the body deadline.
-func refuseBody(w http.ResponseWriter, status int, e *pubsub.Error) {
-	w.Header().Set("Connection", "close")
+// refuseBody answers a request without reading its body. Over HTTP/1 it
+// closes the connection after the answer: otherwise net/http would first
+// read the unread body (up to 256 KiB) to keep the connection, so a slow
+// sender would hold the answer back until the body deadline. HTTP/2 resets
+// just the stream, and there "Connection: close" would wind down the whole
+// connection, streams included.
+func refuseBody(w http.ResponseWriter, r *http.Request, status int, e *pubsub.Error) {
+	if r.ProtoMajor == 1 {
+		w.Header().Set("Connection", "close")
+	}
 	writeError(w, status, e)
 }
 

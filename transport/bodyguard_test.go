@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"strings"
 	"testing"
 	"time"
@@ -295,4 +296,92 @@ func TestGuardBodies(t *testing.T) {
 		t.Fatalf("cut after %v", elapsed)
 	}
 	slow.response()
+}
+
+// TestBodyGuardHTTP2: over HTTP/2 the body deadline applies per stream (a
+// dribbled body is answered 408), and a refused body ends its own stream
+// only: a stream open on the same connection keeps going.
+func TestBodyGuardHTTP2(t *testing.T) {
+	t.Parallel()
+	const timeout = 2 * time.Second
+	s := startServer(t, func(o *Options, _ *admin.Project) { o.BodyTimeout = timeout; o.MaxBody = 1024 })
+	h2 := httptest.NewUnstartedServer(s.handler)
+	h2.EnableHTTP2 = true
+	h2.StartTLS()
+	t.Cleanup(h2.Close)
+	client := h2.Client()
+
+	session, grants := limitSession(t, s, "u1", "news")
+	resp, err := client.Get(h2.URL + "/connection/p/sse?" + grantQuery(session, grants...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusOK {
+		t.Fatalf("stream: %s %d", resp.Proto, resp.StatusCode)
+	}
+	stream := bufio.NewReader(resp.Body)
+	waitLine := func(prefix string) {
+		t.Helper()
+		for {
+			line, err := stream.ReadString('\n')
+			if err != nil {
+				t.Fatalf("stream ended waiting for %q: %v", prefix, err)
+			}
+			if strings.HasPrefix(line, prefix) {
+				return
+			}
+		}
+	}
+	waitLine("event: sub")
+
+	// Announced oversize body: 413 on its stream.
+	req, _ := http.NewRequest(http.MethodPost, h2.URL+"/api/publish", strings.NewReader(strings.Repeat(" ", 2048)))
+	req.Header.Set("Authorization", "apikey p-api-key")
+	r413, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r413.Body.Close()
+	if r413.StatusCode != http.StatusRequestEntityTooLarge || r413.ProtoMajor != 2 {
+		t.Fatalf("oversize body: %s %d, want HTTP/2 413", r413.Proto, r413.StatusCode)
+	}
+
+	// A dribbled body: 408 once the deadline passes.
+	pr, pw := io.Pipe()
+	go func() {
+		_, _ = io.WriteString(pw, "{")
+		for range 10 {
+			time.Sleep(time.Second)
+			if _, err := io.WriteString(pw, " "); err != nil {
+				return
+			}
+		}
+		pw.Close()
+	}()
+	t.Cleanup(func() { pw.CloseWithError(io.ErrClosedPipe) })
+	// It goes on the same connection: the 413 did not wind it down.
+	reused := false
+	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}
+	req, _ = http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), http.MethodPost, h2.URL+"/api/publish", pr)
+	req.Header.Set("Authorization", "apikey p-api-key")
+	start := time.Now()
+	r408, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r408.Body.Close()
+	if r408.StatusCode != http.StatusRequestTimeout {
+		t.Fatalf("dribbled body: %d, want 408", r408.StatusCode)
+	}
+	if !reused {
+		t.Fatal("the request after a 413 needed a new connection")
+	}
+	if elapsed := time.Since(start); elapsed < timeout || elapsed > timeout+5*time.Second {
+		t.Fatalf("answered after %v, want about %v", elapsed, timeout)
+	}
+
+	// The stream on the same connection still delivers.
+	s.publish("news", map[string]int{"n": 1})
+	waitLine("event: pub")
 }
