@@ -78,7 +78,7 @@ func (n *Node) handleAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var params apiParams
-	if status, perr := decodeBody(r, n.opts.MaxBody+4096, &params); perr != nil {
+	if status, perr := decodeBody(r, n.opts.MaxBody, &params); perr != nil {
 		writeError(w, status, perr)
 		return
 	}

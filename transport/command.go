@@ -54,7 +54,7 @@ type cmdResult struct {
 // handleCommand serves POST /connection/{project}/command (docs/protocol.md, Commands).
 func (n *Node) handleCommand(w http.ResponseWriter, r *http.Request, p *admin.Project) {
 	var req commandRequest
-	if status, perr := decodeBody(r, n.opts.MaxBody+4096, &req); perr != nil {
+	if status, perr := decodeBody(r, n.opts.MaxBody, &req); perr != nil {
 		writeError(w, status, perr)
 		return
 	}

@@ -29,9 +29,11 @@ func (n *Node) newEventsDispatcher() *hooks.Dispatcher {
 			}
 			return p.EventsHookURL, []byte(p.Secret), true
 		},
-		Client:  hooks.NewHTTPClient(n.opts.HookTimeout),
-		Retries: n.opts.HookRetries,
-		Logger:  n.opts.Logger.With("component", "events-hook"),
+		Client:     hooks.NewHTTPClient(n.opts.HookTimeout),
+		Retries:    n.opts.HookRetries,
+		QueueBytes: n.opts.EventsQueueBytes,
+		Observer:   eventsObserver{n.metrics},
+		Logger:     n.opts.Logger.With("component", "events-hook"),
 	})
 }
 

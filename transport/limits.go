@@ -21,7 +21,7 @@ const (
 	limitMessageSize       = "message_size"
 )
 
-// usage counts what open streams and polls hold on this node, for the
+// usage counts what open streams, polls and unfinished request bodies hold on this node, for the
 // per-IP and per-client limits. Limits are per node: behind a load
 // balancer each node applies them to what it serves.
 type usage struct {
@@ -29,10 +29,13 @@ type usage struct {
 	ips     map[string]int
 	streams map[string]int
 	chans   map[string]int
+	// bodies counts, per IP, requests whose body is still arriving; they
+	// are in ips too.
+	bodies map[string]int
 }
 
 func newUsage() *usage {
-	return &usage{ips: map[string]int{}, streams: map[string]int{}, chans: map[string]int{}}
+	return &usage{ips: map[string]int{}, streams: map[string]int{}, chans: map[string]int{}, bodies: map[string]int{}}
 }
 
 // clientIP returns the address limits count a request under: the trusted
@@ -87,6 +90,40 @@ func (n *Node) acquire(ip, client string, chans int) (release func(), bad *refus
 			dec(u.ips, ip, 1)
 			dec(u.streams, client, 1)
 			dec(u.chans, client, chans)
+		})
+	}, nil
+}
+
+// holdIP reserves a connection slot for ip, for a request that is still
+// sending its body: a slow body ties up a connection as a stream does, so
+// it counts toward connections_per_ip until it is read, and streams are
+// refused while bodies fill the slots. The body itself is refused only
+// when connections_per_ip bodies from ip are already arriving, so that a
+// client with all its streams open can still send commands and a backend
+// sharing an IP with browsers can still call the API: at worst an IP holds
+// twice the limit, half of it bodies cut by the body timeout. release must
+// be called once.
+func (n *Node) holdIP(ip string) (release func(), bad *refused) {
+	limit := n.opts.Limits.ConnectionsPerIP
+	if limit <= 0 {
+		return func() {}, nil
+	}
+	u := n.usage
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.bodies[ip] >= limit {
+		n.refusedBy(limitConnectionsPerIP)
+		return nil, refuse(http.StatusTooManyRequests, pubsub.Errorf(pubsub.CodeLimitExceeded, "limit exceeded: %s", limitConnectionsPerIP))
+	}
+	u.ips[ip]++
+	u.bodies[ip]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			u.mu.Lock()
+			defer u.mu.Unlock()
+			dec(u.ips, ip, 1)
+			dec(u.bodies, ip, 1)
 		})
 	}, nil
 }

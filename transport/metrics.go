@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/transport/hooks"
 )
 
 // nodeMetrics are the node's own Prometheus metrics; hub counters are
@@ -17,6 +18,9 @@ type nodeMetrics struct {
 	hookDuration *prometheus.HistogramVec
 	engineErrors prometheus.Counter
 	streamsOpen  *prometheus.CounterVec
+	// eventsDropped counts events the events hook gave up, by reason
+	// (hooks.Drop*: a fixed set, so cardinality stays bounded).
+	eventsDropped *prometheus.CounterVec
 	// sseDeliveries and pollDeliveries are deliveries' children, resolved
 	// once so counting costs one atomic add per flush.
 	sseDeliveries, pollDeliveries prometheus.Counter
@@ -34,7 +38,7 @@ func newNodeMetrics() *nodeMetrics {
 		}, []string{"transport"}),
 		hookDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "rotor", Name: "hook_duration_seconds",
-			Help:    "Calls to auth_url and publish_hook_url, by hook and outcome.",
+			Help:    "Calls to auth_url, publish_hook_url and events_hook_url, by hook (auth, publish, events) and outcome.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"hook", "outcome"}),
 		engineErrors: prometheus.NewCounter(prometheus.CounterOpts{
@@ -45,6 +49,15 @@ func newNodeMetrics() *nodeMetrics {
 			Namespace: "rotor", Name: "streams_opened_total",
 			Help: "Streams and polls opened, by transport.",
 		}, []string{"transport"}),
+		eventsDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "rotor", Name: "events_hook_dropped_total",
+			Help: "Events never delivered to events_hook_url, by reason (queue_full, retries_exhausted, no_hook).",
+		}, []string{"reason"}),
+	}
+	// Every reason is exported from the start, so a rate() works before
+	// the first drop.
+	for _, r := range []string{hooks.DropQueueFull, hooks.DropRetriesExhausted, hooks.DropNoHook} {
+		m.eventsDropped.WithLabelValues(r)
 	}
 	m.sseDeliveries = m.deliveries.WithLabelValues("sse")
 	m.pollDeliveries = m.deliveries.WithLabelValues("poll")
@@ -58,6 +71,24 @@ func (m *nodeMetrics) observeHook(hook string, start time.Time, err error) {
 		outcome = "error"
 	}
 	m.hookDuration.WithLabelValues(hook, outcome).Observe(time.Since(start).Seconds())
+}
+
+// eventsObserver feeds the events hook's drops and calls into the node's
+// metrics.
+type eventsObserver struct{ m *nodeMetrics }
+
+var _ hooks.Observer = eventsObserver{}
+
+func (o eventsObserver) Dropped(reason string, events int) {
+	o.m.eventsDropped.WithLabelValues(reason).Add(float64(events))
+}
+
+func (o eventsObserver) Called(took time.Duration, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	o.m.hookDuration.WithLabelValues("events", outcome).Observe(took.Seconds())
 }
 
 // fail maps an engine error to a protocol error and counts it.
@@ -85,6 +116,12 @@ func (n *Node) Collectors() []prometheus.Collector {
 		counter("publications_total", "Publications delivered to this node.", func() float64 { return float64(n.hub.Stats().Publications) }),
 		counter("deliveries_total", "Messages queued to streams.", func() float64 { return float64(n.hub.Stats().Deliveries) }),
 		counter("slow_disconnects_total", "Streams ended because their queue overflowed (3002).", func() float64 { return float64(n.hub.Stats().Slow) }),
-		m.refusals, m.deliveries, m.hookDuration, m.engineErrors, m.streamsOpen,
+		gauge("events_hook_queued_bytes", "Bytes of events waiting for or in delivery to events_hook_url, all projects.", func() float64 {
+			if n.dispatcher == nil {
+				return 0
+			}
+			return float64(n.dispatcher.QueuedBytes())
+		}),
+		m.refusals, m.deliveries, m.hookDuration, m.engineErrors, m.streamsOpen, m.eventsDropped,
 	}
 }

@@ -28,6 +28,10 @@ type ProjectStore interface {
 	Projects(ctx context.Context) ([]admin.Project, error)
 }
 
+// DefaultBodyTimeout bounds reading a request body when
+// Options.BodyTimeout is 0.
+const DefaultBodyTimeout = 10 * time.Second
+
 // Options configure a Node. Zero values mean the documented defaults.
 type Options struct {
 	// NodeID names this node in `info`; "" means a random id.
@@ -43,9 +47,13 @@ type Options struct {
 	QueueBytes int
 	// ChannelsPerStream bounds the channels of one stream; 0 means 128.
 	ChannelsPerStream int
-	// MaxBody bounds request bodies and publication data in bytes; 0
+	// MaxBody bounds request bodies of the client endpoints and the
+	// server API (413 above it), and so publication data, in bytes; 0
 	// means 64 KiB.
 	MaxBody int64
+	// BodyTimeout bounds reading one request body; 0 means
+	// DefaultBodyTimeout.
+	BodyTimeout time.Duration
 	// SessionTTL is the lifetime of a session whose token has no exp; 0
 	// means 24h.
 	SessionTTL time.Duration
@@ -68,6 +76,9 @@ type Options struct {
 	// HookRetries is how often a failed events hook batch is retried; 0
 	// means 5.
 	HookRetries int
+	// EventsQueueBytes bounds, per project, the events waiting for the
+	// events hook, in bytes; 0 means hooks.DefaultQueueBytes (16 MiB).
+	EventsQueueBytes int64
 	// Limits are per-client rate and size limits.
 	Limits Limits
 	// Padding is the size of a comment sent first on every SSE stream,
@@ -98,7 +109,8 @@ type Limits struct {
 	// limit.
 	PublishRate float64
 	// ConnectionsPerIP, StreamsPerClient and ChannelsPerClient bound what
-	// open streams and polls hold on this node; 0 = no limit.
+	// open streams and polls hold on this node; ConnectionsPerIP also
+	// counts request bodies still arriving (see holdIP). 0 = no limit.
 	ConnectionsPerIP  int
 	StreamsPerClient  int
 	ChannelsPerClient int
@@ -122,6 +134,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxBody <= 0 {
 		o.MaxBody = 64 << 10
+	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = DefaultBodyTimeout
 	}
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = 24 * time.Hour

@@ -139,7 +139,7 @@ func (n *Node) servePusher(w http.ResponseWriter, r *http.Request, parse func(*a
 		}
 		return
 	}
-	body, status, perr := readBody(r, n.opts.MaxBody+4096)
+	body, status, perr := readBody(r, n.opts.MaxBody)
 	if perr != nil {
 		pusherFail(status, "%s", perr.Message).write(w)
 		return

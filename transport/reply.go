@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/rotor-rt/rotor/pubsub"
 )
@@ -48,6 +49,9 @@ func readBody(r *http.Request, limit int64) ([]byte, int, *pubsub.Error) {
 		if errors.As(err, &tooLarge) {
 			return nil, http.StatusRequestEntityTooLarge, errTooLarge
 		}
+		if errors.Is(err, errBodyTimeout) {
+			return nil, http.StatusRequestTimeout, pubsub.Errorf(pubsub.CodeBadRequest, "request body not received in time")
+		}
 		return nil, http.StatusBadRequest, pubsub.Errorf(pubsub.CodeBadRequest, "cannot read body: %v", err)
 	}
 	return body, 0, nil
@@ -68,10 +72,16 @@ func decodeBody(r *http.Request, limit int64, v any) (int, *pubsub.Error) {
 
 // compactData validates publication data and removes insignificant
 // whitespace, so its encoding never holds a newline (one SSE data line) and
-// every subscriber gets the same bytes.
+// every subscriber gets the same bytes. Data must be UTF-8 (RFC 8259 §8.1):
+// encoding/json keeps a RawMessage's bytes as sent and json.Compact does
+// not check them, so without this check invalid bytes would be stored and
+// relayed inside application/json and text/event-stream answers.
 func compactData(data json.RawMessage) (json.RawMessage, *pubsub.Error) {
 	if len(data) == 0 {
 		return nil, pubsub.Errorf(pubsub.CodeBadRequest, "data is required")
+	}
+	if !utf8.Valid(data) {
+		return nil, pubsub.Errorf(pubsub.CodeBadRequest, "data is not valid UTF-8")
 	}
 	var buf bytes.Buffer
 	buf.Grow(len(data))

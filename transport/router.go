@@ -10,19 +10,21 @@ import (
 
 // Routes mounts the client endpoints and the server API (docs/protocol.md)
 // on r. No timeout or compression middleware may wrap these routes:
-// streams live for hours and flush event by event.
+// streams live for hours and flush event by event. Routes with a body get
+// limitBody: a read deadline, a connection slot while it is read, and
+// client.max_body.
 func (n *Node) Routes(r chi.Router) {
 	r.Route("/connection/{project}", func(r chi.Router) {
 		r.Get("/sse", n.withProject(n.handleSSE))
 		r.Get("/poll", n.withProject(n.handlePoll))
-		r.Post("/connect", n.withProject(n.handleConnect))
-		r.Post("/command", n.withProject(n.handleCommand))
+		r.With(n.limitBody).Post("/connect", n.withProject(n.handleConnect))
+		r.With(n.limitBody).Post("/command", n.withProject(n.handleCommand))
 		r.Options("/*", n.withProject(func(w http.ResponseWriter, r *http.Request, _ *admin.Project) {
 			w.WriteHeader(http.StatusNoContent)
 		}))
 	})
-	r.Post("/api/{method}", n.handleAPI)
-	n.pusherRoutes(r)
+	r.With(n.limitBody).Post("/api/{method}", n.handleAPI)
+	n.pusherRoutes(r.With(n.limitBody))
 	openAPIRoutes(r)
 }
 

@@ -117,11 +117,13 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 		QueueBytes:        cfg.Limits.EffectiveQueueBytes(),
 		ChannelsPerStream: cfg.Limits.EffectiveChannelsPerStream(),
 		MaxBody:           cfg.Client.MaxBody,
+		BodyTimeout:       cfg.HTTP.BodyTimeout,
 		LeaveGrace:        cfg.Client.LeaveGrace,
 		PresenceTTL:       cfg.Client.PresenceTTL,
 		AdminAPIKey:       cfg.Admin.APIKey,
 		HookTimeout:       cfg.Hooks.Timeout,
 		HookRetries:       cfg.Hooks.Retries,
+		EventsQueueBytes:  cfg.Hooks.EventsQueueBytes,
 		Limits: transport.Limits{
 			CommandRate:       cfg.Limits.EffectiveCommandRate(),
 			CommandBurst:      cfg.Limits.EffectiveCommandBurst(),
@@ -163,10 +165,27 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 	r.Use(transport.RequestID)
 	node.Routes(r)
 	tls := cfg.HTTP.TLSCert != ""
-	if err := mountAdmin(runCtx, r, cfg, dev, store, node, log, out, tls); err != nil {
-		return err
+	// The admin UI bounds its own body sizes; it gets the body deadline.
+	var adminErr error
+	r.Group(func(r chi.Router) {
+		r.Use(node.GuardBodies)
+		adminErr = mountAdmin(runCtx, r, cfg, dev, store, node, log, out, tls)
+	})
+	if adminErr != nil {
+		return adminErr
 	}
 	mountOps(r, node, engine)
+	metrics := metricsHandler(node)
+	var metricsSrv *http.Server
+	if cfg.HTTP.MetricsAddress == "" {
+		r.Handle("/metrics", metrics)
+	} else {
+		metricsSrv, err = serveMetrics(cfg.HTTP.MetricsAddress, metrics, log)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = metricsSrv.Close() }()
+	}
 	demoToken := ""
 	if dev && sqliteStore != nil {
 		if demoToken, err = ensureDemo(runCtx, sqliteStore, cfg, out); err != nil {
@@ -241,7 +260,7 @@ func openStructure(ctx context.Context, cfg *config.Config, log *slog.Logger) (s
 	return s, s, nil
 }
 
-// mountOps adds /healthz, /readyz and /metrics (docs/deploy.md, Watching it).
+// mountOps adds /healthz and /readyz (docs/deploy.md, Watching it).
 func mountOps(r chi.Router, node *transport.Node, engine pubsub.Engine) {
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
@@ -259,10 +278,41 @@ func mountOps(r chi.Router, node *transport.Node, engine pubsub.Engine) {
 		}
 		_, _ = io.WriteString(w, "ready\n")
 	})
+}
+
+// metricsHandler serves the node's, Go's and the process's metrics in the
+// Prometheus text format.
+func metricsHandler(node *transport.Node) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(node.Collectors()...)
-	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+// serveMetrics serves /metrics alone on its own listener, so that it can
+// stay off the port clients reach. Listening happens before it returns:
+// a bad or busy address stops the start. Close the server to stop it.
+func serveMetrics(addr string, metrics http.Handler, log *slog.Logger) (*http.Server, error) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on http.metrics_address %s: %w", addr, err)
+	}
+	log.Info("metrics listening", "address", ln.Addr().String())
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server", "err", err)
+		}
+	}()
+	return srv, nil
 }
 
 var errNoEngine = errors.New("unknown engine type")

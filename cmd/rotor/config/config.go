@@ -59,6 +59,14 @@ type HTTP struct {
 	// Zero value: the connection's remote address; never trust a header
 	// a client can set directly.
 	ClientIPHeader string `koanf:"client_ip_header"`
+	// BodyTimeout bounds receiving one request body (/connect, /command,
+	// /api/*, the admin UI): a slower body is answered 408. Streams are
+	// not bound by it. Default 10s; must be positive.
+	BodyTimeout time.Duration `koanf:"body_timeout"`
+	// MetricsAddress is a host:port where /metrics is served on its own
+	// listener, and then no longer on Address. Zero value: /metrics is
+	// served on Address, next to the client endpoints.
+	MetricsAddress string `koanf:"metrics_address"`
 }
 
 // Engine selects the pub/sub engine (docs/scaling.md).
@@ -165,8 +173,9 @@ type Client struct {
 	// LeaveGrace is how long after a client's last stream closes its leave
 	// is sent (docs/protocol.md, Presence and join/leave). Default 5s; 0 means at once.
 	LeaveGrace time.Duration `koanf:"leave_grace"`
-	// MaxBody bounds client and API request bodies, in bytes. Default
-	// 65536; must be positive.
+	// MaxBody bounds every request body of the client endpoints and the
+	// server API, in bytes: a larger one is answered 413. Default 65536;
+	// must be positive.
 	MaxBody int64 `koanf:"max_body"`
 	// PresenceTTL is how long presence survives a node that died. Default
 	// 60s; must be positive.
@@ -181,6 +190,10 @@ type Hooks struct {
 	// Retries is how many times a failed events_hook_url batch is retried
 	// with backoff. Default 5; 0 means never retried.
 	Retries int `koanf:"retries"`
+	// EventsQueueBytes bounds, per project, the events waiting for or in
+	// delivery to events_hook_url, in bytes; when full the oldest are
+	// dropped. Default 16 MiB; must be positive.
+	EventsQueueBytes int64 `koanf:"events_queue_bytes"`
 }
 
 // Admin holds the admin UI and global API key settings (docs/admin.md).
@@ -203,8 +216,8 @@ type Limits struct {
 	QueueBytes int `koanf:"queue_bytes"`
 	// ChannelsPerStream bounds the channels one stream carries. 0 means 128.
 	ChannelsPerStream int `koanf:"channels_per_stream"`
-	// ConnectionsPerIP bounds open streams and polls from one IP address.
-	// 0 means unlimited.
+	// ConnectionsPerIP bounds open streams and polls from one IP address;
+	// request bodies still arriving count too. 0 means unlimited.
 	ConnectionsPerIP int `koanf:"connections_per_ip"`
 	// StreamsPerClient bounds the open streams of one client. 0 means
 	// unlimited.
@@ -271,6 +284,7 @@ func Default() *Config {
 			Address:         ":8000",
 			Ping:            20 * time.Second,
 			ShutdownTimeout: 10 * time.Second,
+			BodyTimeout:     10 * time.Second,
 		},
 		Engine:    Engine{Type: EngineMemory},
 		Structure: Structure{Store: StoreSQLite, SQLitePath: "rotor.db"},
@@ -279,7 +293,7 @@ func Default() *Config {
 			MaxBody:     65536,
 			PresenceTTL: 60 * time.Second,
 		},
-		Hooks: Hooks{Timeout: 3 * time.Second, Retries: 5},
+		Hooks: Hooks{Timeout: 3 * time.Second, Retries: 5, EventsQueueBytes: 16 << 20},
 		Log:   Log{Level: "info", Format: "text"},
 	}
 }

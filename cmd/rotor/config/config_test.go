@@ -190,6 +190,8 @@ func TestValidateListsEveryProblem(t *testing.T) {
 	c.HTTP.TLSCert = "c.pem"
 	c.HTTP.Ping = 0
 	c.HTTP.ShutdownTimeout = -1
+	c.HTTP.BodyTimeout = 0
+	c.HTTP.MetricsAddress = "no-port"
 	c.Engine.Type = "etcd"
 	c.Engine.RedisURL = "http://x"
 	c.Structure.Store = "mysql"
@@ -215,8 +217,8 @@ func TestValidateListsEveryProblem(t *testing.T) {
 		"admin.password_hash",
 		"client.leave_grace", "client.max_body", "client.presence_ttl",
 		"engine.redis_url", "engine.type",
-		"hooks.retries", "hooks.timeout",
-		"http.address", "http.ping", "http.shutdown_timeout", "http.tls_key",
+		"hooks.events_queue_bytes", "hooks.retries", "hooks.timeout",
+		"http.address", "http.body_timeout", "http.metrics_address", "http.ping", "http.shutdown_timeout", "http.tls_key",
 		"limits.api_rate", "limits.channels_per_client", "limits.channels_per_stream",
 		"limits.command_burst", "limits.command_rate", "limits.connections_per_ip",
 		"limits.publish_rate", "limits.queue_bytes", "limits.streams_per_client",

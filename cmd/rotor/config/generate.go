@@ -53,6 +53,8 @@ http:
   padding: 0                # bytes of comment sent first on SSE streams, for buffering proxies; 0: none
   stream_lifetime: 0s       # end SSE streams after about this long (clients resume); 0: unlimited
   client_ip_header: ""      # header a trusted proxy sets with the client IP (X-Real-IP); "": remote address
+  body_timeout: 10s         # a request body not received within this is answered 408
+  metrics_address: ""       # host:port serving /metrics alone (then not on address); "": /metrics on address, public
 
 engine:
   type: memory              # memory (one process) | redis (several nodes)
@@ -85,12 +87,13 @@ structure:
 
 client:
   leave_grace: 5s           # leave is sent this long after a client's last stream closes
-  max_body: 65536           # bytes, client and API request bodies
+  max_body: 65536           # bytes, every client and API request body; larger is 413
   presence_ttl: 60s         # presence of a dead node expires after this
 
 hooks:
   timeout: 3s               # auth_url and publish_hook_url calls
   retries: 5                # events_hook_url retries, with backoff; 0 never retries
+  events_queue_bytes: 16777216  # bytes of events queued per project for events_hook_url; oldest dropped when full
 
 admin:
   password_hash: ""         # bcrypt hash of the admin UI password; empty: no password login
@@ -99,7 +102,7 @@ admin:
 limits:
   queue_bytes: 0            # bytes queued per stream before it is cut as slow; 0 means 1 MiB
   channels_per_stream: 0    # channels on one stream; 0 means 128
-  connections_per_ip: 0     # open streams and polls per IP; 0 means unlimited
+  connections_per_ip: 0     # open streams, polls and arriving bodies per IP; 0 means unlimited
   streams_per_client: 0     # open streams per client; 0 means unlimited
   channels_per_client: 0    # subscribed channels per client; 0 means unlimited
   publish_rate: 0           # client publications per second per client; 0 means unlimited

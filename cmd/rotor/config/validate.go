@@ -36,6 +36,9 @@ func (c *Config) Validate() error {
 	if c.Hooks.Retries < 0 {
 		v.bad("hooks.retries", "must not be negative")
 	}
+	if c.Hooks.EventsQueueBytes <= 0 {
+		v.bad("hooks.events_queue_bytes", "must be a positive number of bytes")
+	}
 	if h := c.Admin.PasswordHash; h != "" && !strings.HasPrefix(h, "$2") {
 		v.bad("admin.password_hash", "must be a bcrypt hash ($2a$..., $2b$...)")
 	}
@@ -83,6 +86,16 @@ func (c *Config) validateHTTP(v *validator) {
 	}
 	if c.HTTP.ShutdownTimeout < 0 {
 		v.bad("http.shutdown_timeout", "must not be negative")
+	}
+	if c.HTTP.BodyTimeout <= 0 {
+		v.bad("http.body_timeout", "must be a positive duration")
+	}
+	if a := c.HTTP.MetricsAddress; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			v.bad("http.metrics_address", "must be host:port or :port: %v", err)
+		} else if a == c.HTTP.Address {
+			v.bad("http.metrics_address", "must differ from http.address")
+		}
 	}
 }
 

@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -137,6 +139,61 @@ func TestMetrics(t *testing.T) {
 	eventually(t, 10*time.Second, "rotor_streams back to 0", func() bool {
 		return metricSum(t, scrape(t, srv), "rotor_streams") == 0
 	})
+}
+
+// TestMetricsAddress: with http.metrics_address set, /metrics is served
+// on that listener alone and the clients' port answers 404 for it.
+func TestMetricsAddress(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverConfig{MetricsAddr: freeAddr(t)})
+	if code := status(t, srv, "/metrics"); code != http.StatusNotFound {
+		t.Errorf("/metrics on the client port: %d, want 404", code)
+	}
+	metrics := &server{t: t, base: "http://" + srv.cfg.MetricsAddr, client: srv.client}
+	if n := metricSum(t, scrape(t, metrics), "rotor_streams"); n != 0 {
+		t.Errorf("rotor_streams %v, want 0", n)
+	}
+	// The metrics listener serves nothing else.
+	if code := status(t, metrics, "/healthz"); code != http.StatusNotFound {
+		t.Errorf("/healthz on the metrics listener: %d, want 404", code)
+	}
+}
+
+// TestBodyTimeout: http.body_timeout reaches the server: a body sent a
+// byte a second is answered 408 once it passes.
+func TestBodyTimeout(t *testing.T) {
+	t.Parallel()
+	const timeout = 2 * time.Second
+	srv := startServer(t, serverConfig{BodyTimeout: timeout})
+	conn, err := net.Dial("tcp", srv.cfg.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	start := time.Now()
+	if _, err := fmt.Fprintf(conn, "POST /connection/%s/connect HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{", project); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for range 20 {
+			time.Sleep(time.Second)
+			if _, err := conn.Write([]byte(" ")); err != nil {
+				return
+			}
+		}
+	}()
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestTimeout {
+		t.Fatalf("status %d, want 408", resp.StatusCode)
+	}
+	if elapsed := time.Since(start); elapsed < timeout || elapsed > timeout+5*time.Second {
+		t.Fatalf("answered after %v, want about %v", elapsed, timeout)
+	}
 }
 
 // TestReadyzRedis: /readyz follows the Redis engine: 200, then 503 while

@@ -41,10 +41,15 @@ type serverConfig struct {
 	ClientIPHeader  string        // http.client_ip_header
 	AdminHash       string        // admin.password_hash; empty turns the admin UI off
 	AdminAPIKey     string        // admin.api_key; empty turns /api/admin off
+	MetricsAddr     string        // http.metrics_address; empty serves /metrics on Addr
+	BodyTimeout     time.Duration // http.body_timeout; 0 means 10s (the default)
 }
 
 func (c serverConfig) yaml() string {
-	ping, shut := c.Ping, c.ShutdownTimeout
+	ping, shut, body := c.Ping, c.ShutdownTimeout, c.BodyTimeout
+	if body == 0 {
+		body = 10 * time.Second
+	}
 	if ping == 0 {
 		ping = 20 * time.Second
 	}
@@ -65,6 +70,8 @@ func (c serverConfig) yaml() string {
   padding: %d
   stream_lifetime: %s
   client_ip_header: %q
+  metrics_address: %q
+  body_timeout: %s
 admin:
   password_hash: %q
   api_key: %q
@@ -88,7 +95,7 @@ limits:
   queue_bytes: %d
 log:
   level: warn
-`, c.Addr, c.TLSCert, c.TLSKey, c.H2C, ping, shut, c.Padding, c.StreamLifetime, c.ClientIPHeader, c.AdminHash, c.AdminAPIKey, engine, c.RedisURL, project, secret, apiKey, c.QueueBytes)
+`, c.Addr, c.TLSCert, c.TLSKey, c.H2C, ping, shut, c.Padding, c.StreamLifetime, c.ClientIPHeader, c.MetricsAddr, body, c.AdminHash, c.AdminAPIKey, engine, c.RedisURL, project, secret, apiKey, c.QueueBytes)
 }
 
 // server is one `rotor serve` process owned by a test.
