@@ -186,7 +186,7 @@ func TestPusherEndpoints(t *testing.T) {
 			body: `{"batch":[{"name":"a","channel":"news","data":"1"},{"name":"b","data":"2"}]}`, wantStatus: 400, wantBody: "Batch event 1"},
 		{name: "empty batch", path: "/apps/p/batch_events", body: `{"batch":[]}`, wantStatus: 400, wantBody: "Missing batch"},
 		{name: "data over max_body", path: "/apps/p/events",
-			body: `{"name":"x","channels":["news"],"data":"` + big[:2040] + `"}`, wantStatus: 413, wantBody: "Event too large"},
+			body: `{"name":"x","channels":["news"],"data":"` + big[:2040] + `"}`, wantStatus: 413, wantBody: "too large"},
 		{name: "body over max_body", path: "/apps/p/events",
 			body: `{"name":"x","channels":["news"],"data":"` + big + big + big + `"}`, wantStatus: 413, wantBody: "too large"},
 	}
