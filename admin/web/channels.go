@@ -36,13 +36,13 @@ func (h *Handler) lookup(r *http.Request, c *views.Channel) {
 	if err != nil {
 		c.PresenceErr = pubsub.AsError(err).Message
 	}
-	c.Presence = pres
+	c.Presence = presenceView(pres)
 	pubs, pos, err := h.opts.Node.History(r.Context(), c.ProjectID, c.Channel, historyLimit)
 	if err != nil {
 		c.HistoryErr = pubsub.AsError(err).Message
 		return
 	}
-	c.History, c.HistoryPos = pubs, &pos
+	c.History, c.HistoryPos = historyView(pubs), positionView(pos)
 }
 
 // publish is the publish form: the same publication a backend would make
@@ -82,7 +82,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 			c.Errors["channel"] = msg
 			status = st
 		} else {
-			c.Published = &pos
+			c.Published = positionView(pos)
 		}
 	}
 	h.lookup(r, &c)

@@ -19,7 +19,7 @@ func (h *Handler) newNamespace(w http.ResponseWriter, r *http.Request) {
 		h.storeError(w, r, err)
 		return
 	}
-	f := views.NamespaceForm{ProjectID: p.ID, New: true, Namespace: admin.DefaultNamespaceSettings("")}
+	f := views.NamespaceForm{ProjectID: p.ID, New: true, Namespace: namespaceView(admin.DefaultNamespaceSettings(""))}
 	h.render(w, r, http.StatusOK, views.NamespacePage(h.page(r, "New namespace"), f))
 }
 
@@ -40,7 +40,7 @@ func (h *Handler) namespace(w http.ResponseWriter, r *http.Request) {
 		pg.Flash = "Saved."
 	}
 	h.render(w, r, http.StatusOK, views.NamespacePage(pg, views.NamespaceForm{
-		ProjectID: p.ID, Namespace: *ns, IsDefault: name == p.DefaultNamespace,
+		ProjectID: p.ID, Namespace: namespaceView(*ns), IsDefault: name == p.DefaultNamespace,
 	}))
 }
 
@@ -95,7 +95,7 @@ func (h *Handler) saveNamespace(w http.ResponseWriter, r *http.Request, isNew bo
 		errs = fieldErrors(err)
 	}
 	h.render(w, r, http.StatusBadRequest, views.NamespacePage(h.page(r, "Namespace"), views.NamespaceForm{
-		ProjectID: p.ID, Namespace: ns, New: isNew, IsDefault: ns.Name == p.DefaultNamespace, Errors: errs,
+		ProjectID: p.ID, Namespace: namespaceView(ns), New: isNew, IsDefault: ns.Name == p.DefaultNamespace, Errors: errs,
 	}))
 }
 

@@ -20,11 +20,11 @@ func (h *Handler) projects(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Has("deleted") {
 		p.Flash = "Project deleted."
 	}
-	h.render(w, r, http.StatusOK, views.ProjectsPage(p, list))
+	h.render(w, r, http.StatusOK, views.ProjectsPage(p, projectViews(list)))
 }
 
 func (h *Handler) newProject(w http.ResponseWriter, r *http.Request) {
-	f := views.ProjectForm{New: true, Project: admin.Project{DefaultNamespace: "default"}}
+	f := views.ProjectForm{New: true, Project: projectView(admin.Project{DefaultNamespace: "default"})}
 	h.render(w, r, http.StatusOK, views.NewProjectPage(h.page(r, "New project"), f))
 }
 
@@ -63,7 +63,7 @@ func (h *Handler) createProject(w http.ResponseWriter, r *http.Request) {
 			h.changed()
 			pg := h.page(r, "Project "+p.ID)
 			pg.Flash = "Project created."
-			h.render(w, r, http.StatusCreated, views.ProjectPage(pg, views.ProjectForm{Project: p}, []views.Revealed{
+			h.render(w, r, http.StatusCreated, views.ProjectPage(pg, views.ProjectForm{Project: projectView(p)}, []views.Revealed{
 				{Label: "Secret", Value: p.Secret}, {Label: "API key", Value: p.APIKey},
 			}))
 			return
@@ -76,7 +76,7 @@ func (h *Handler) createProject(w http.ResponseWriter, r *http.Request) {
 	}
 	p.Secret, p.APIKey = "", ""
 	h.render(w, r, http.StatusBadRequest, views.NewProjectPage(h.page(r, "New project"),
-		views.ProjectForm{New: true, Project: p, Errors: errs}))
+		views.ProjectForm{New: true, Project: projectView(p), Errors: errs}))
 }
 
 func (h *Handler) project(w http.ResponseWriter, r *http.Request) {
@@ -89,7 +89,7 @@ func (h *Handler) project(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Has("saved") {
 		pg.Flash = "Saved."
 	}
-	h.render(w, r, http.StatusOK, views.ProjectPage(pg, views.ProjectForm{Project: *p}, nil))
+	h.render(w, r, http.StatusOK, views.ProjectPage(pg, views.ProjectForm{Project: projectView(*p)}, nil))
 }
 
 func (h *Handler) updateProject(w http.ResponseWriter, r *http.Request) {
@@ -117,7 +117,7 @@ func (h *Handler) updateProject(w http.ResponseWriter, r *http.Request) {
 		errs = fieldErrors(err)
 	}
 	h.render(w, r, http.StatusBadRequest, views.ProjectPage(h.page(r, "Project "+p.ID),
-		views.ProjectForm{Project: *p, Errors: errs}, nil))
+		views.ProjectForm{Project: projectView(*p), Errors: errs}, nil))
 }
 
 func (h *Handler) confirmDeleteProject(w http.ResponseWriter, r *http.Request) {
@@ -173,6 +173,6 @@ func (h *Handler) regenerate(w http.ResponseWriter, r *http.Request, label strin
 	}
 	pg := h.page(r, "Project "+p.ID)
 	pg.Flash = label + " regenerated."
-	h.render(w, r, http.StatusOK, views.ProjectPage(pg, views.ProjectForm{Project: *p},
+	h.render(w, r, http.StatusOK, views.ProjectPage(pg, views.ProjectForm{Project: projectView(*p)},
 		[]views.Revealed{{Label: label, Value: v}}))
 }
