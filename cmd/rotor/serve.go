@@ -234,6 +234,11 @@ func openStructure(ctx context.Context, cfg *config.Config, log *slog.Logger) (s
 		}
 		return s, nil, nil
 	}
+	if n := len(cfg.Structure.Projects); n > 0 {
+		// Projects live in the database with the SQLite store; saying so
+		// beats a server that answers "unknown project" without a word.
+		log.Warn("structure.projects is ignored with structure.store: sqlite; set structure.store: file to serve them", "projects", n, "sqlite_path", cfg.Structure.SQLitePath)
+	}
 	s, err := sqlite.Open(ctx, cfg.Structure.SQLitePath, sqlite.WithLogger(log.With("component", "sqlite")))
 	if err != nil {
 		return nil, nil, fmt.Errorf("open structure store %s: %w", cfg.Structure.SQLitePath, err)

@@ -59,9 +59,12 @@ engine:
   redis_url: ""             # redis://, rediss://, redis-sentinel://, or several comma-separated for Cluster
 
 structure:
-  store: sqlite             # sqlite (editable in the admin UI) | file (the projects below, read-only)
-  sqlite_path: rotor.db     # SQLite database, used when store is sqlite
-  # Used when store is file; validated but ignored with sqlite.
+  # file: the projects below, read-only, working at once (what this file starts with);
+  # sqlite: projects kept in sqlite_path and edited in the admin UI (the built-in default).
+  # With sqlite the projects below are ignored (serve warns); create projects in the
+  # admin UI or with the admin API instead.
+  store: file
+  sqlite_path: rotor.db     # SQLite database, used when store is sqlite (created mode 0600)
   projects:
     - id: demo                        # slug: a-z, 0-9, _ and -, 1 to 64 characters
       name: Demo
