@@ -11,6 +11,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -31,8 +32,10 @@ func newServeCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the server",
-		Long: "Run the server. With no config at all it listens on :8000 with SQLite (rotor.db),\n" +
-			"the memory engine and a demo project, and prints what you need to try it.",
+		Long: "Run the server. With no config file and no ROTOR_* variable at all (dev mode) it\n" +
+			"listens on :8000 with SQLite (rotor.db), the memory engine and a demo project, and\n" +
+			"prints what you need to try it. A config file or any ROTOR_* variable turns dev\n" +
+			"mode off: no demo project, no printed password, no /demo page.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.loadConfig(cmd)
@@ -66,14 +69,17 @@ func servePprof(ctx context.Context, addr string) {
 	}
 }
 
-// devMode is true when no config file was given: `rotor serve` then makes
-// a demo project and prints an admin password.
+// devMode is true when serve was given nothing at all: no config file
+// (--config or ROTOR_CONFIG) and no ROTOR_* variable. `rotor serve` then
+// makes a demo project, prints an admin password and serves /demo. Any
+// ROTOR_* variable means someone is configuring a real server, which
+// must never hand out demo tokens, so it turns dev mode off.
 func (g *globalFlags) devMode() bool {
 	if g.configPath != "" {
 		return false
 	}
 	return !slices.ContainsFunc(g.environ, func(kv string) bool {
-		return len(kv) > len("ROTOR_CONFIG=") && kv[:len("ROTOR_CONFIG=")] == "ROTOR_CONFIG="
+		return strings.HasPrefix(kv, config.EnvPrefix)
 	})
 }
 
@@ -94,6 +100,11 @@ type structureStore interface {
 // runServe runs the server until ctx is done, then drains it.
 func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) error {
 	log := newLogger(cfg, os.Stderr)
+	if dev {
+		log.Warn("dev mode: no config file and no ROTOR_* variable; a demo project, a printed admin password and /demo, not for production (give --config to turn it off)")
+	} else {
+		log.Info("production mode: dev mode is only for a bare serve with no config file and no ROTOR_* variable")
+	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 
