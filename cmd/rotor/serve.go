@@ -24,6 +24,7 @@ import (
 	"github.com/rotor-rt/rotor/admin/sqlite"
 	"github.com/rotor-rt/rotor/cmd/rotor/config"
 	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/pubsub/redis"
 	"github.com/rotor-rt/rotor/transport"
 )
 
@@ -100,6 +101,9 @@ type structureStore interface {
 // runServe runs the server until ctx is done, then drains it.
 func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) error {
 	log := newLogger(cfg, os.Stderr)
+	// go-redis logs through its own global logger; route it to ours so
+	// that log.format: json holds for every line.
+	redis.SetLogger(log)
 	if dev {
 		log.Warn("dev mode: no config file and no ROTOR_* variable; a demo project, a printed admin password and /demo, not for production (give --config to turn it off)")
 	} else {
@@ -130,6 +134,7 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 		MaxBody:           cfg.Client.MaxBody,
 		LeaveGrace:        cfg.Client.LeaveGrace,
 		PresenceTTL:       cfg.Client.PresenceTTL,
+		SessionTTL:        cfg.Client.SessionTTL,
 		AdminAPIKey:       cfg.Admin.APIKey,
 		HookTimeout:       cfg.Hooks.Timeout,
 		HookRetries:       cfg.Hooks.Retries,

@@ -38,6 +38,11 @@ type serverConfig struct {
 	QueueBytes      int           // limits.queue_bytes; 0 means the default
 	Padding         int           // http.padding
 	StreamLifetime  time.Duration // http.stream_lifetime; 0 means unlimited
+	RedisPrefix     string        // engine.prefix; empty means the default
+	SessionTTL      time.Duration // client.session_ttl; 0 means the default
+	PasswordHash    string        // admin.password_hash
+	SessionKey      string        // admin.session_key
+	LogJSON         bool          // log.format: json
 }
 
 func (c serverConfig) yaml() string {
@@ -52,6 +57,16 @@ func (c serverConfig) yaml() string {
 	if c.RedisURL != "" {
 		engine = "redis"
 	}
+	prefix, sessionTTL, logFormat := c.RedisPrefix, c.SessionTTL, "text"
+	if prefix == "" {
+		prefix = "rotor"
+	}
+	if sessionTTL == 0 {
+		sessionTTL = 24 * time.Hour
+	}
+	if c.LogJSON {
+		logFormat = "json"
+	}
 	return fmt.Sprintf(`http:
   address: %q
   tls_cert: %q
@@ -64,6 +79,12 @@ func (c serverConfig) yaml() string {
 engine:
   type: %s
   redis_url: %q
+  prefix: %q
+client:
+  session_ttl: %s
+admin:
+  password_hash: %q
+  session_key: %q
 structure:
   store: file
   projects:
@@ -81,7 +102,9 @@ limits:
   queue_bytes: %d
 log:
   level: warn
-`, c.Addr, c.TLSCert, c.TLSKey, c.H2C, ping, shut, c.Padding, c.StreamLifetime, engine, c.RedisURL, project, secret, apiKey, c.QueueBytes)
+  format: %s
+`, c.Addr, c.TLSCert, c.TLSKey, c.H2C, ping, shut, c.Padding, c.StreamLifetime, engine, c.RedisURL, prefix,
+		sessionTTL, c.PasswordHash, c.SessionKey, project, secret, apiKey, c.QueueBytes, logFormat)
 }
 
 // server is one `rotor serve` process owned by a test.
