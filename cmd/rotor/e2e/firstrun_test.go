@@ -224,3 +224,43 @@ func TestFirstRunFromDeployDoc(t *testing.T) {
 		t.Fatalf("pub data = %s", data)
 	}
 }
+
+// TestSQLiteStoreWarnsOfIgnoredProjects switches a generated config to
+// the SQLite store: serve says that the file's projects are ignored
+// rather than answering "unknown project" without a word, and creates
+// rotor.db readable by its owner only.
+func TestSQLiteStoreWarnsOfIgnoredProjects(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	gen := exec.Command(rotorBin, "genconfig")
+	conf, err := gen.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf = bytes.Replace(conf, []byte("  store: file\n"), []byte("  store: sqlite\n"), 1)
+	if err := os.WriteFile(filepath.Join(dir, "rotor.yaml"), conf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	cmd := exec.CommandContext(ctx, rotorBin, "serve", "--config", "rotor.yaml")
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir, "ROTOR_HTTP_ADDRESS=" + addr}
+	var logs syncBuffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+	eventually(t, 20*time.Second, "serve warns of the ignored projects", func() bool {
+		return strings.Contains(logs.String(), "structure.projects is ignored")
+	})
+	fi, err := os.Stat(filepath.Join(dir, "rotor.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o600 {
+		t.Errorf("rotor.db has mode %v, want 0600", perm)
+	}
+}
