@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -69,6 +70,12 @@ func parseURL(raw string) (*clientOptions, error) {
 		return nil, fmt.Errorf("redis url %q: unknown scheme %q (redis, rediss, unix, redis-cluster, rediss-cluster, redis-sentinel, rediss-sentinel)", redact(raw), scheme)
 	}
 	if err != nil {
+		// url.Error repeats the whole URL, password included: keep only
+		// its reason.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, fmt.Errorf("redis url %q: %w", redact(raw), err)
 	}
 	return &co, nil

@@ -47,6 +47,9 @@ func TestParseURL(t *testing.T) {
 		{url: "redis://h:1?no_such_option=1", bad: "unexpected option"},
 		{url: "redis://h:1?dial_timeout=soon", bad: "dial_timeout"},
 		{url: "redis://:topsecret@h:1?no_such_option=1", bad: "xxxxx"},
+		{url: "redis://:topsecret@h:notaport", bad: "invalid port"},
+		{url: "redis-sentinel://:topsecret@s:bad/m", bad: "invalid port"},
+		{url: "redis-cluster://:topsecret@a:1,b:2?bogus=1", bad: "unexpected option"},
 	}
 	for _, tt := range tests {
 		co, err := parseURL(tt.url)
