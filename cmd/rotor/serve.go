@@ -189,6 +189,13 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 			return err
 		}
 	}
+	if !dev && sqliteStore != nil {
+		// A dev-mode run in this directory leaves its demo project, whose
+		// secret and key were printed, in the database.
+		if _, err := sqliteStore.Project(runCtx, "demo"); err == nil {
+			log.Warn(`project "demo" is in the structure database, perhaps left by dev mode with its secret printed; delete it in the admin UI unless you use it`, "sqlite_path", cfg.Structure.SQLitePath)
+		}
+	}
 	mountStatic(r, dev, demoToken)
 
 	srv := &http.Server{

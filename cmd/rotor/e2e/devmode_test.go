@@ -174,3 +174,34 @@ func TestEnvOnlyIsNotDevMode(t *testing.T) {
 		t.Fatalf("GET /api/admin/projects: %d %s, want 200 without the demo project", resp.StatusCode, body)
 	}
 }
+
+// TestProductionWarnsOfLeftoverDemo runs dev mode once in a directory,
+// then a production start there: the demo project dev mode left in
+// rotor.db, with its printed secret, is named in a warning.
+func TestProductionWarnsOfLeftoverDemo(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	start := func(env []string, args ...string) (*syncBuffer, func()) {
+		ctx, cancel := context.WithCancel(t.Context())
+		cmd := exec.CommandContext(ctx, rotorBin, args...)
+		cmd.Dir = dir
+		cmd.Env = append([]string{"PATH=/usr/bin:/bin", "HOME=" + dir}, env...)
+		var out syncBuffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		stop := func() { cancel(); _ = cmd.Wait() }
+		t.Cleanup(stop)
+		return &out, stop
+	}
+	dev, stopDev := start(nil, "serve", "--http.address", freeAddr(t))
+	eventually(t, 20*time.Second, "dev mode makes the demo project", func() bool {
+		return strings.Contains(dev.String(), `Demo project "demo"`)
+	})
+	stopDev()
+	prod, _ := start([]string{"ROTOR_HTTP_ADDRESS=" + freeAddr(t)}, "serve")
+	eventually(t, 20*time.Second, "production start warns of the demo project", func() bool {
+		return strings.Contains(prod.String(), `project \"demo\" is in the structure database`)
+	})
+}
