@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -63,16 +62,4 @@ func TestSetLoggerJSON(t *testing.T) {
 			t.Errorf("record = %v", rec)
 		}
 	}
-}
-
-// freeLoopbackAddr returns a loopback address nothing listens on.
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	return addr
 }
