@@ -153,3 +153,42 @@ func TestDockerfileNeverDevMode(t *testing.T) {
 		t.Fatalf("Dockerfile CMD is %q, want serve with --config", cmd)
 	}
 }
+
+func TestCheckconfigWarnsOfIgnoredProjects(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, store string
+		warn        bool
+	}{
+		{"file store serves them", "file", false},
+		{"sqlite store ignores them", "sqlite", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := writeConfig(t, `
+structure:
+  store: `+tt.store+`
+  sqlite_path: `+filepath.Join(t.TempDir(), "rotor.db")+`
+  projects:
+    - id: demo
+      secret: "`+testSecret+`"
+      api_key: demo-key
+`)
+			root := newRootCmd(nil)
+			var out, errOut bytes.Buffer
+			root.SetOut(&out)
+			root.SetErr(&errOut)
+			root.SetArgs([]string{"checkconfig", "--config", path})
+			if err := root.ExecuteContext(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != "config OK\n" {
+				t.Fatalf("stdout = %q", out.String())
+			}
+			if got := strings.Contains(errOut.String(), "warning: structure.projects is ignored"); got != tt.warn {
+				t.Fatalf("stderr = %q, want a warning: %v", errOut.String(), tt.warn)
+			}
+		})
+	}
+}

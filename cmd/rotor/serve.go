@@ -109,6 +109,11 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 	} else {
 		log.Info("production mode: dev mode is only for a bare serve with no config file and no ROTOR_* variable")
 	}
+	// Saying what is ignored beats a server that answers "unknown
+	// project" without a word.
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
+	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 
@@ -256,11 +261,6 @@ func openStructure(ctx context.Context, cfg *config.Config, log *slog.Logger) (s
 			return nil, nil, fmt.Errorf("structure from config: %w", err)
 		}
 		return s, nil, nil
-	}
-	if n := len(cfg.Structure.Projects); n > 0 {
-		// Projects live in the database with the SQLite store; saying so
-		// beats a server that answers "unknown project" without a word.
-		log.Warn("structure.projects is ignored with structure.store: sqlite; set structure.store: file to serve them", "projects", n, "sqlite_path", cfg.Structure.SQLitePath)
 	}
 	s, err := sqlite.Open(ctx, cfg.Structure.SQLitePath, sqlite.WithLogger(log.With("component", "sqlite")))
 	if err != nil {

@@ -192,3 +192,13 @@ func unjoin(err error) []error {
 	}
 	return []error{err}
 }
+
+// Warnings returns settings that are valid but probably not what was
+// meant, for checkconfig to print and serve to log.
+func (c *Config) Warnings() []string {
+	var out []string
+	if c.Structure.Store == StoreSQLite && len(c.Structure.Projects) > 0 {
+		out = append(out, fmt.Sprintf("structure.projects is ignored with structure.store: sqlite (%d projects); set structure.store: file to serve them, or create them in the admin UI", len(c.Structure.Projects)))
+	}
+	return out
+}
