@@ -10,9 +10,12 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
+	"os"
 	"sync"
 	"sync/atomic"
 
@@ -61,6 +64,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		o(s)
 	}
 	s.log = s.log.With("component", "sqlite")
+	if err := createPrivate(path, s.log); err != nil {
+		return nil, err
+	}
 	var err error
 	if s.w, err = openDB(path, "immediate", 1); err != nil {
 		return nil, err
@@ -78,6 +84,32 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// createPrivate creates a missing database file with mode 0600: it holds
+// project secrets and API keys. SQLite gives the -wal and -shm files the
+// mode of the database file, so they are private too. An existing file
+// keeps its mode (an operator may have chosen it), with a warning when
+// others may read it.
+func createPrivate(path string, log *slog.Logger) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case err == nil:
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("create sqlite %q: %w", path, err)
+		}
+		return nil
+	case !errors.Is(err, fs.ErrExist):
+		return fmt.Errorf("create sqlite %q: %w", path, err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("stat sqlite %q: %w", path, err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("the structure database holds secrets and others may read it; chmod 600 it", "path", path, "mode", fi.Mode().Perm().String())
+	}
+	return nil
 }
 
 func openDB(path, txlock string, conns int) (*sqlx.DB, error) {

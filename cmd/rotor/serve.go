@@ -11,6 +11,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -23,6 +24,7 @@ import (
 	"github.com/rotor-rt/rotor/admin/sqlite"
 	"github.com/rotor-rt/rotor/cmd/rotor/config"
 	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/pubsub/redis"
 	"github.com/rotor-rt/rotor/transport"
 )
 
@@ -31,8 +33,10 @@ func newServeCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the server",
-		Long: "Run the server. With no config at all it listens on :8000 with SQLite (rotor.db),\n" +
-			"the memory engine and a demo project, and prints what you need to try it.",
+		Long: "Run the server. With no config file and no ROTOR_* variable at all (dev mode) it\n" +
+			"listens on :8000 with SQLite (rotor.db), the memory engine and a demo project, and\n" +
+			"prints what you need to try it. A config file or any ROTOR_* variable turns dev\n" +
+			"mode off: no demo project, no printed password, no /demo page.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.loadConfig(cmd)
@@ -66,14 +70,17 @@ func servePprof(ctx context.Context, addr string) {
 	}
 }
 
-// devMode is true when no config file was given: `rotor serve` then makes
-// a demo project and prints an admin password.
+// devMode is true when serve was given nothing at all: no config file
+// (--config or ROTOR_CONFIG) and no ROTOR_* variable. `rotor serve` then
+// makes a demo project, prints an admin password and serves /demo. Any
+// ROTOR_* variable means someone is configuring a real server, which
+// must never hand out demo tokens, so it turns dev mode off.
 func (g *globalFlags) devMode() bool {
 	if g.configPath != "" {
 		return false
 	}
 	return !slices.ContainsFunc(g.environ, func(kv string) bool {
-		return len(kv) > len("ROTOR_CONFIG=") && kv[:len("ROTOR_CONFIG=")] == "ROTOR_CONFIG="
+		return strings.HasPrefix(kv, config.EnvPrefix)
 	})
 }
 
@@ -94,6 +101,19 @@ type structureStore interface {
 // runServe runs the server until ctx is done, then drains it.
 func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) error {
 	log := newLogger(cfg, os.Stderr)
+	// go-redis logs through its own global logger; route it to ours so
+	// that log.format: json holds for every line.
+	redis.SetLogger(log)
+	if dev {
+		log.Warn("dev mode: no config file and no ROTOR_* variable; a demo project, a printed admin password and /demo, not for production (give --config to turn it off)")
+	} else {
+		log.Info("production mode: dev mode is only for a bare serve with no config file and no ROTOR_* variable")
+	}
+	// Saying what is ignored beats a server that answers "unknown
+	// project" without a word.
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
+	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 
@@ -120,6 +140,7 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 		BodyTimeout:       cfg.HTTP.BodyTimeout,
 		LeaveGrace:        cfg.Client.LeaveGrace,
 		PresenceTTL:       cfg.Client.PresenceTTL,
+		SessionTTL:        cfg.Client.SessionTTL,
 		AdminAPIKey:       cfg.Admin.APIKey,
 		HookTimeout:       cfg.Hooks.Timeout,
 		HookRetries:       cfg.Hooks.Retries,
@@ -190,6 +211,13 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 	if dev && sqliteStore != nil {
 		if demoToken, err = ensureDemo(runCtx, sqliteStore, cfg, out); err != nil {
 			return err
+		}
+	}
+	if !dev && sqliteStore != nil {
+		// A dev-mode run in this directory leaves its demo project, whose
+		// secret and key were printed, in the database.
+		if _, err := sqliteStore.Project(runCtx, "demo"); err == nil {
+			log.Warn(`project "demo" is in the structure database, perhaps left by dev mode with its secret printed; delete it in the admin UI unless you use it`, "sqlite_path", cfg.Structure.SQLitePath)
 		}
 	}
 	mountStatic(r, dev, demoToken)

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/redis"
+	"github.com/rotor-rt/rotor/transport/auth"
 )
 
 // Config is the whole configuration, shaped like the YAML file of docs/configuration.md.
@@ -77,6 +79,10 @@ type Engine struct {
 	// separated by commas for a Cluster. Required when Type is "redis";
 	// zero value: none.
 	RedisURL string `koanf:"redis_url"`
+	// Prefix starts every Redis key and pub/sub topic, so that several
+	// Rotor installations can share one Redis. Default "rotor"; no braces
+	// or spaces. Every node of one installation must use the same.
+	Prefix string `koanf:"prefix"`
 }
 
 // Engine types.
@@ -180,6 +186,10 @@ type Client struct {
 	// PresenceTTL is how long presence survives a node that died. Default
 	// 60s; must be positive.
 	PresenceTTL time.Duration `koanf:"presence_ttl"`
+	// SessionTTL is the lifetime of the session /connect signs when the
+	// connection token has no exp, and how long revocations are kept.
+	// Default 24h; must be positive.
+	SessionTTL time.Duration `koanf:"session_ttl"`
 }
 
 // Hooks holds settings of calls to the application (docs/protocol.md, Private channels and Hooks).
@@ -205,7 +215,16 @@ type Admin struct {
 	// APIKey is the global key for /api/* on every project and for
 	// /api/admin/*. Zero value: no global key.
 	APIKey string `koanf:"api_key"`
+	// SessionKey signs admin UI session cookies. Give every node the same
+	// key so a login works on all of them without sticky sessions; at
+	// least MinSessionKeyLen characters. Zero value: a random key per
+	// process (a restart logs everyone out).
+	SessionKey string `koanf:"session_key"`
 }
+
+// MinSessionKeyLen is the shortest admin.session_key accepted: 32
+// characters, as many as the random bytes of a key made per process.
+const MinSessionKeyLen = 32
 
 // Limits bound what one client, IP or key may use. Where 0 means a
 // default, the Effective* methods return the value to use.
@@ -286,12 +305,13 @@ func Default() *Config {
 			ShutdownTimeout: 10 * time.Second,
 			BodyTimeout:     10 * time.Second,
 		},
-		Engine:    Engine{Type: EngineMemory},
+		Engine:    Engine{Type: EngineMemory, Prefix: redis.DefaultPrefix},
 		Structure: Structure{Store: StoreSQLite, SQLitePath: "rotor.db"},
 		Client: Client{
 			LeaveGrace:  5 * time.Second,
 			MaxBody:     65536,
 			PresenceTTL: 60 * time.Second,
+			SessionTTL:  auth.DefaultSessionTTL,
 		},
 		Hooks: Hooks{Timeout: 3 * time.Second, Retries: 5, EventsQueueBytes: 16 << 20},
 		Log:   Log{Level: "info", Format: "text"},

@@ -42,7 +42,7 @@ func RegisterFlags(fs *pflag.FlagSet) {
 		"http.h2c":              "serve cleartext HTTP/2",
 		"http.ping":             "SSE heartbeat interval",
 		"engine.type":           "engine: memory | redis",
-		"engine.redis_url":      "Redis URL (redis://, rediss://, redis-sentinel://; comma-separated for Cluster)",
+		"engine.redis_url":      "Redis URL (redis://, rediss://, unix://, redis-sentinel://, redis-cluster://; go-redis options in the query)",
 		"structure.store":       "structure store: sqlite | file",
 		"structure.sqlite_path": "SQLite database file",
 		"log.level":             "log level: debug | info | warn | error",
