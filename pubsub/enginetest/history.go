@@ -348,7 +348,7 @@ func (s *suite) expiryTests() []test {
 				}
 				e.pass(time.Millisecond)
 			} else {
-				e.pass(2*unit + unit/2)
+				e.pass(2 * unit)
 			}
 			if res := e.history(t, "p|k"); len(res.Publications) != 0 || res.Position != pos {
 				t.Fatalf("after the TTL: %+v %v, want %+v and none", res.Position, offsets(res.Publications), pos)
@@ -368,7 +368,7 @@ func (s *suite) expiryTests() []test {
 			e.publish(t, "p|k", 1, opts)
 			e.pass(2 * unit)
 			e.publish(t, "p|k", 2, opts)
-			e.pass(2*unit + unit/2)
+			e.pass(2 * unit)
 			if got := offsets(e.history(t, "p|k").Publications); !slices.Equal(got, []uint64{1, 2}) {
 				t.Fatalf("history %v, want [1 2]", got)
 			}
