@@ -227,6 +227,11 @@ func (s *suite) eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// keep is history kept for a minute: long enough never to expire in a test.
+func keep(size int) pubsub.PublishOptions {
+	return pubsub.PublishOptions{HistorySize: size, HistoryTTL: time.Minute}
+}
+
 // data is the payload of the i-th publication.
 func data(i int) json.RawMessage { return json.RawMessage(fmt.Sprintf(`{"n":%d}`, i)) }
 
