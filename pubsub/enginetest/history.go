@@ -50,6 +50,7 @@ func (s *suite) historyTests() []test {
 		{"exactly size", []step{{5, 5}}, seq(1, 5, 1)},
 		{"wraps", []step{{12, 5}}, seq(8, 5, 1)},
 		{"size 0 keeps none", []step{{4, 0}}, nil},
+		{"negative size keeps none", []step{{2, 3}, {2, -1}}, nil},
 		{"shrinks", []step{{10, 8}, {1, 3}}, []uint64{9, 10, 11}},
 		{"shrinks after wrap", []step{{13, 5}, {2, 2}}, []uint64{14, 15}},
 		{"grows", []step{{7, 3}, {2, 6}}, seq(5, 5, 1)},

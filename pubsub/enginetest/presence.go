@@ -118,6 +118,15 @@ func (s *suite) presenceTests() []test {
 				t.Errorf("presence of another key: %v, %v", other, err)
 			}
 		}},
+		test{"an empty client id is refused", func(t *testing.T) {
+			e := s.newEngine(t)
+			if err := e.AddPresence(t.Context(), "p|k", &pubsub.ClientInfo{User: "u1"}, time.Minute); err == nil {
+				t.Fatal("AddPresence without a client id succeeded")
+			}
+			if p, err := e.Presence(t.Context(), "p|k"); err != nil || len(p) != 0 {
+				t.Fatalf("presence %v, %v", p, err)
+			}
+		}},
 		test{"another node sees the same presence", func(t *testing.T) {
 			e := s.newEngine(t)
 			if e.in.Peer == nil {

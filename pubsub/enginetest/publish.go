@@ -115,6 +115,15 @@ func (s *suite) publishTests() []test {
 				}
 			}
 		}},
+		{"empty data is kept as JSON null", func(t *testing.T) {
+			e := s.newEngine(t)
+			if _, err := e.Publish(t.Context(), "p|k", nil, keep(1)); err != nil {
+				t.Fatal(err)
+			}
+			if res := e.history(t, "p|k"); len(res.Publications) != 1 || string(res.Publications[0].Data) != "null" {
+				t.Fatalf("history %+v", res.Publications)
+			}
+		}},
 		{"publish before Start is kept; a second Start fails", func(t *testing.T) {
 			e := s.newEngine(t)
 			pos := e.publishN(t, "p|k", 2, keep(5))

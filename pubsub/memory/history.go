@@ -15,6 +15,9 @@ func (e *Engine) Publish(ctx context.Context, key string, data json.RawMessage, 
 	if err := ctx.Err(); err != nil {
 		return pubsub.Position{}, err
 	}
+	if len(data) == 0 {
+		data = json.RawMessage("null") // as the Redis engine: history stays valid JSON
+	}
 	ttl := opts.HistoryTTL
 	if ttl <= 0 {
 		ttl = defaultHistoryTTL
