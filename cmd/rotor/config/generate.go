@@ -59,7 +59,7 @@ engine:
   redis_url: ""             # redis://, rediss://, redis-sentinel://, or several comma-separated for Cluster
 
 structure:
-  store: sqlite             # sqlite (editable in the admin UI) | file (the projects below, read-only)
+  store: sqlite             # sqlite (editable in the admin UI) | file (the projects below, read-only) | engine (read-only, from the sqlite node through Redis)
   sqlite_path: rotor.db     # SQLite database, used when store is sqlite
   # Used when store is file; validated but ignored with sqlite.
   projects:

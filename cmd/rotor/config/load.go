@@ -43,7 +43,7 @@ func RegisterFlags(fs *pflag.FlagSet) {
 		"http.ping":             "SSE heartbeat interval",
 		"engine.type":           "engine: memory | redis",
 		"engine.redis_url":      "Redis URL (redis://, rediss://, redis-sentinel://; comma-separated for Cluster)",
-		"structure.store":       "structure store: sqlite | file",
+		"structure.store":       "structure store: sqlite | file | engine",
 		"structure.sqlite_path": "SQLite database file",
 		"log.level":             "log level: debug | info | warn | error",
 		"log.format":            "log format: text | json",
