@@ -95,7 +95,8 @@ func (p *Publisher) publish(ctx context.Context) (bool, error) {
 	return written, nil
 }
 
-// conflict logs, loudly, a second owner on the same engine.
+// conflict logs, loudly, a second owner on the same engine. Call with
+// p.mu held.
 func (p *Publisher) conflict(ctx context.Context, ours, theirs int64, theirOwner string, written bool) {
 	key := fmt.Sprint(theirOwner, theirs, ours)
 	if key == p.lastConflict && time.Since(p.conflictAt) < conflictLogEvery {
@@ -138,7 +139,16 @@ func (p *Publisher) Run(ctx context.Context, changed func()) {
 		if err != nil {
 			continue // the engine is away; check again once it is back
 		}
-		if owner == p.src.OwnerID() && v == p.src.Version() {
+		own, local := p.src.OwnerID(), p.src.Version()
+		if owner == own && v == local {
+			continue
+		}
+		if owner != "" && owner != own && v >= local {
+			// Another owner's newer snapshot: writing would change
+			// nothing; say so (at most once a minute) and keep checking.
+			p.mu.Lock()
+			p.conflict(ctx, local, v, owner, false)
+			p.mu.Unlock()
 			continue
 		}
 		if v == 0 {
