@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,8 +21,9 @@ import (
 const adminKey = "e2e-admin-key"
 
 // structureYAML is a config for one role of the engine-store topology:
-// "sqlite" (the owner, its file in dir) or "engine" (a reader, no file).
-func structureYAML(addr, redisURL, store, dir string) string {
+// "sqlite" (the owner, its file in its working directory) or "engine" (a
+// reader, no file).
+func structureYAML(addr, redisURL, store string) string {
 	return fmt.Sprintf(`http:
   address: %q
 engine:
@@ -29,21 +31,22 @@ engine:
   redis_url: %q
 structure:
   store: %s
-  sqlite_path: %q
+  sqlite_path: rotor.db
 admin:
   api_key: %q
 log:
   level: info
-`, addr, redisURL, store, filepath.Join(dir, "rotor.db"), adminKey)
+`, addr, redisURL, store, adminKey)
 }
 
 // newRoleServer prepares a `rotor serve` of the given structure role with
-// its own config file and working directory; it is not started.
+// its own config file and working directory, shared with no other
+// process; it is not started.
 func newRoleServer(t *testing.T, redisURL, store string) *server {
 	t.Helper()
 	s := newServer(t, serverConfig{Addr: freeAddr(t)})
-	dir := filepath.Dir(s.path)
-	if err := os.WriteFile(s.path, []byte(structureYAML(s.cfg.Addr, redisURL, store, dir)), 0o600); err != nil {
+	s.dir = filepath.Dir(s.path)
+	if err := os.WriteFile(s.path, []byte(structureYAML(s.cfg.Addr, redisURL, store)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.kill)
@@ -210,6 +213,41 @@ func TestStructureThroughEngine(t *testing.T) {
 		})
 	}
 	t.Logf("namespace change: every reader applies it %v after the owner answered", time.Since(written))
+
+	// The same, twenty times, for a figure: presence off and on again.
+	var worst, total time.Duration
+	for i := range 20 {
+		on := i%2 == 1
+		if st, body := adminCall(t, owner, "PATCH", "/projects/shop/namespaces/default", fmt.Sprintf(`{"presence":%t}`, on)); st != http.StatusOK {
+			t.Fatalf("presence %t: %d %s", on, st, body)
+		}
+		written := time.Now()
+		for j, r := range readers {
+			within(t, time.Second-time.Since(written), fmt.Sprintf("change %d on reader %d", i, j), func() bool {
+				return apiOK(ctx, r, created.APIKey, "presence", presence) == on
+			})
+		}
+		d := time.Since(written)
+		total += d
+		worst = max(worst, d)
+	}
+	t.Logf("20 namespace changes: every reader applied each within %v on average, %v at worst", total/20, worst)
+
+	// Only the owner has a file; `rotor token` on a reader finds the
+	// project in Redis.
+	for i, r := range readers {
+		if _, err := os.Stat(filepath.Join(r.dir, "rotor.db")); err == nil {
+			t.Fatalf("reader %d made a SQLite file", i)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(owner.dir, "rotor.db")); err != nil {
+		t.Fatalf("owner's SQLite file: %v", err)
+	}
+	cmd := exec.CommandContext(ctx, rotorBin, "token", "--config", readers[0].path, "--project", "shop", "--user", "u1")
+	cmd.Env, cmd.Dir = cleanEnv(), readers[0].dir
+	if out, err := cmd.CombinedOutput(); err != nil || strings.Count(string(out), ".") != 2 {
+		t.Fatalf("rotor token on a reader: %v %s", err, out)
+	}
 
 	// A reader shows the structure and refuses writes, naming the owner.
 	if st, body := adminCall(t, readers[0], "GET", "/projects/shop", ""); st != http.StatusOK || !strings.Contains(body, `"presence":true`) {
