@@ -317,3 +317,30 @@ func BenchmarkSnapshot(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(data)), "bytes/snapshot")
 }
+
+// TestOnCluster: the snapshot is one key, so it works on a Redis Cluster
+// as on one server.
+func TestOnCluster(t *testing.T) {
+	t.Parallel()
+	c := redistest.StartCluster(t, 3)
+	e, err := redis.New(redis.Options{URL: c.URL(), Timeout: time.Second, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	ctx := t.Context()
+	owner := openSQLite(t, "")
+	if err := owner.CreateProject(ctx, &admin.Project{ID: "shop"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := NewPublisher(owner, e, "owner", nil).Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	reader, err := Open(ctx, e, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reader.Project(ctx, "shop"); err != nil || reader.Version() != owner.Version() {
+		t.Fatalf("reader on a Cluster: %v, version %d, want %d", err, reader.Version(), owner.Version())
+	}
+}
