@@ -94,12 +94,12 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 		return err
 	}
 	// ctx, not runCtx: a node waiting for its structure stops on a signal.
-	structure, err := openStructure(ctx, cfg, engine, log)
-	if err != nil || structure == nil {
+	st, err := openStructure(ctx, cfg, engine, log)
+	if err != nil || st == nil {
 		return err
 	}
-	defer structure.close()
-	store := structure.store
+	defer st.close()
+	store, sqliteStore := st.store, st.sqlite
 	node, err := transport.New(transport.Options{
 		Version:           version,
 		Engine:            engine,
@@ -147,20 +147,19 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 		case <-time.After(time.Second):
 		}
 	}
-	structure.start(runCtx, node)
+	st.start(runCtx, node)
 
 	r := chi.NewRouter()
 	r.Use(transport.RequestID)
 	node.Routes(r)
 	tls := cfg.HTTP.TLSCert != ""
-	onChange := func() { structure.changed(runCtx, node) }
-	if err := mountAdmin(r, cfg, dev, store, onChange, node, log, out, tls); err != nil {
+	if err := mountAdmin(runCtx, r, cfg, dev, store, node, log, out, tls); err != nil {
 		return err
 	}
 	mountOps(r, node, engine)
 	demoToken := ""
-	if dev && structure.sqlite != nil {
-		if demoToken, err = ensureDemo(runCtx, structure.sqlite, cfg, out); err != nil {
+	if dev && sqliteStore != nil {
+		if demoToken, err = ensureDemo(runCtx, sqliteStore, cfg, out); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -17,7 +18,6 @@ import (
 	"github.com/rotor-rt/rotor/admin/enginestore"
 	"github.com/rotor-rt/rotor/admin/sqlite"
 	"github.com/rotor-rt/rotor/cmd/rotor/config"
-	"github.com/rotor-rt/rotor/pubsub/redis"
 )
 
 // projectFinder is the one store method token and publish need.
@@ -39,18 +39,28 @@ func openProjects(ctx context.Context, cfg *config.Config) (projectFinder, func(
 	case config.StoreEngine:
 		// The snapshot the owner wrote into Redis; a lookup does not wait
 		// long for one.
-		e, err := redis.New(redis.Options{URL: cfg.Engine.RedisURL, Logger: slog.New(slog.DiscardHandler)})
+		// The engine as serve makes it, so with the same keys.
+		engine, err := newEngine(cfg, slog.New(slog.DiscardHandler))
 		if err != nil {
-			return nil, nil, fmt.Errorf("redis engine: %w", err)
+			return nil, nil, err
+		}
+		closeEngine := func() error { return nil }
+		if c, ok := engine.(io.Closer); ok {
+			closeEngine = c.Close
+		}
+		r, ok := engine.(enginestore.Reader)
+		if !ok {
+			_ = closeEngine()
+			return nil, nil, errEngineStoreNeedsRedis
 		}
 		wctx, cancel := context.WithTimeout(ctx, engineLookupWait)
 		defer cancel()
-		s, err := enginestore.Open(wctx, e, nil)
+		s, err := enginestore.Open(wctx, r, nil)
 		if err != nil {
-			_ = e.Close()
+			_ = closeEngine()
 			return nil, nil, fmt.Errorf("structure from the engine (none within %v: is the owner node, structure.store: sqlite, running?): %w", engineLookupWait, err)
 		}
-		return s, e.Close, nil
+		return s, closeEngine, nil
 	default:
 		// sqlite.Open creates a missing file; a lookup must not leave an
 		// empty database behind, so a missing file is an error here.

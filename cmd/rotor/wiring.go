@@ -42,10 +42,9 @@ func newEngine(cfg *config.Config, log *slog.Logger) (pubsub.Engine, error) {
 	return nil, fmt.Errorf("%w %q", errNoEngine, cfg.Engine.Type)
 }
 
-// mountAdmin serves the admin UI at /admin and its API at /api/admin;
-// onChange runs after each structure write. In dev mode with no password
-// hash, a random password is printed.
-func mountAdmin(r chi.Router, cfg *config.Config, dev bool, store structureStore, onChange func(), node *transport.Node, log *slog.Logger, out io.Writer, tls bool) error {
+// mountAdmin serves the admin UI at /admin and its API at /api/admin. In
+// dev mode with no password hash, a random password is printed.
+func mountAdmin(ctx context.Context, r chi.Router, cfg *config.Config, dev bool, store structureStore, node *transport.Node, log *slog.Logger, out io.Writer, tls bool) error {
 	hash := []byte(cfg.Admin.PasswordHash)
 	if len(hash) == 0 {
 		if !dev {
@@ -75,7 +74,11 @@ func mountAdmin(r chi.Router, cfg *config.Config, dev bool, store structureStore
 		APIKey:       cfg.Admin.APIKey,
 		Secure:       tls,
 		Logger:       log.With("component", "admin"),
-		OnChange:     onChange,
+		OnChange: func() {
+			if err := node.NotifyStructureChanged(ctx); err != nil {
+				log.Warn("structure change notice", "err", err)
+			}
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("admin UI: %w", err)
