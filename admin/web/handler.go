@@ -219,7 +219,7 @@ func (h *Handler) UI() http.Handler {
 // API returns the admin JSON API, to be mounted at /api/admin.
 func (h *Handler) API() http.Handler {
 	r := chi.NewRouter()
-	r.Use(h.requireAPIKey)
+	r.Use(h.requireAPIKey, h.ownerHeader)
 	r.Get("/projects", h.apiProjects)
 	r.Post("/projects", h.apiCreateProject)
 	r.Get("/projects/{id}", h.apiProject)

@@ -458,8 +458,8 @@ func TestReadOnly(t *testing.T) {
 	if res, body := e.api("DELETE", "/projects/demo", ""); res.StatusCode != http.StatusConflict || !strings.Contains(body, "read-only") {
 		t.Errorf("API delete on a read-only store = %d %s", res.StatusCode, body)
 	}
-	if res, _ := e.api("GET", "/projects/demo", ""); res.StatusCode != 200 {
-		t.Errorf("API read on a read-only store = %d", res.StatusCode)
+	if res, _ := e.api("GET", "/projects/demo", ""); res.StatusCode != 200 || res.Header.Get(web.OwnerHeader) != "" {
+		t.Errorf("API read on a read-only store = %d, %s %q", res.StatusCode, web.OwnerHeader, res.Header.Get(web.OwnerHeader))
 	}
 }
 
@@ -484,6 +484,9 @@ func TestReadOnlyOwnedElsewhere(t *testing.T) {
 	}
 	if res, body := e.post("/admin/projects/demo/delete", nil); res.StatusCode != http.StatusConflict || !strings.Contains(body, "owned by owner-host (node abc)") {
 		t.Errorf("UI delete = %d, want 409 naming the owner", res.StatusCode)
+	}
+	if res, _ := e.api("GET", "/projects", ""); res.StatusCode != http.StatusOK || res.Header.Get(web.OwnerHeader) != "owner-host (node abc)" {
+		t.Errorf("API list = %d, %s %q; want 200 naming the owner", res.StatusCode, web.OwnerHeader, res.Header.Get(web.OwnerHeader))
 	}
 	for _, c := range []struct{ method, path, body string }{
 		{"POST", "/projects", `{"id":"x"}`},
