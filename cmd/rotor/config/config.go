@@ -93,8 +93,10 @@ const (
 
 // Structure says where projects and namespaces live (docs/admin.md, Read-only mode).
 type Structure struct {
-	// Store is "sqlite" (editable, the default) or "file" (read-only,
-	// from Projects below).
+	// Store is "sqlite" (editable, the default; with the Redis engine
+	// this node owns the structure and copies it into Redis), "file"
+	// (read-only, from Projects below) or "engine" (read-only, the
+	// snapshot the sqlite node wrote into Redis; needs engine.type redis).
 	Store string `koanf:"store"`
 	// SQLitePath is the SQLite database file. Default "rotor.db"; required
 	// when Store is "sqlite".
@@ -109,6 +111,7 @@ type Structure struct {
 const (
 	StoreSQLite = "sqlite"
 	StoreFile   = "file"
+	StoreEngine = "engine"
 )
 
 // Project is admin.Project as written in the config file; see

@@ -254,6 +254,11 @@ func TestValidateStoreRequirements(t *testing.T) {
 		{"sqlite without path", func(c *Config) { c.Structure.SQLitePath = "" }, []string{"structure.sqlite_path"}},
 		{"redis without url", func(c *Config) { c.Engine.Type = EngineRedis }, []string{"engine.redis_url"}},
 		{"tls key without cert", func(c *Config) { c.HTTP.TLSKey = "k" }, []string{"http.tls_cert"}},
+		{"engine store with the memory engine", func(c *Config) { c.Structure.Store = StoreEngine }, []string{"structure.store"}},
+		{"engine store with redis", func(c *Config) {
+			c.Structure.Store = StoreEngine
+			c.Engine = Engine{Type: EngineRedis, RedisURL: "redis://r:6379/0"}
+		}, nil},
 		{"redis cluster urls", func(c *Config) {
 			c.Engine.Type, c.Engine.RedisURL = EngineRedis, "redis://a:1, redis://b:2"
 		}, nil},

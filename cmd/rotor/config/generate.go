@@ -66,7 +66,8 @@ engine:
 
 structure:
   # file: the projects below, read-only, working at once (what this file starts with);
-  # sqlite: projects kept in sqlite_path and edited in the admin UI (the built-in default).
+  # sqlite: projects kept in sqlite_path and edited in the admin UI (the built-in default);
+  # engine: read-only, the snapshot a sqlite node wrote into Redis (nodes on other hosts).
   # With sqlite the projects below are ignored (serve warns); create projects in the
   # admin UI or with the admin API instead.
   store: file

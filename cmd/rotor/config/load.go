@@ -43,7 +43,7 @@ func RegisterFlags(fs *pflag.FlagSet) {
 		"http.ping":             "SSE heartbeat interval",
 		"engine.type":           "engine: memory | redis",
 		"engine.redis_url":      "Redis URL (redis://, rediss://, unix://, redis-sentinel://, redis-cluster://; go-redis options in the query)",
-		"structure.store":       "structure store: sqlite | file",
+		"structure.store":       "structure store: sqlite | file | engine",
 		"structure.sqlite_path": "SQLite database file",
 		"log.level":             "log level: debug | info | warn | error",
 		"log.format":            "log format: text | json",
