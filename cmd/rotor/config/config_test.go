@@ -257,7 +257,7 @@ func TestValidateStoreRequirements(t *testing.T) {
 		{"engine store with the memory engine", func(c *Config) { c.Structure.Store = StoreEngine }, []string{"structure.store"}},
 		{"engine store with redis", func(c *Config) {
 			c.Structure.Store = StoreEngine
-			c.Engine = Engine{Type: EngineRedis, RedisURL: "redis://r:6379/0"}
+			c.Engine.Type, c.Engine.RedisURL = EngineRedis, "redis://r:6379/0"
 		}, nil},
 		{"redis cluster urls", func(c *Config) {
 			c.Engine.Type, c.Engine.RedisURL = EngineRedis, "redis://a:1, redis://b:2"
