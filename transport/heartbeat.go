@@ -6,10 +6,21 @@ import (
 	"time"
 )
 
-// heartbeats pings idle hijacked streams from one ticker, instead of a
-// timer per stream: every Ping interval, each stream that wrote nothing
-// since the last tick gets a comment line (SPEC §3.3), which also keeps
-// proxies from closing a quiet stream.
+// heartbeatSlices is how many ticks of the node's heartbeat ticker make one
+// ping interval. A stream is due once it has been quiet for
+// (slices-2)/slices of the interval; the tick that finds it comes at most
+// one slice later, so no stream is silent for longer than
+// (slices-1)/slices of the interval, whenever its last write happened: the
+// spare slice absorbs a late tick and the time a write takes. One ticker at
+// a whole interval, pinging streams quiet for most of it, left gaps of
+// almost two intervals.
+const heartbeatSlices = 5
+
+// heartbeats pings quiet streams from one ticker, instead of a timer or a
+// goroutine per stream: the ticker runs every 1/heartbeatSlices of the ping
+// interval and marks each stream that wrote nothing for the rest of the
+// interval, which keeps proxies' read timeouts from closing a quiet stream
+// and lets clients that read the server's clock notice a held stream.
 type heartbeats struct {
 	mu    sync.Mutex
 	conns map[*sseConn]struct{}
@@ -31,9 +42,11 @@ func (h *heartbeats) remove(sc *sseConn) {
 	h.mu.Unlock()
 }
 
-// run ticks until ctx is done.
-func (h *heartbeats) run(ctx context.Context, every time.Duration) {
-	tick := time.NewTicker(every)
+// run ticks until ctx is done; ping is the longest silence a stream may
+// have on the wire.
+func (h *heartbeats) run(ctx context.Context, ping time.Duration) {
+	slice := ping / heartbeatSlices
+	tick := time.NewTicker(slice)
 	defer tick.Stop()
 	var due []*sseConn
 	for {
@@ -41,11 +54,11 @@ func (h *heartbeats) run(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			quiet := now.Add(-every * 9 / 10).UnixNano()
+			quiet := now.Add(-(ping - 2*slice)).UnixNano()
 			due = due[:0]
 			h.mu.Lock()
 			for sc := range h.conns {
-				if sc.lastWrite.Load() < quiet {
+				if sc.lastWrite.Load() <= quiet {
 					due = append(due, sc)
 				}
 			}
