@@ -24,10 +24,20 @@ const heartbeatSlices = 5
 type heartbeats struct {
 	mu    sync.Mutex
 	conns map[*sseConn]struct{}
+	// trailing: clock streams that wrote events without a ping since the
+	// last trail tick; each gets one at the next (see stampClock).
+	trailing map[*sseConn]struct{}
 }
 
 func newHeartbeats() *heartbeats {
-	return &heartbeats{conns: make(map[*sseConn]struct{})}
+	return &heartbeats{conns: make(map[*sseConn]struct{}), trailing: make(map[*sseConn]struct{})}
+}
+
+// trail asks for a ping on sc at the next trail tick, within clockEvery/2.
+func (h *heartbeats) trail(sc *sseConn) {
+	h.mu.Lock()
+	h.trailing[sc] = struct{}{}
+	h.mu.Unlock()
 }
 
 func (h *heartbeats) add(sc *sseConn) {
@@ -39,20 +49,38 @@ func (h *heartbeats) add(sc *sseConn) {
 func (h *heartbeats) remove(sc *sseConn) {
 	h.mu.Lock()
 	delete(h.conns, sc)
+	delete(h.trailing, sc)
 	h.mu.Unlock()
 }
 
 // run ticks until ctx is done; ping is the longest silence a stream may
-// have on the wire.
+// have on the wire. A second ticker, every clockEvery/2, pings the clock
+// streams that wrote events since its last tick: only those, so an idle
+// stream costs it nothing.
 func (h *heartbeats) run(ctx context.Context, ping time.Duration) {
 	slice := ping / heartbeatSlices
 	tick := time.NewTicker(slice)
 	defer tick.Stop()
+	trailTick := time.NewTicker(min(clockEvery, ping) / 2)
+	defer trailTick.Stop()
 	var due []*sseConn
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-trailTick.C:
+			due = due[:0]
+			h.mu.Lock()
+			for sc := range h.trailing {
+				due = append(due, sc)
+			}
+			clear(h.trailing)
+			h.mu.Unlock()
+			for _, sc := range due {
+				sc.pingDue.Store(true)
+				sc.schedule()
+			}
+			clear(due)
 		case now := <-tick.C:
 			quiet := now.Add(-(ping - 2*slice)).UnixNano()
 			due = due[:0]

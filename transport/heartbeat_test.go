@@ -121,3 +121,36 @@ func TestClockPings(t *testing.T) {
 		t.Fatalf("plain stream: %d ping events, %d comments; want none and ≥2", len(pings), comments)
 	}
 }
+
+// TestClockTrailingPing: on a clock stream every event is followed by a
+// ping within clockEvery, even when it went out right after a ping (a
+// write too soon for a ping of its own): a client that sees an event and
+// then nothing knows the rest is held. The heartbeat alone would come only
+// 0.8 × ping (800 ms here) later.
+func TestClockTrailingPing(t *testing.T) {
+	t.Parallel()
+	for _, noHijack := range []bool{false, true} {
+		t.Run(map[bool]string{false: "hijacked", true: "handler"}[noHijack], func(t *testing.T) {
+			t.Parallel()
+			s := startServer(t, func(o *Options, _ *admin.Project) { o.NoHijack = noHijack })
+			st := s.openSSE(q("token", s.token("u"), "channel", "trail")+"&clock=1", nil)
+			defer st.close()
+			st.next("sub")
+			st.next("ping") // with the opening
+			st.next("ping") // the nudge, 100 ms later
+			s.publish("trail", map[string]int{"n": 1})
+			if ev := st.next(); ev.Event != "pub" {
+				t.Fatalf("got %+v, want the pub", ev)
+			}
+			pubAt := time.Now()
+			if ev := st.next(); ev.Event != "ping" {
+				t.Fatalf("got %+v after the pub, want a ping", ev)
+			}
+			if d := time.Since(pubAt); d > clockEvery {
+				t.Fatalf("the ping came %v after the pub, want within %v", d, clockEvery)
+			} else {
+				t.Logf("ping %v after the pub", d.Round(time.Millisecond))
+			}
+		})
+	}
+}

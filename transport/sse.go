@@ -161,9 +161,10 @@ type sseConn struct {
 	// clock: the client asked for ping events with the server's time
 	// (?clock=1) instead of comment heartbeats.
 	clock bool
-	// lastClock is when the last ping event went out; only the writer
-	// touches it.
+	// lastClock is when the last ping event went out, pinged whether the
+	// pending write ends with one; only the writer touches them.
 	lastClock time.Time
+	pinged    bool
 	// opened: the opening write is out and its nudge scheduled; only the
 	// writer touches it.
 	opened bool
@@ -419,17 +420,30 @@ func (sc *sseConn) heartbeat(now time.Time) {
 	sc.sink.ping(sc.clock, now)
 	if sc.clock {
 		sc.lastClock = now
+		sc.pinged = true
 	}
 }
 
 // stampClock appends a ping event with the server's time to a clock
 // stream's pending write when the last one is clockEvery old, so that
-// a client sees the server's clock while other events flow too.
+// a client sees the server's clock while other events flow too. A write
+// of events that goes out without one asks the heartbeats for a trailing
+// ping: every event of a clock stream is followed by a ping within
+// clockEvery, so a client that sees an event and then nothing for longer
+// knows the rest is held on the way.
 func (sc *sseConn) stampClock(now time.Time) {
-	if !sc.clock || len(sc.sink.buf) == 0 || now.Sub(sc.lastClock) < min(clockEvery, sc.n.opts.Ping) {
+	pinged := sc.pinged
+	sc.pinged = false
+	if !sc.clock || len(sc.sink.buf) == 0 || pinged {
+		// Nothing to write, or the write ends with a ping already.
+		return
+	}
+	if now.Sub(sc.lastClock) < min(clockEvery, sc.n.opts.Ping) {
+		sc.n.heartbeats.trail(sc)
 		return
 	}
 	sc.heartbeat(now)
+	sc.pinged = false
 }
 
 // nudge asks for a heartbeat nudgeAfter from now, whatever else the

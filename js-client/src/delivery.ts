@@ -16,6 +16,10 @@ export interface DeliveryLimits {
  *   plus the path's delay. Its smallest value over the last minute is the
  *   path at its best; a ping that arrived more than `lateLimit` later than
  *   that waited in a buffer (the clocks' difference cancels out).
+ * - a missing trailing ping: the server follows every other event with a
+ *   ping within 500 ms; an event and then nothing for longer means the
+ *   rest of the stream, ping included, waits in a buffer (the tail of a
+ *   burst that a proxy holds until more traffic pushes it out).
  * - silence: nothing at all for longer than the ping interval allows,
  *   while this server is known to send pings (one arrived): a proxy holds
  *   what was written since.
@@ -25,19 +29,23 @@ export class DeliveryWatch {
   private offsets: { offset: number; at: number }[] = [];
   private last: number;
   private clocked = false;
+  /** An event other than a ping arrived last: its trailing ping is due. */
+  private awaiting = false;
 
   constructor(private readonly lim: DeliveryLimits, now: number) {
     this.last = now;
   }
 
-  /** Any event arrived at `now`. */
+  /** An event other than a ping arrived at `now`. */
   seen(now: number): void {
     this.last = now;
+    this.awaiting = true;
   }
 
   /** A ping with the server's time `serverTime` arrived at `now`; returns why the stream looks held, if it does. */
   clock(serverTime: number, now: number): string | null {
-    this.seen(now);
+    this.last = now;
+    this.awaiting = false;
     if (!Number.isFinite(serverTime)) return null;
     this.clocked = true;
     // Compare within a minute only: over hours the two clocks drift apart
@@ -63,14 +71,23 @@ export class DeliveryWatch {
     return this.lim.ping * 1.25 + 2000;
   }
 
+  /** How long after another event its trailing ping may come, ms. */
+  trailLimit(): number {
+    return trailMs + 2000;
+  }
+
   /** Called from time to time; returns why the stream looks held, if it does. */
   check(now: number): string | null {
     if (!this.clocked) return null;
     const quiet = now - this.last;
+    if (this.awaiting && quiet > this.trailLimit()) return `no ping for ${Math.round(quiet)} ms after an event: a proxy holds the stream`;
     if (quiet > this.silenceLimit()) return `nothing for ${Math.round(quiet)} ms although the server pings every ${this.lim.ping} ms: a proxy holds the stream`;
     return null;
   }
 }
+
+/** The server's bound on the time from an event to the ping after it, ms. */
+const trailMs = 500;
 
 /** How far back pings are compared, ms. */
 const windowMs = 60_000;

@@ -23,16 +23,19 @@ const scenarios = [
   // Forced buffering on a busy channel: rotor-js sees late pings and
   // falls back to long polling; nothing lost, nothing held for long.
   { kind: 'nginx-buffering', plain: false, fallback: true, maxDelay: 6000, afterFallback: 1500 },
-];
+  // The same with SSE tried again every 4 s or so: each try falls back
+  // again within seconds, and nothing is lost across the switches.
+  { name: 'nginx-buffering-retry', kind: 'nginx-buffering', plain: false, fallback: true, maxDelay: 7000, retries: 2, opts: { sseRetryDelay: 4000, maxSseRetryDelay: 4000 } },
+].map((s) => ({ name: s.kind, ...s }));
 
 const N = 300;
 const INTERVAL = 50;
 
 /** Runs in the page: a rotor-js client and maybe a plain EventSource on ch. */
-function startClients({ ch, tok, plain }) {
+function startClients({ ch, tok, plain, opts }) {
   const R = { t0: Date.now(), pubs: [], es: [], transport: [], subAt: null, esSubAt: null, esErrors: 0 };
   window.R = R;
-  const r = new Rotor(`${location.origin}/connection/p1`, { token: tok });
+  const r = new Rotor(`${location.origin}/connection/p1`, { token: tok, ...opts });
   R.client = r;
   r.on('transport', (c) => R.transport.push({ at: Date.now() - R.t0, transport: c.transport, reason: c.reason }));
   const s = r.subscribe(ch);
@@ -71,7 +74,8 @@ describe('through proxies, 300 messages at 20/s', () => {
   beforeAll(async () => {
     srv = await startRotor(inject('rotorBin'));
     browser = await launch();
-    await Promise.all(scenarios.map(async (s) => { proxies[s.kind] = await startProxy(s.kind, srv.port); }));
+    const kinds = [...new Set(scenarios.map((s) => s.kind))];
+    await Promise.all(kinds.map(async (k) => { proxies[k] = await startProxy(k, srv.port); }));
   });
   afterAll(async () => {
     await browser?.close();
@@ -83,34 +87,34 @@ describe('through proxies, 300 messages at 20/s', () => {
     const pages = {};
     for (const s of scenarios) {
       const page = await openPage(browser, proxies[s.kind].base);
-      pages[s.kind] = page;
-      await page.evaluate(startClients, { ch: `chat:${s.kind}`, tok: userToken(`u-${s.kind}`), plain: s.plain });
+      pages[s.name] = page;
+      await page.evaluate(startClients, { ch: `chat:${s.name}`, tok: userToken(`u-${s.name}`), plain: s.plain, opts: s.opts ?? {} });
     }
     // Publish as soon as every client's subscribe has answered: on a busy
     // channel from the stream's first moment.
     for (const s of scenarios) {
-      await pages[s.kind].waitForFunction(() => R.client.getSubscription([...R.client.subscriptions().keys()][0]).position, null, { timeout: 15_000, polling: 50 });
+      await pages[s.name].waitForFunction(() => R.client.getSubscription([...R.client.subscriptions().keys()][0]).position, null, { timeout: 15_000, polling: 50 });
     }
     // A plain EventSource's `sub` on a still quiet channel: no publication
     // pushes it through a proxy that holds the first write.
     for (const s of scenarios.filter((s) => s.plain)) {
-      await pages[s.kind].waitForFunction(() => R.esSubAt !== null, null, { timeout: 5_000, polling: 20 }).catch(() => {});
+      await pages[s.name].waitForFunction(() => R.esSubAt !== null, null, { timeout: 5_000, polling: 20 }).catch(() => {});
     }
     const start = Date.now();
     for (let i = 1; i <= N; i++) {
       const ts = Date.now();
-      await Promise.all(scenarios.map((s) => api(srv.base, 'publish', { channel: `chat:${s.kind}`, data: { n: i, ts } })));
+      await Promise.all(scenarios.map((s) => api(srv.base, 'publish', { channel: `chat:${s.name}`, data: { n: i, ts } })));
       await sleep(Math.max(0, start + i * INTERVAL - Date.now()));
     }
     // Then quiet for three read timeouts of nginx-read-timeout, and one
     // more: a stream cut meanwhile, or a last block held, shows now.
     await sleep(7500);
     const ts = Date.now();
-    await Promise.all(scenarios.map((s) => api(srv.base, 'publish', { channel: `chat:${s.kind}`, data: { n: N + 1, ts } })));
+    await Promise.all(scenarios.map((s) => api(srv.base, 'publish', { channel: `chat:${s.name}`, data: { n: N + 1, ts } })));
     const figures = [];
     const failures = [];
     for (const s of scenarios) {
-      const page = pages[s.kind];
+      const page = pages[s.name];
       await page.waitForFunction(([n, plain]) => R.pubs.length >= n && (!plain || R.es.length >= n), [N + 1, s.plain], { timeout: 20_000, polling: 100 })
         .catch(() => {});
       await sleep(100); // a duplicate would arrive now
@@ -118,7 +122,7 @@ describe('through proxies, 300 messages at 20/s', () => {
       const fell = R.transport.find((t) => t.transport === 'poll');
       const js = summary(R.pubs);
       const fig = {
-        proxy: s.kind,
+        proxy: s.name,
         'js first msg ms': js.firstDelay,
         'js max delay ms': js.maxDelay,
         'js fallback at ms': fell ? fell.at : '-',
@@ -127,10 +131,15 @@ describe('through proxies, 300 messages at 20/s', () => {
         'ES max delay ms': s.plain ? summary(R.es).maxDelay : '-',
       };
       figures.push(fig);
-      const check = (ok, what) => { if (!ok) failures.push(`${s.kind}: ${what}`); };
+      const check = (ok, what) => { if (!ok) failures.push(`${s.name}: ${what}`); };
       check(JSON.stringify(js.numbers) === JSON.stringify(range(N + 1)), `rotor-js got ${js.numbers.length} messages, not 1..${N + 1} in order`);
       check(js.maxDelay <= s.maxDelay, `rotor-js max delay ${js.maxDelay} ms > ${s.maxDelay}`);
       check(!!fell === s.fallback, `rotor-js transport events ${JSON.stringify(R.transport)}, want a fallback: ${s.fallback}`);
+      if (s.retries) {
+        const count = (t) => R.transport.filter((e) => e.transport === t).length;
+        check(count('sse') >= s.retries && count('poll') > s.retries, `transport events ${JSON.stringify(R.transport)}, want ${s.retries} SSE retries, each falling back`);
+        fig['js fallback at ms'] = R.transport.map((e) => `${e.transport}@${e.at}`).join(' ');
+      }
       if (s.afterFallback && fell) check(fig['js delay after fallback ms'] <= s.afterFallback, `delay after the fallback ${fig['js delay after fallback ms']} ms > ${s.afterFallback}`);
       if (s.plain) {
         const es = summary(R.es);

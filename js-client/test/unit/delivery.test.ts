@@ -24,9 +24,20 @@ describe('DeliveryWatch', () => {
     expect(w.silenceLimit()).toBe(3250);
     expect(w.check(60_000)).toBeNull(); // no ping yet: an older server
     w.clock(60_000, 60_000);
-    w.seen(61_000);
+    w.clock(61_000, 61_000);
     expect(w.check(64_000)).toBeNull();
     expect(w.check(64_300)).toMatch(/nothing for 3300 ms/);
+  });
+
+  it('expects the trailing ping within 2.5 s of any other event', () => {
+    const w = new DeliveryWatch({ ping: 20_000, lateLimit: 1500 }, 0);
+    w.clock(0, 0);
+    w.seen(1000); // a pub
+    expect(w.check(3400)).toBeNull();
+    w.clock(1400, 1450); // its ping: all is well, for up to a ping interval
+    expect(w.check(20_000)).toBeNull();
+    w.seen(21_000);
+    expect(w.check(23_600)).toMatch(/no ping for 2600 ms after an event/);
   });
 
   it('ignores a ping without a time', () => {
@@ -118,6 +129,19 @@ describe('Rotor buffering detection and healing', () => {
     await vi.advanceTimersByTimeAsync(1000);
     expect(es.closed).toBe(true);
     expect(log).toEqual([['transport', { transport: 'poll', reason: expect.stringContaining('nothing for') }]]);
+  });
+
+  it('falls back when an event is not followed by its ping: the tail of a burst is held', async () => {
+    const { rotor, es, log, polls } = await streaming();
+    es.send('ping', { time: Date.now() });
+    await vi.advanceTimersByTimeAsync(300);
+    es.send('pub', { channel: 'ns:a', offset: 6, data: 'six' });
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(rotor.transport).toBe('sse');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(es.closed).toBe(true);
+    expect(log).toEqual([['transport', { transport: 'poll', reason: expect.stringContaining('no ping') }]]);
+    expect(polls[0].searchParams.get('since')).toBe('e:6');
   });
 
   it('does not judge silence on a server that sends no ping events', async () => {
