@@ -31,7 +31,7 @@ export interface RotorOptions {
   transport?: 'auto' | TransportName;
   /** How long a new stream may stay silent before the client decides a proxy buffers it, ms. Default 4000. */
   fallbackDelay?: number;
-  /** How much later than the stream's best a server ping may arrive before the client decides a proxy buffers it, ms. Default 1500. */
+  /** How much later than the stream's best a server ping may arrive before the client decides a proxy buffers it, ms. Default 1000. */
   lateLimit?: number;
   /** After a fallback to long polling, SSE is tried again after this long, doubling on each fallback in a row, ms. Default 30000. */
   sseRetryDelay?: number;
@@ -156,7 +156,7 @@ export class Rotor extends Emitter<RotorEvents> {
     // method of another object, so they are always called through globalThis.
     const f = opts.fetch ?? globalThis.fetch;
     this.o = {
-      transport: 'auto', fallbackDelay: 4000, lateLimit: 1500, sseRetryDelay: 30000, maxSseRetryDelay: 600000,
+      transport: 'auto', fallbackDelay: 4000, lateLimit: 1000, sseRetryDelay: 30000, maxSseRetryDelay: 600000,
       minReconnectDelay: 500, maxReconnectDelay: 20000, pollTimeout: 25, timeout: 10000, ...opts, fetch: (...a) => f.call(globalThis, ...a),
     };
     this.ES = opts.EventSource !== undefined ? opts.EventSource : (globalThis.EventSource ?? null);
