@@ -34,7 +34,12 @@ func newHeartbeats() *heartbeats {
 }
 
 // trail asks for a ping on sc at the next trail tick, within clockEvery/2.
+// The stream's flag keeps a busy stream from taking the node-wide lock on
+// every write: once per tick at most.
 func (h *heartbeats) trail(sc *sseConn) {
+	if !sc.trailing.CompareAndSwap(false, true) {
+		return
+	}
 	h.mu.Lock()
 	h.trailing[sc] = struct{}{}
 	h.mu.Unlock()
@@ -72,6 +77,7 @@ func (h *heartbeats) run(ctx context.Context, ping time.Duration) {
 			due = due[:0]
 			h.mu.Lock()
 			for sc := range h.trailing {
+				sc.trailing.Store(false)
 				due = append(due, sc)
 			}
 			clear(h.trailing)

@@ -165,6 +165,8 @@ type sseConn struct {
 	// pending write ends with one; only the writer touches them.
 	lastClock time.Time
 	pinged    bool
+	// trailing: queued for a trailing ping (heartbeats.trail).
+	trailing atomic.Bool
 	// opened: the opening write is out and its nudge scheduled; only the
 	// writer touches it.
 	opened bool
