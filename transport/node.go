@@ -41,7 +41,8 @@ type Options struct {
 	Engine   pubsub.Engine
 	Projects ProjectStore
 	Logger   *slog.Logger
-	// Ping is the SSE heartbeat interval; 0 means 20s.
+	// Ping is the longest silence on an SSE stream: a stream that wrote
+	// nothing for most of it gets a heartbeat; 0 means 20s.
 	Ping time.Duration
 	// QueueBytes bounds each stream's outgoing queue; 0 means 1 MiB.
 	QueueBytes int

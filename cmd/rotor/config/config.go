@@ -40,8 +40,9 @@ type HTTP struct {
 	TLSKey string `koanf:"tls_key"`
 	// H2C serves cleartext HTTP/2 for proxies that speak it. Zero value: off.
 	H2C bool `koanf:"h2c"`
-	// Ping is the SSE heartbeat interval and the "ping" of the connect
-	// reply. Default 20s; must be positive.
+	// Ping is the longest silence on an SSE stream (the heartbeat fills
+	// it) and the "ping" of the connect reply. Default 20s; must be
+	// positive.
 	Ping time.Duration `koanf:"ping"`
 	// ShutdownTimeout bounds a graceful shutdown: streams get disconnect
 	// 3001, then the server waits this long for requests to finish.

@@ -48,7 +48,7 @@ http:
   tls_cert: ""              # PEM certificate; with tls_key: HTTPS with HTTP/2
   tls_key: ""               # PEM private key
   h2c: false                # cleartext HTTP/2 for proxies that speak it
-  ping: 20s                 # SSE heartbeat interval, also the connect reply's "ping"
+  ping: 20s                 # longest silence on an SSE stream (heartbeat), also the connect reply's "ping"
   shutdown_timeout: 10s     # graceful shutdown bound; 0 closes at once
   padding: 0                # bytes of comment sent first on SSE streams, for buffering proxies; 0: none
   stream_lifetime: 0s       # end SSE streams after about this long (clients resume); 0: unlimited

@@ -40,7 +40,7 @@ func RegisterFlags(fs *pflag.FlagSet) {
 		"http.tls_cert":         "TLS certificate file (with --http.tls_key: HTTPS and HTTP/2)",
 		"http.tls_key":          "TLS private key file",
 		"http.h2c":              "serve cleartext HTTP/2",
-		"http.ping":             "SSE heartbeat interval",
+		"http.ping":             "longest silence on an SSE stream (heartbeat)",
 		"engine.type":           "engine: memory | redis",
 		"engine.redis_url":      "Redis URL (redis://, rediss://, unix://, redis-sentinel://, redis-cluster://; go-redis options in the query)",
 		"structure.store":       "structure store: sqlite | file | engine",
