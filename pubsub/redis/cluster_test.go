@@ -15,6 +15,23 @@ func TestCluster(t *testing.T) {
 	t.Parallel()
 	c := redistest.StartCluster(t, 3)
 	t.Run("two engines", func(t *testing.T) { twoEngineTest(t, c.URL()) })
+	t.Run("idempotency key in the channel's slot", func(t *testing.T) {
+		// A key in another slot than the channel's would fail with
+		// CROSSSLOT inside the publish script.
+		e := newEngine(t, c.URL(), "")
+		opts := pubsub.PublishOptions{HistorySize: 10, HistoryTTL: time.Minute, IdempotencyKey: "retry-1"}
+		for i := range 10 {
+			k := "p|idem" + strconv.Itoa(i)
+			first, err := e.Publish(t.Context(), k, data(1), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := e.Publish(t.Context(), k, data(1), opts)
+			if err != nil || again != first {
+				t.Fatalf("%s: second publish = %v, %v; want %v", k, again, err, first)
+			}
+		}
+	})
 	t.Run("history and presence", func(t *testing.T) {
 		e, rec := startEngine(t, c.URL(), "")
 		if !e.cluster {
