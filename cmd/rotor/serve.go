@@ -122,6 +122,7 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 		AdminAPIKey:       cfg.Admin.APIKey,
 		HookTimeout:       cfg.Hooks.Timeout,
 		HookRetries:       cfg.Hooks.Retries,
+		IdempotencyWindow: cfg.Engine.IdempotencyWindow,
 		Limits: transport.Limits{
 			CommandRate:       cfg.Limits.EffectiveCommandRate(),
 			CommandBurst:      cfg.Limits.EffectiveCommandBurst(),

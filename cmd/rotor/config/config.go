@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub"
 )
 
 // Config is the whole configuration, shaped like the YAML file of SPEC §12.
@@ -68,6 +69,10 @@ type Engine struct {
 	// separated by commas for a Cluster. Required when Type is "redis";
 	// zero value: none.
 	RedisURL string `koanf:"redis_url"`
+	// IdempotencyWindow is how long the server API remembers a publish's
+	// idempotency_key, so that a retry with it publishes nothing. Default
+	// 5m; must be positive.
+	IdempotencyWindow time.Duration `koanf:"idempotency_window"`
 }
 
 // Engine types.
@@ -271,7 +276,7 @@ func Default() *Config {
 			Ping:            20 * time.Second,
 			ShutdownTimeout: 10 * time.Second,
 		},
-		Engine:    Engine{Type: EngineMemory},
+		Engine:    Engine{Type: EngineMemory, IdempotencyWindow: pubsub.DefaultIdempotencyWindow},
 		Structure: Structure{Store: StoreSQLite, SQLitePath: "rotor.db"},
 		Client: Client{
 			LeaveGrace:  5 * time.Second,

@@ -106,6 +106,7 @@ func TestEnvKeysWithUnderscores(t *testing.T) {
 		"ROTOR_ENGINE_TYPE=redis", "ROTOR_ENGINE_REDIS_URL=redis://127.0.0.1:6379/0",
 		"ROTOR_STRUCTURE_SQLITE_PATH=/tmp/x.db", "ROTOR_LIMITS_COMMAND_RATE=2.5",
 		"ROTOR_CLIENT_MAX_BODY=1024", "ROTOR_HTTP_SHUTDOWN_TIMEOUT=1m",
+		"ROTOR_ENGINE_IDEMPOTENCY_WINDOW=90s",
 	}
 	cfg, err := Load("", env, nil)
 	if err != nil {
@@ -113,7 +114,7 @@ func TestEnvKeysWithUnderscores(t *testing.T) {
 	}
 	want := Default()
 	want.HTTP.TLSCert, want.HTTP.TLSKey, want.HTTP.H2C = "/c.pem", "/k.pem", true
-	want.Engine = Engine{Type: EngineRedis, RedisURL: "redis://127.0.0.1:6379/0"}
+	want.Engine = Engine{Type: EngineRedis, RedisURL: "redis://127.0.0.1:6379/0", IdempotencyWindow: 90 * time.Second}
 	want.Structure.SQLitePath = "/tmp/x.db"
 	want.Limits.CommandRate = 2.5
 	want.Client.MaxBody = 1024
@@ -251,8 +252,9 @@ func TestValidateStoreRequirements(t *testing.T) {
 		{"redis without url", func(c *Config) { c.Engine.Type = EngineRedis }, []string{"engine.redis_url"}},
 		{"tls key without cert", func(c *Config) { c.HTTP.TLSKey = "k" }, []string{"http.tls_cert"}},
 		{"redis cluster urls", func(c *Config) {
-			c.Engine = Engine{Type: EngineRedis, RedisURL: "redis://a:1, redis://b:2"}
+			c.Engine.Type, c.Engine.RedisURL = EngineRedis, "redis://a:1, redis://b:2"
 		}, nil},
+		{"zero idempotency window", func(c *Config) { c.Engine.IdempotencyWindow = 0 }, []string{"engine.idempotency_window"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

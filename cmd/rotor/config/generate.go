@@ -57,6 +57,7 @@ http:
 engine:
   type: memory              # memory (one process) | redis (several nodes)
   redis_url: ""             # redis://, rediss://, redis-sentinel://, or several comma-separated for Cluster
+  idempotency_window: 5m    # how long a publish's idempotency_key is remembered (retries publish nothing)
 
 structure:
   store: sqlite             # sqlite (editable in the admin UI) | file (the projects below, read-only)
