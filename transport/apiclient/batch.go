@@ -81,7 +81,7 @@ func (c *Client) Batch(ctx context.Context, cmds ...Command) ([]Reply, error) {
 	retry := true
 	for i, cmd := range cmds {
 		if cmd.key != nil {
-			if err := withKey(cmd.key); err != nil {
+			if err := c.withKey(cmd.key); err != nil {
 				return nil, fmt.Errorf("apiclient batch command %d: %w", i, err)
 			}
 		}

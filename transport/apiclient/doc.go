@@ -5,7 +5,8 @@
 // Publishes (Publish, Broadcast, and publishes inside Batch) always carry
 // an idempotency key — the caller's, or a random one generated once per
 // call — so a retry after a 112, a 5xx or a timeout can never publish
-// twice: the server answers the first attempt's result. Reads and
+// twice: the server answers the first attempt's result. (With
+// Options.MaxAttempts 1 nothing is retried and no key is made.) Reads and
 // history_remove are retried as they are; Unsubscribe and Disconnect are
 // never retried, since a repeat would revoke what was issued in between.
 //
