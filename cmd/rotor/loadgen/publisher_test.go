@@ -10,7 +10,10 @@ import (
 func BenchmarkPublisher(b *testing.B) {
 	url := startNode(b)
 	cfg := &Config{URL: url, APIKey: testAPIKey, Project: "p", Inflight: 1, Payload: 64}
-	p := newPublisher(cfg, []string{"bench"})
+	p, err := newPublisher(cfg, []string{"bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
 	defer p.close()
 	w := &worker{p: p}
 	ctx := b.Context()
