@@ -43,6 +43,33 @@ func PresenceStatsCommand(channel string) Command {
 	return Command{method: "presence_stats", params: channelParams{channel}, retry: true}
 }
 
+// PresenceCommand is Presence inside a batch.
+func PresenceCommand(channel string) Command {
+	return Command{method: "presence", params: channelParams{channel}, retry: true}
+}
+
+// ChannelsCommand is Channels inside a batch.
+func ChannelsCommand(pattern string) Command {
+	return Command{method: "channels", params: patternParams{pattern}, retry: true}
+}
+
+// InfoCommand is Info inside a batch.
+func InfoCommand() Command {
+	return Command{method: "info", params: struct{}{}, retry: true}
+}
+
+// UnsubscribeCommand is Unsubscribe inside a batch; a batch holding it is
+// not retried.
+func UnsubscribeCommand(channel, user string) Command {
+	return Command{method: "unsubscribe", params: unsubscribeParams{channel, user}}
+}
+
+// DisconnectCommand is Disconnect inside a batch; a batch holding it is
+// not retried.
+func DisconnectCommand(user string, reconnect bool) Command {
+	return Command{method: "disconnect", params: disconnectParams{user, reconnect}}
+}
+
 // RawCommand calls any method with params encoding as a JSON object. It is
 // never retried.
 func RawCommand(method string, params any) Command {

@@ -100,8 +100,14 @@ func TestMethods(t *testing.T) {
 		apiclient.HistoryCommand(apiclient.HistoryRequest{Channel: "methods"}),
 		apiclient.PresenceStatsCommand("methods"),
 		apiclient.RawCommand("nope", nil),
+		apiclient.PresenceCommand("methods"),
+		apiclient.ChannelsCommand("*"),
+		apiclient.InfoCommand(),
+		apiclient.RemoveHistoryCommand("methods-b"),
+		apiclient.UnsubscribeCommand("methods", "bob"),
+		apiclient.DisconnectCommand("bob", true),
 	)
-	if err != nil || len(replies) != 5 {
+	if err != nil || len(replies) != 11 {
 		t.Fatalf("Batch = %+v, %v", replies, err)
 	}
 	var b1, b2 apiclient.PublishResult
@@ -116,8 +122,17 @@ func TestMethods(t *testing.T) {
 		t.Fatalf("batch history = %+v, %v", bh, err)
 	}
 	var e *apiclient.Error
-	if err := replies[4].Decode(&struct{}{}); !errors.As(err, &e) || e.Code != apiclient.CodeUnknownMethod {
+	if err := replies[4].Decode(&struct{}{}); !errors.As(err, &e) || e.Code != apiclient.CodeUnknownMethod || e.Status != 200 {
 		t.Fatalf("batch unknown method = %v", err)
+	}
+	for i, r := range replies[5:] {
+		if r.Error != nil {
+			t.Errorf("batch command %d: %v", 5+i, r.Error)
+		}
+	}
+	var bn struct{ Nodes []apiclient.NodeInfo }
+	if err := replies[7].Decode(&bn); err != nil || len(bn.Nodes) != 1 {
+		t.Fatalf("batch info = %+v, %v", bn, err)
 	}
 }
 
@@ -219,6 +234,7 @@ func TestRetries(t *testing.T) {
 		{"publish not retried on 400", []fault{badRequest}, "publish", apiclient.CodeBadRequest, 1, 0},
 		{"batch of publishes retried", []fault{unavailable}, "batch", 0, 2, 1},
 		{"history retried", []fault{badGateway}, "history", 0, 2, 0},
+		{"batch with an unsubscribe not retried", []fault{unavailable}, "batch-unsub", apiclient.CodeUnavailable, 1, 1},
 		{"unsubscribe not retried", []fault{badGateway}, "unsubscribe", apiclient.CodeUnavailable, 1, 0},
 	}
 	for i, tt := range tests {
@@ -238,6 +254,10 @@ func TestRetries(t *testing.T) {
 				if err == nil && r[0].Error != nil {
 					err = r[0].Error
 				}
+			case "batch-unsub":
+				_, err = c.Batch(t.Context(),
+					apiclient.PublishCommand(apiclient.PublishRequest{Channel: ch, Data: 1}),
+					apiclient.UnsubscribeCommand(ch, "u"))
 			case "history":
 				_, err = c.History(t.Context(), apiclient.HistoryRequest{Channel: ch})
 			case "unsubscribe":

@@ -232,9 +232,21 @@ func (c *Client) Channels(ctx context.Context, pattern string) (map[string]Chann
 	var out struct {
 		Channels map[string]ChannelInfo `json:"channels"`
 	}
-	return out.Channels, c.call(ctx, "channels", struct {
-		Pattern string `json:"pattern,omitempty"`
-	}{pattern}, true, &out)
+	return out.Channels, c.call(ctx, "channels", patternParams{pattern}, true, &out)
+}
+
+type patternParams struct {
+	Pattern string `json:"pattern,omitempty"`
+}
+
+type unsubscribeParams struct {
+	Channel string `json:"channel"`
+	User    string `json:"user"`
+}
+
+type disconnectParams struct {
+	User      string `json:"user"`
+	Reconnect bool   `json:"reconnect,omitempty"`
 }
 
 // NodeInfo describes one running node.
@@ -260,20 +272,14 @@ func (c *Client) Info(ctx context.Context) ([]NodeInfo, error) {
 // refuses the grants issued for it until now. It is not retried: a
 // repeat would also refuse grants issued in between.
 func (c *Client) Unsubscribe(ctx context.Context, channel, user string) error {
-	return c.call(ctx, "unsubscribe", struct {
-		Channel string `json:"channel"`
-		User    string `json:"user"`
-	}{channel, user}, false, nil)
+	return c.call(ctx, "unsubscribe", unsubscribeParams{channel, user}, false, nil)
 }
 
 // Disconnect ends a user's streams on every node. Without reconnect it
 // also revokes every session issued until now; with it, clients may
 // reconnect at once. It is not retried (see Unsubscribe).
 func (c *Client) Disconnect(ctx context.Context, user string, reconnect bool) error {
-	return c.call(ctx, "disconnect", struct {
-		User      string `json:"user"`
-		Reconnect bool   `json:"reconnect,omitempty"`
-	}{user, reconnect}, false, nil)
+	return c.call(ctx, "disconnect", disconnectParams{user, reconnect}, false, nil)
 }
 
 // withKey checks the caller's idempotency key, or makes one when the
