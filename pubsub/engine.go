@@ -59,7 +59,8 @@ type PublishOptions struct {
 	// and returns the first one's position. The engine checks it in the
 	// same atomic step as the append, so a publisher that retries after a
 	// failure it cannot interpret (a timeout, ErrEngineDown) never
-	// produces two publications. At most MaxIdempotencyKey bytes.
+	// produces two publications. Callers bound it to MaxIdempotencyKey
+	// bytes (the server API refuses longer keys).
 	IdempotencyKey string
 	// IdempotencyWindow is how long a key is remembered after the
 	// publication it names; 0 means DefaultIdempotencyWindow.
@@ -74,8 +75,9 @@ const DefaultIdempotencyWindow = 5 * time.Minute
 // MaxIdempotencyKey is the longest idempotency key, in bytes.
 const MaxIdempotencyKey = 128
 
-// IdempotencyWindowOrDefault returns the window to apply: o.IdempotencyWindow, or
-// DefaultIdempotencyWindow when it is not positive.
+// IdempotencyWindowOrDefault returns the window to apply:
+// o.IdempotencyWindow, or DefaultIdempotencyWindow when it is not
+// positive.
 func (o PublishOptions) IdempotencyWindowOrDefault() time.Duration {
 	if o.IdempotencyWindow > 0 {
 		return o.IdempotencyWindow
