@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -90,6 +91,18 @@ func New(baseURL, apiKey string, opts Options) (*Client, error) {
 
 // CloseIdleConnections closes the client's idle keep-alive connections.
 func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
+
+// replyBufs recycles reply buffers: a busy publisher (rotor bench) would
+// otherwise grow a new one per call.
+var replyBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// putReplyBuf returns buf to the pool unless a large reply (a long
+// history) grew it.
+func putReplyBuf(buf *bytes.Buffer) {
+	if buf.Cap() <= 64<<10 {
+		replyBufs.Put(buf)
+	}
+}
 
 // reply is the envelope of every answer.
 type reply struct {
@@ -189,10 +202,15 @@ func (c *Client) attempt(ctx context.Context, method string, body []byte) (json.
 		return nil, &transportError{method: method, err: err}
 	}
 	defer func() { _ = resp.Body.Close() }()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxReply+1))
-	if err != nil {
+	buf := replyBufs.Get().(*bytes.Buffer)
+	defer putReplyBuf(buf)
+	buf.Reset()
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxReply+1)); err != nil {
 		return nil, &transportError{method: method, err: fmt.Errorf("read reply: %w", err)}
 	}
+	// Unmarshal copies what it keeps (Result is a json.RawMessage), so
+	// the buffer can go back to the pool.
+	b := buf.Bytes()
 	if len(b) > maxReply {
 		return nil, fmt.Errorf("apiclient %s: reply longer than %d bytes", method, maxReply)
 	}
