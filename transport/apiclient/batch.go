@@ -123,13 +123,13 @@ func (c *Client) Batch(ctx context.Context, cmds ...Command) ([]Reply, error) {
 	if err != nil {
 		return nil, fmt.Errorf("apiclient batch: encode: %w", err)
 	}
-	res, err := c.do(ctx, "batch", b, retry, func(res json.RawMessage) bool {
-		var r struct{ Replies []Reply }
-		if json.Unmarshal(res, &r) != nil {
-			return false
-		}
-		for _, rep := range r.Replies {
+	var out struct {
+		Replies []Reply `json:"replies"`
+	}
+	err = c.do(ctx, "batch", b, retry, &out, func() bool {
+		for _, rep := range out.Replies {
 			if rep.Error != nil && rep.Error.Temporary() {
+				out.Replies = nil // decode the retry afresh
 				return true
 			}
 		}
@@ -137,12 +137,6 @@ func (c *Client) Batch(ctx context.Context, cmds ...Command) ([]Reply, error) {
 	})
 	if err != nil {
 		return nil, err
-	}
-	var out struct {
-		Replies []Reply `json:"replies"`
-	}
-	if err := json.Unmarshal(res, &out); err != nil {
-		return nil, fmt.Errorf("apiclient batch: decode result: %w", err)
 	}
 	for i := range out.Replies {
 		if e := out.Replies[i].Error; e != nil {

@@ -104,10 +104,11 @@ func putReplyBuf(buf *bytes.Buffer) {
 	}
 }
 
-// reply is the envelope of every answer.
+// reply is the envelope of every answer. Result points at the caller's
+// value, so a result is decoded once, straight into its type.
 type reply struct {
-	Result json.RawMessage `json:"result"`
-	Error  *Error          `json:"error"`
+	Result any    `json:"result"`
+	Error  *Error `json:"error"`
 }
 
 // call runs method with params (any value encoding as a JSON object) and
@@ -118,17 +119,7 @@ func (c *Client) call(ctx context.Context, method string, params any, retry bool
 	if err != nil {
 		return fmt.Errorf("apiclient %s: encode: %w", method, err)
 	}
-	res, err := c.do(ctx, method, body, retry, nil)
-	if err != nil {
-		return err
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(res, out); err != nil {
-		return fmt.Errorf("apiclient %s: decode result: %w", method, err)
-	}
-	return nil
+	return c.do(ctx, method, body, retry, out, nil)
 }
 
 // encode marshals params and adds "project" when the client has one.
@@ -153,27 +144,30 @@ func (c *Client) encode(params any) ([]byte, error) {
 	return append(out, body[1:]...), nil
 }
 
-// do POSTs body to method, retrying when retry is set and the failure is
-// one a repeat may cure (see Error.Temporary). again, when not nil,
-// inspects a successful result and says whether it still holds temporary
-// failures worth a retry (a batch or broadcast with some 112s).
-func (c *Client) do(ctx context.Context, method string, body []byte, retry bool, again func(json.RawMessage) bool) (json.RawMessage, error) {
+// do POSTs body to method and decodes the result into out (nil to drop
+// it), retrying when retry is set and the failure is one a repeat may
+// cure (see Error.Temporary). again, when not nil, inspects a decoded
+// result and says whether it still holds temporary failures worth a retry
+// (a batch or broadcast with some 112s).
+func (c *Client) do(ctx context.Context, method string, body []byte, retry bool, out any, again func() bool) error {
 	attempts := 1
 	if retry {
 		attempts = c.opts.MaxAttempts
 	}
+	if out == nil {
+		out = new(json.RawMessage)
+	}
 	var last error
-	var res json.RawMessage
 	for i := range attempts {
 		if i > 0 {
 			if err := sleep(ctx, c.backoff(i)); err != nil {
-				return nil, fmt.Errorf("apiclient %s: %w (last attempt: %w)", method, err, last)
+				return fmt.Errorf("apiclient %s: %w (last attempt: %w)", method, err, last)
 			}
 		}
-		res, last = c.attempt(ctx, method, body)
+		last = c.attempt(ctx, method, body, out)
 		if last == nil {
-			if again == nil || i == attempts-1 || !again(res) {
-				return res, nil
+			if again == nil || i == attempts-1 || !again() {
+				return nil
 			}
 			continue
 		}
@@ -181,47 +175,51 @@ func (c *Client) do(ctx context.Context, method string, body []byte, retry bool,
 			break
 		}
 	}
-	if last == nil {
-		return res, nil
-	}
-	return nil, last
+	return last
 }
 
 // attempt is one request.
-func (c *Client) attempt(ctx context.Context, method string, body []byte) (json.RawMessage, error) {
+func (c *Client) attempt(ctx context.Context, method string, body []byte, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.AttemptTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+method, bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("apiclient %s: %w", method, err)
+		return fmt.Errorf("apiclient %s: %w", method, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", c.auth)
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, &transportError{method: method, err: err}
+		return &transportError{method: method, err: err}
 	}
 	defer func() { _ = resp.Body.Close() }()
 	buf := replyBufs.Get().(*bytes.Buffer)
 	defer putReplyBuf(buf)
 	buf.Reset()
 	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxReply+1)); err != nil {
-		return nil, &transportError{method: method, err: fmt.Errorf("read reply: %w", err)}
+		return &transportError{method: method, err: fmt.Errorf("read reply: %w", err)}
 	}
 	// Unmarshal copies what it keeps (Result is a json.RawMessage), so
 	// the buffer can go back to the pool.
 	b := buf.Bytes()
 	if len(b) > maxReply {
-		return nil, fmt.Errorf("apiclient %s: reply longer than %d bytes", method, maxReply)
+		return fmt.Errorf("apiclient %s: reply longer than %d bytes", method, maxReply)
 	}
-	var r reply
-	if err := json.Unmarshal(b, &r); err != nil || (r.Error == nil && r.Result == nil) {
-		// Not Rotor's envelope: a proxy's error page, say.
-		return nil, &Error{Code: codeOfStatus(resp.StatusCode), Message: fmt.Sprintf("HTTP %d: %.200s", resp.StatusCode, bytes.TrimSpace(b)), Status: resp.StatusCode}
-	}
-	if r.Error != nil {
+	r := reply{Result: out}
+	err = json.Unmarshal(b, &r)
+	switch {
+	case err == nil && r.Error != nil:
 		r.Error.Status = resp.StatusCode
-		return nil, r.Error
+		return r.Error
+	case err == nil && bytes.HasPrefix(b, resultPrefix):
+		return nil
+	case resp.StatusCode == http.StatusOK && err != nil && bytes.HasPrefix(b, resultPrefix):
+		return fmt.Errorf("apiclient %s: decode result: %w", method, err)
 	}
-	return r.Result, nil
+	// Not Rotor's envelope: a proxy's error page, say.
+	return &Error{Code: codeOfStatus(resp.StatusCode), Message: fmt.Sprintf("HTTP %d: %.200s", resp.StatusCode, bytes.TrimSpace(b)), Status: resp.StatusCode}
 }
+
+// resultPrefix starts every successful answer: the server encodes its
+// envelope with result first and without spaces.
+var resultPrefix = []byte(`{"result":`)

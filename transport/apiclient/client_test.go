@@ -233,6 +233,7 @@ func TestRetries(t *testing.T) {
 		{"publish gives up after MaxAttempts", []fault{unavailable, unavailable, unavailable, unavailable, unavailable}, "publish", apiclient.CodeUnavailable, 4, 1},
 		{"publish not retried on 400", []fault{badRequest}, "publish", apiclient.CodeBadRequest, 1, 0},
 		{"batch of publishes retried", []fault{unavailable}, "batch", 0, 2, 1},
+		{"batch with a 112 reply retried", []fault{partial, partial}, "batch", 0, 3, 1},
 		{"history retried", []fault{badGateway}, "history", 0, 2, 0},
 		{"batch with an unsubscribe not retried", []fault{unavailable}, "batch-unsub", apiclient.CodeUnavailable, 1, 1},
 		{"unsubscribe not retried", []fault{badGateway}, "unsubscribe", apiclient.CodeUnavailable, 1, 0},

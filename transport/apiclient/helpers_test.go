@@ -116,6 +116,7 @@ const (
 	badGateway        // 502 with a proxy's HTML page, without passing it on
 	hang              // never answers (the client's attempt timeout ends it)
 	badRequest        // 400, without passing it on
+	partial           // 200 with a batch reply of one 112, after passing it on
 )
 
 func startFaultyFront(t *testing.T, target string, faults ...fault) *faultyFront {
@@ -147,6 +148,9 @@ func startFaultyFront(t *testing.T, target string, faults ...fault) *faultyFront
 			case <-r.Context().Done():
 			case <-stop:
 			}
+		case partial:
+			_ = forward(r, target)
+			_, _ = io.WriteString(w, `{"result":{"replies":[{"error":{"code":112,"message":"temporarily unavailable"}}]}}`)
 		case badRequest:
 			w.WriteHeader(http.StatusBadRequest)
 			_, _ = io.WriteString(w, `{"error":{"code":107,"message":"bad request"}}`)

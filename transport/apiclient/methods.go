@@ -58,14 +58,7 @@ func (c *Client) Publish(ctx context.Context, req PublishRequest) (PublishResult
 	if err != nil {
 		return out, fmt.Errorf("apiclient publish: encode: %w", err)
 	}
-	res, err := c.do(ctx, "publish", body, true, nil)
-	if err != nil {
-		return out, err
-	}
-	if err := json.Unmarshal(res, &out); err != nil {
-		return out, fmt.Errorf("apiclient publish: decode result: %w", err)
-	}
-	return out, nil
+	return out, c.do(ctx, "publish", body, true, &out, nil)
 }
 
 // publishBody encodes req; data given as json.RawMessage is copied in
@@ -142,13 +135,10 @@ func (c *Client) Broadcast(ctx context.Context, req BroadcastRequest) (Broadcast
 		return BroadcastResult{}, fmt.Errorf("apiclient broadcast: encode: %w", err)
 	}
 	var out BroadcastResult
-	res, err := c.do(ctx, "broadcast", body, true, func(res json.RawMessage) bool {
-		var r BroadcastResult
-		if json.Unmarshal(res, &r) != nil {
-			return false
-		}
-		for _, it := range r.Results {
+	err = c.do(ctx, "broadcast", body, true, &out, func() bool {
+		for _, it := range out.Results {
 			if it.Error != nil && it.Error.Temporary() {
+				out = BroadcastResult{} // decode the retry afresh
 				return true
 			}
 		}
@@ -156,9 +146,6 @@ func (c *Client) Broadcast(ctx context.Context, req BroadcastRequest) (Broadcast
 	})
 	if err != nil {
 		return out, err
-	}
-	if err := json.Unmarshal(res, &out); err != nil {
-		return out, fmt.Errorf("apiclient broadcast: decode result: %w", err)
 	}
 	for i := range out.Results {
 		if e := out.Results[i].Error; e != nil {
