@@ -82,6 +82,9 @@ type Options struct {
 	EventsQueueBytes int64
 	// Limits are per-client rate and size limits.
 	Limits Limits
+	// IdempotencyWindow is how long a publish's idempotency key is
+	// remembered; 0 means pubsub.DefaultIdempotencyWindow.
+	IdempotencyWindow time.Duration
 	// Padding is the size of a comment sent first on every SSE stream,
 	// for proxies that buffer the start of a response; 0 sends none.
 	Padding int
