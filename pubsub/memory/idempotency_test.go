@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/pubsub/enginetest"
 )
 
 func TestIdempotentPublish(t *testing.T) {
@@ -63,7 +64,7 @@ func TestIdempotentPublish(t *testing.T) {
 			t.Parallel()
 			clock := newFakeClock()
 			e := New(Options{Now: clock.Now})
-			rec := newRecorder()
+			rec := enginetest.NewRecorder()
 			if err := e.Start(t.Context(), rec); err != nil {
 				t.Fatal(err)
 			}
@@ -88,7 +89,7 @@ func TestIdempotentPublish(t *testing.T) {
 				if len(res.Publications) != want {
 					t.Errorf("%s: %d publications in history, want %d", key, len(res.Publications), want)
 				}
-				if got := len(rec.published(key)); got != want {
+				if got := len(rec.Publications(key)); got != want {
 					t.Errorf("%s: %d delivered, want %d", key, got, want)
 				}
 			}
