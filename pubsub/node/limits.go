@@ -1,9 +1,6 @@
-package transport
+package node
 
 import (
-	"net"
-	"net/http"
-	"strings"
 	"sync"
 
 	"github.com/rotor-rt/rotor/pubsub"
@@ -38,30 +35,10 @@ func newUsage() *usage {
 	return &usage{ips: map[string]int{}, streams: map[string]int{}, chans: map[string]int{}, bodies: map[string]int{}}
 }
 
-// clientIP returns the address limits count a request under: the trusted
-// proxy header when configured, else the TCP peer.
-func (n *Node) clientIP(r *http.Request) string {
-	if h := n.opts.ClientIPHeader; h != "" {
-		if v := r.Header.Get(h); v != "" {
-			// The last entry is the one the trusted proxy wrote; earlier
-			// ones come from the client and can be forged.
-			if i := strings.LastIndexByte(v, ','); i >= 0 {
-				v = v[i+1:]
-			}
-			return strings.TrimSpace(v)
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // acquire reserves a stream for client from ip with chans channels, or
 // says which limit refuses it. release must be called once when the stream
 // ends.
-func (n *Node) acquire(ip, client string, chans int) (release func(), bad *refused) {
+func (n *Node) acquire(ip, client string, chans int) (release func(), bad *pubsub.Error) {
 	l := n.opts.Limits
 	u := n.usage
 	u.mu.Lock()
@@ -77,7 +54,7 @@ func (n *Node) acquire(ip, client string, chans int) (release func(), bad *refus
 	}
 	if limit != "" {
 		n.refusedBy(limit)
-		return nil, refuse(http.StatusTooManyRequests, pubsub.Errorf(pubsub.CodeLimitExceeded, "limit exceeded: %s", limit))
+		return nil, pubsub.Errorf(pubsub.CodeLimitExceeded, "limit exceeded: %s", limit)
 	}
 	u.ips[ip]++
 	u.streams[client]++
@@ -94,7 +71,7 @@ func (n *Node) acquire(ip, client string, chans int) (release func(), bad *refus
 	}, nil
 }
 
-// holdIP reserves a connection slot for ip, for a request that is still
+// HoldIP reserves a connection slot for ip, for a request that is still
 // sending its body: a slow body ties up a connection as a stream does, so
 // it counts toward connections_per_ip until it is read, and streams are
 // refused while bodies fill the slots. The body itself is refused only
@@ -103,7 +80,7 @@ func (n *Node) acquire(ip, client string, chans int) (release func(), bad *refus
 // sharing an IP with browsers can still call the API: at worst an IP holds
 // twice the limit, half of it bodies cut by the body timeout. release must
 // be called once.
-func (n *Node) holdIP(ip string) (release func(), bad *refused) {
+func (n *Node) HoldIP(ip string) (release func(), bad *pubsub.Error) {
 	limit := n.opts.Limits.ConnectionsPerIP
 	if limit <= 0 {
 		return func() {}, nil
@@ -113,7 +90,7 @@ func (n *Node) holdIP(ip string) (release func(), bad *refused) {
 	defer u.mu.Unlock()
 	if u.bodies[ip] >= limit {
 		n.refusedBy(limitConnectionsPerIP)
-		return nil, refuse(http.StatusTooManyRequests, pubsub.Errorf(pubsub.CodeLimitExceeded, "limit exceeded: %s", limitConnectionsPerIP))
+		return nil, pubsub.Errorf(pubsub.CodeLimitExceeded, "limit exceeded: %s", limitConnectionsPerIP)
 	}
 	u.ips[ip]++
 	u.bodies[ip]++
@@ -139,4 +116,12 @@ func dec(m map[string]int, k string, by int) {
 // refusedBy counts a refusal by a limit.
 func (n *Node) refusedBy(limit string) {
 	n.metrics.refusals.WithLabelValues(limit).Inc()
+}
+
+// Held returns how many connection slots ip holds on this node: its open
+// streams and polls, and its request bodies still arriving.
+func (n *Node) Held(ip string) int {
+	n.usage.mu.Lock()
+	defer n.usage.mu.Unlock()
+	return n.usage.ips[ip]
 }

@@ -1,4 +1,4 @@
-package transport
+package node
 
 import (
 	"context"
@@ -8,25 +8,24 @@ import (
 
 	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
-	"github.com/rotor-rt/rotor/transport/hooks"
 )
 
 // The operations below are shared by the server API, the client command
 // endpoint and the admin UI. Each returns a protocol error for the caller
 // to place in its own kind of answer.
 
-// publish publishes data (already compact JSON) to a resolved channel.
-func (n *Node) publish(ctx context.Context, c chanRef, data json.RawMessage, info *pubsub.ClientInfo) (pubsub.Position, *pubsub.Error) {
-	if int64(len(data)) > n.opts.MaxBody {
-		n.refusedBy(limitMessageSize)
-		return pubsub.Position{}, pubsub.Errorf(pubsub.CodeLimitExceeded, "data is larger than %d bytes", n.opts.MaxBody)
+// Publish publishes data (already compact JSON, see CompactData) to a
+// resolved channel, for a client (info) or the server (info nil).
+func (n *Node) Publish(ctx context.Context, c Ref, data json.RawMessage, info *pubsub.ClientInfo) (pubsub.Position, *pubsub.Error) {
+	if perr := n.CheckSize(len(data)); perr != nil {
+		return pubsub.Position{}, perr
 	}
 	pos, err := n.engine.Publish(ctx, c.key, data, publishOptions(c.ns, info))
 	if err != nil {
 		n.log.WarnContext(ctx, "publish", "key", c.key, "err", err)
 		return pubsub.Position{}, n.fail(err)
 	}
-	ev := hooks.Event{Type: hooks.EventPublish, Channel: c.ch.Full, Data: data, Offset: pos.Offset}
+	ev := Event{Type: EventPublish, Channel: c.ch.Full, Data: data, Offset: pos.Offset}
 	if info != nil {
 		ev.Client, ev.User, ev.Info = info.Client, info.User, info.Info
 	}
@@ -34,21 +33,21 @@ func (n *Node) publish(ctx context.Context, c chanRef, data json.RawMessage, inf
 	return pos, nil
 }
 
-// historyParams are the parameters of `history` (docs/protocol.md, Commands).
-type historyParams struct {
+// HistoryParams are the parameters of `history` (docs/protocol.md, Commands).
+type HistoryParams struct {
 	Limit   *int             `json:"limit"`
 	Since   *pubsub.Position `json:"since"`
 	Reverse bool             `json:"reverse"`
 }
 
-// historyResult is the result of `history`.
-type historyResult struct {
+// HistoryResult is the result of `history`.
+type HistoryResult struct {
 	Publications []*pubsub.Publication `json:"publications"`
 	Epoch        string                `json:"epoch"`
 	Offset       uint64                `json:"offset"`
 }
 
-func (n *Node) history(ctx context.Context, c chanRef, hp historyParams) (*historyResult, *pubsub.Error) {
+func (n *Node) history(ctx context.Context, c Ref, hp HistoryParams) (*HistoryResult, *pubsub.Error) {
 	if !c.historyOn() {
 		return nil, pubsub.Errorf(pubsub.CodeNotAvailable, "history is off in namespace %q", c.ns.Name)
 	}
@@ -69,7 +68,7 @@ func (n *Node) history(ctx context.Context, c chanRef, hp historyParams) (*histo
 		cp.Channel = c.ch.Full
 		pubs[i] = &cp
 	}
-	return &historyResult{Publications: pubs, Epoch: res.Position.Epoch, Offset: res.Position.Offset}, nil
+	return &HistoryResult{Publications: pubs, Epoch: res.Position.Epoch, Offset: res.Position.Offset}, nil
 }
 
 // presenceInfo is one client in a `presence` answer.
@@ -81,7 +80,7 @@ type presenceInfo struct {
 
 // presenceClients returns who is in a channel whose namespace has
 // presence on (108 otherwise).
-func (n *Node) presenceClients(ctx context.Context, c chanRef) (map[string]*pubsub.ClientInfo, *pubsub.Error) {
+func (n *Node) presenceClients(ctx context.Context, c Ref) (map[string]*pubsub.ClientInfo, *pubsub.Error) {
 	if !c.ns.Presence {
 		return nil, pubsub.Errorf(pubsub.CodeNotAvailable, "presence is off in namespace %q", c.ns.Name)
 	}
@@ -92,7 +91,7 @@ func (n *Node) presenceClients(ctx context.Context, c chanRef) (map[string]*pubs
 	return m, nil
 }
 
-func (n *Node) presenceOf(ctx context.Context, c chanRef) (map[string]presenceInfo, *pubsub.Error) {
+func (n *Node) presenceOf(ctx context.Context, c Ref) (map[string]presenceInfo, *pubsub.Error) {
 	m, perr := n.presenceClients(ctx, c)
 	if perr != nil {
 		return nil, perr
@@ -104,7 +103,7 @@ func (n *Node) presenceOf(ctx context.Context, c chanRef) (map[string]presenceIn
 	return out, nil
 }
 
-func (n *Node) presenceStats(ctx context.Context, c chanRef) (*pubsub.PresenceStats, *pubsub.Error) {
+func (n *Node) presenceStats(ctx context.Context, c Ref) (*pubsub.PresenceStats, *pubsub.Error) {
 	if !c.ns.Presence {
 		return nil, pubsub.Errorf(pubsub.CodeNotAvailable, "presence is off in namespace %q", c.ns.Name)
 	}
@@ -151,3 +150,16 @@ func (n *Node) channels(ctx context.Context, p *admin.Project, pattern string) (
 	}
 	return out, nil
 }
+
+// CheckSize refuses publication data of size bytes when it is over the
+// limit (Options.MaxData), counting the refusal.
+func (n *Node) CheckSize(size int) *pubsub.Error {
+	if int64(size) > n.opts.MaxData {
+		n.refusedBy(limitMessageSize)
+		return pubsub.Errorf(pubsub.CodeLimitExceeded, "data is larger than %d bytes", n.opts.MaxData)
+	}
+	return nil
+}
+
+// MaxData is the largest publication data accepted, in bytes.
+func (n *Node) MaxData() int64 { return n.opts.MaxData }
