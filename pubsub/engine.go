@@ -84,7 +84,7 @@ type Broker interface {
 	// Publish assigns the next offset, appends to history (trimmed to
 	// HistorySize, expiring after HistoryTTL) and delivers to every node
 	// subscribed to key, as one atomic step. It returns the publication's
-	// position.
+	// position. Empty data is kept as JSON null.
 	Publish(ctx context.Context, key string, data json.RawMessage, opts PublishOptions) (Position, error)
 	// PublishJoin and PublishLeave deliver join/leave events to every node
 	// subscribed to key. They are not kept in history.
@@ -113,6 +113,8 @@ type PresenceStats struct {
 // PresenceStore keeps who is in a channel, each entry expiring after its
 // TTL unless added again (so a dead node leaves no ghost).
 type PresenceStore interface {
+	// AddPresence adds or refreshes info.Client for ttl; an empty client
+	// id is an error.
 	AddPresence(ctx context.Context, key string, info *ClientInfo, ttl time.Duration) error
 	RemovePresence(ctx context.Context, key, client string) error
 	Presence(ctx context.Context, key string) (map[string]*ClientInfo, error)

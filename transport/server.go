@@ -44,7 +44,8 @@ type Options struct {
 	Engine   pubsub.Engine
 	Projects ProjectStore
 	Logger   *slog.Logger
-	// Ping is the SSE heartbeat interval; 0 means 20s.
+	// Ping is the longest silence on an SSE stream: a stream that wrote
+	// nothing for most of it gets a heartbeat; 0 means 20s.
 	Ping time.Duration
 	// QueueBytes bounds each stream's outgoing queue; 0 means 1 MiB.
 	QueueBytes int
@@ -229,6 +230,9 @@ func (s *Server) Start(ctx context.Context) error {
 func (s *Server) Shutdown(ctx context.Context, reason *pubsub.Disconnect) error {
 	return s.node.Shutdown(ctx, reason)
 }
+
+// ID returns the node's id, as `info` reports it.
+func (s *Server) ID() string { return s.node.ID() }
 
 // Hub returns the node's hub.
 func (s *Server) Hub() *pubsub.Hub { return s.node.Hub() }

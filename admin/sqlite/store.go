@@ -10,9 +10,12 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
+	"os"
 	"sync"
 	"sync/atomic"
 
@@ -36,6 +39,7 @@ type Store struct {
 	r   *sqlx.DB // read pool
 	log *slog.Logger
 
+	owner      string // the file's random id (OwnerID)
 	snap       atomic.Pointer[snapshot]
 	reloadMu   sync.Mutex    // serializes reloads so snapshots only move forward
 	invalidate chan struct{} // Invalidate → Run
@@ -61,6 +65,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		o(s)
 	}
 	s.log = s.log.With("component", "sqlite")
+	if err := createPrivate(path, s.log); err != nil {
+		return nil, err
+	}
 	var err error
 	if s.w, err = openDB(path, "immediate", 1); err != nil {
 		return nil, err
@@ -73,11 +80,41 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		_ = s.Close()
 		return nil, err
 	}
+	if err := s.r.GetContext(ctx, &s.owner, `SELECT owner FROM structure_owner WHERE id = 1`); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("read structure owner id: %w", err)
+	}
 	if err := s.reload(ctx); err != nil {
 		_ = s.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// createPrivate creates a missing database file with mode 0600: it holds
+// project secrets and API keys. SQLite gives the -wal and -shm files the
+// mode of the database file, so they are private too. An existing file
+// keeps its mode (an operator may have chosen it), with a warning when
+// others may read it.
+func createPrivate(path string, log *slog.Logger) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case err == nil:
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("create sqlite %q: %w", path, err)
+		}
+		return nil
+	case !errors.Is(err, fs.ErrExist):
+		return fmt.Errorf("create sqlite %q: %w", path, err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("stat sqlite %q: %w", path, err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("the structure database holds secrets and others may read it; chmod 600 it", "path", path, "mode", fi.Mode().Perm().String())
+	}
+	return nil
 }
 
 func openDB(path, txlock string, conns int) (*sqlx.DB, error) {
@@ -97,6 +134,11 @@ func openDB(path, txlock string, conns int) (*sqlx.DB, error) {
 	db.SetConnMaxLifetime(0)
 	return db, nil
 }
+
+// OwnerID returns the file's random id, made once when the file was
+// created: every process on this file shares it, a copy of the file on
+// another host too, a different file never.
+func (s *Store) OwnerID() string { return s.owner }
 
 // ReadOnly reports false: this store is edited from the admin UI and API.
 func (s *Store) ReadOnly() bool { return false }

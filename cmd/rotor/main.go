@@ -1,5 +1,5 @@
 // Command rotor is Rotor's server and command-line tool (docs/configuration.md, Command line): serve,
-// genconfig, checkconfig, token, publish and version. It is the only
+// genconfig, checkconfig, token, publish, passwd and version. It is the only
 // package that reads flags, the environment and files; everything else
 // takes the typed config.Config built here.
 package main
@@ -51,6 +51,7 @@ func newRootCmd(environ []string) *cobra.Command {
 		newTokenCmd(g),
 		newPublishCmd(g),
 		newBenchCmd(g),
+		newPasswdCmd(),
 		newVersionCmd(),
 	)
 	return root

@@ -11,6 +11,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -19,10 +20,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
-	"github.com/rotor-rt/rotor/admin"
-	"github.com/rotor-rt/rotor/admin/sqlite"
 	"github.com/rotor-rt/rotor/cmd/rotor/config"
 	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/pubsub/redis"
 	"github.com/rotor-rt/rotor/transport"
 )
 
@@ -31,8 +31,10 @@ func newServeCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the server",
-		Long: "Run the server. With no config at all it listens on :8000 with SQLite (rotor.db),\n" +
-			"the memory engine and a demo project, and prints what you need to try it.",
+		Long: "Run the server. With no config file and no ROTOR_* variable at all (dev mode) it\n" +
+			"listens on :8000 with SQLite (rotor.db), the memory engine and a demo project, and\n" +
+			"prints what you need to try it. A config file or any ROTOR_* variable turns dev\n" +
+			"mode off: no demo project, no printed password, no /demo page.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.loadConfig(cmd)
@@ -66,14 +68,17 @@ func servePprof(ctx context.Context, addr string) {
 	}
 }
 
-// devMode is true when no config file was given: `rotor serve` then makes
-// a demo project and prints an admin password.
+// devMode is true when serve was given nothing at all: no config file
+// (--config or ROTOR_CONFIG) and no ROTOR_* variable. `rotor serve` then
+// makes a demo project, prints an admin password and serves /demo. Any
+// ROTOR_* variable means someone is configuring a real server, which
+// must never hand out demo tokens, so it turns dev mode off.
 func (g *globalFlags) devMode() bool {
 	if g.configPath != "" {
 		return false
 	}
 	return !slices.ContainsFunc(g.environ, func(kv string) bool {
-		return len(kv) > len("ROTOR_CONFIG=") && kv[:len("ROTOR_CONFIG=")] == "ROTOR_CONFIG="
+		return strings.HasPrefix(kv, config.EnvPrefix)
 	})
 }
 
@@ -85,29 +90,36 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	return slog.New(transport.LogHandler(slog.NewTextHandler(w, opts)))
 }
 
-// structureStore is what serve needs from either structure store.
-type structureStore interface {
-	transport.ProjectStore
-	ReadOnly() bool
-}
-
 // runServe runs the server until ctx is done, then drains it.
 func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) error {
 	log := newLogger(cfg, os.Stderr)
+	// go-redis logs through its own global logger; route it to ours so
+	// that log.format: json holds for every line.
+	redis.SetLogger(log)
+	if dev {
+		log.Warn("dev mode: no config file and no ROTOR_* variable; a demo project, a printed admin password and /demo, not for production (give --config to turn it off)")
+	} else {
+		log.Info("production mode: dev mode is only for a bare serve with no config file and no ROTOR_* variable")
+	}
+	// Saying what is ignored beats a server that answers "unknown
+	// project" without a word.
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
+	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 
-	store, sqliteStore, err := openStructure(runCtx, cfg, log)
-	if err != nil {
-		return err
-	}
-	if sqliteStore != nil {
-		defer sqliteStore.Close()
-	}
 	engine, err := newEngine(cfg, log)
 	if err != nil {
 		return err
 	}
+	// ctx, not runCtx: a node waiting for its structure stops on a signal.
+	st, err := openStructure(ctx, cfg, engine, log)
+	if err != nil || st == nil {
+		return err
+	}
+	defer st.close()
+	store, sqliteStore := st.store, st.sqlite
 	node, err := transport.New(transport.Options{
 		Version:           version,
 		Engine:            engine,
@@ -120,6 +132,7 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 		BodyTimeout:       cfg.HTTP.BodyTimeout,
 		LeaveGrace:        cfg.Client.LeaveGrace,
 		PresenceTTL:       cfg.Client.PresenceTTL,
+		SessionTTL:        cfg.Client.SessionTTL,
 		AdminAPIKey:       cfg.Admin.APIKey,
 		HookTimeout:       cfg.Hooks.Timeout,
 		HookRetries:       cfg.Hooks.Retries,
@@ -157,9 +170,7 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 		case <-time.After(time.Second):
 		}
 	}
-	if sqliteStore != nil {
-		go sqliteStore.Run(runCtx, nil)
-	}
+	st.start(runCtx, node)
 
 	r := chi.NewRouter()
 	r.Use(transport.RequestID)
@@ -190,6 +201,13 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 	if dev && sqliteStore != nil {
 		if demoToken, err = ensureDemo(runCtx, sqliteStore, cfg, out); err != nil {
 			return err
+		}
+	}
+	if !dev && sqliteStore != nil {
+		// A dev-mode run in this directory leaves its demo project, whose
+		// secret and key were printed, in the database.
+		if _, err := sqliteStore.Project(runCtx, "demo"); err == nil {
+			log.Warn(`project "demo" is in the structure database, perhaps left by dev mode with its secret printed; delete it in the admin UI unless you use it`, "sqlite_path", cfg.Structure.SQLitePath)
 		}
 	}
 	mountStatic(r, dev, demoToken)
@@ -243,21 +261,6 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 	}
 	log.Info("stopped")
 	return nil
-}
-
-func openStructure(ctx context.Context, cfg *config.Config, log *slog.Logger) (structureStore, *sqlite.Store, error) {
-	if cfg.Structure.Store == config.StoreFile {
-		s, err := admin.NewStaticStore(cfg.Structure.AdminProjects())
-		if err != nil {
-			return nil, nil, fmt.Errorf("structure from config: %w", err)
-		}
-		return s, nil, nil
-	}
-	s, err := sqlite.Open(ctx, cfg.Structure.SQLitePath, sqlite.WithLogger(log.With("component", "sqlite")))
-	if err != nil {
-		return nil, nil, fmt.Errorf("open structure store %s: %w", cfg.Structure.SQLitePath, err)
-	}
-	return s, s, nil
 }
 
 // mountOps adds /healthz and /readyz (docs/deploy.md, Watching it).

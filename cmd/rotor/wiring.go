@@ -33,7 +33,7 @@ func newEngine(cfg *config.Config, log *slog.Logger) (pubsub.Engine, error) {
 	case config.EngineMemory:
 		return memory.New(memory.Options{}), nil
 	case config.EngineRedis:
-		e, err := redis.New(redis.Options{URL: cfg.Engine.RedisURL, Logger: log.With("component", "redis")})
+		e, err := redis.New(redis.Options{URL: cfg.Engine.RedisURL, Prefix: cfg.Engine.Prefix, Logger: log.With("component", "redis")})
 		if err != nil {
 			return nil, fmt.Errorf("redis engine: %w", err)
 		}
@@ -66,7 +66,12 @@ func mountAdmin(ctx context.Context, r chi.Router, cfg *config.Config, dev bool,
 			fmt.Fprintf(out, "Admin UI: http://%s/admin/  password: %s\n", displayAddr(cfg.HTTP.Address), password)
 		}
 	}
+	var sessionKey []byte // nil: random per process
+	if cfg.Admin.SessionKey != "" {
+		sessionKey = []byte(cfg.Admin.SessionKey)
+	}
 	h, err := web.New(web.Options{
+		SessionKey:   sessionKey,
 		Store:        store,
 		Node:         node.Admin(),
 		PasswordHash: hash,

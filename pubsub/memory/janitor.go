@@ -20,8 +20,8 @@ func (e *Engine) janitor(ctx context.Context) {
 	}
 }
 
-// Sweep drops every expired channel state, presence entry and revocation
-// mark now. The janitor calls it; tests may too.
+// Sweep drops every expired channel state, history, presence entry and
+// revocation mark now. The janitor calls it; tests may too.
 func (e *Engine) Sweep() {
 	for i := range e.shards {
 		s := &e.shards[i]
@@ -31,7 +31,9 @@ func (e *Engine) Sweep() {
 		for key, c := range s.channels {
 			if c.expired(now) {
 				delete(s.channels, key)
+				continue
 			}
+			c.expireHistory(now)
 		}
 		for key := range s.presence {
 			s.livePresence(key, now)
@@ -50,6 +52,8 @@ type Counts struct {
 	// Channels is the number of keys with stream state (epoch, offset,
 	// history).
 	Channels int
+	// Publications is the number of publications held in histories.
+	Publications int
 	// Presence is the number of presence entries over all keys.
 	Presence int
 	// Revocations is the number of revocation marks.
@@ -64,6 +68,9 @@ func (e *Engine) Len() Counts {
 		s := &e.shards[i]
 		s.mu.Lock()
 		n.Channels += len(s.channels)
+		for _, c := range s.channels {
+			n.Publications += c.n
+		}
 		for _, clients := range s.presence {
 			n.Presence += len(clients)
 		}

@@ -191,6 +191,9 @@ func New(opts Options) (*Node, error) {
 	return n, nil
 }
 
+// ID returns the node's id, as `info` reports it.
+func (n *Node) ID() string { return n.opts.NodeID }
+
 // Hub returns the node's hub.
 func (n *Node) Hub() *pubsub.Hub { return n.hub }
 

@@ -48,9 +48,11 @@ const (
 // Options configures an Engine. Zero values take the defaults named.
 type Options struct {
 	// URL is redis://[user:pass@]host:port[/db] (rediss:// for TLS),
-	// redis-sentinel://host:port,host:port/mastername[?db=0], or several
-	// comma-separated redis:// URLs (or redis-cluster://h:p,h:p) for a
-	// Cluster. Required.
+	// unix:///path.sock, redis-sentinel://host:port,host:port/mastername,
+	// or several comma-separated redis:// URLs (or redis-cluster://h:p,h:p)
+	// for a Cluster; see parseURL. Query options are go-redis's
+	// (dial_timeout, pool_size, client_name, protocol, …) and win over the
+	// fields below. Required.
 	URL string
 	// Prefix starts every Redis key and pub/sub topic; "" means "rotor".
 	// It may not contain '{' or '}' (Cluster hash tags).
@@ -93,7 +95,7 @@ type Engine struct {
 // New connects to Redis (lazily: it does not fail when Redis is down) and
 // returns the engine.
 func New(opts Options) (*Engine, error) {
-	uo, err := parseURL(opts.URL)
+	co, err := parseURL(opts.URL)
 	if err != nil {
 		return nil, err
 	}
@@ -118,26 +120,17 @@ func New(opts Options) (*Engine, error) {
 	if opts.MetaTTL <= 0 {
 		opts.MetaTTL = DefaultMetaTTL
 	}
-	// Short timeouts and few retries: a call must fail within a few
-	// Timeouts when Redis is gone (docs/scaling.md: the node keeps serving
-	// its own clients and answers 112), not after go-redis's 5s
-	// defaults with 3 retries.
-	uo.ClientName = "rotor-" + opts.NodeID
-	uo.Protocol = 2 // RESP2: Redis 7.0 on Debian, and no push handling on data connections
-	uo.DialTimeout = opts.Timeout
-	uo.ReadTimeout = opts.Timeout
-	uo.WriteTimeout = opts.Timeout
-	uo.PoolTimeout = opts.Timeout
-	uo.DialerRetries = 1
-	uo.MaxRetries = 1 // one retry replaces a pooled connection broken by a Redis restart
-	uo.MinRetryBackoff = 8 * time.Millisecond
-	uo.MaxRetryBackoff = 100 * time.Millisecond
-	uo.ContextTimeoutEnabled = true
-	uo.DisableIdentity = true
-	uo.PoolSize = opts.PoolSize
+	// RESP2: Redis 7.0 on Debian, and no push handling on data connections.
+	rdb, cluster, timeout := co.newClient(defaults{
+		clientName: "rotor-" + opts.NodeID,
+		protocol:   2,
+		timeout:    opts.Timeout,
+		poolSize:   opts.PoolSize,
+	})
+	opts.Timeout = timeout
 	e := &Engine{
-		rdb:     goredis.NewUniversalClient(uo),
-		cluster: uo.IsClusterMode || len(uo.Addrs) > 1 && uo.MasterName == "",
+		rdb:     rdb,
+		cluster: cluster,
 		opts:    opts,
 		log:     opts.Logger,
 		keys:    keyspace{prefix: opts.Prefix},

@@ -16,6 +16,10 @@ func (k keyspace) revoke(user string) string   { return k.prefix + ":r:{" + user
 // Cluster broadcasts to every shard).
 func (k keyspace) control() string { return k.prefix + ":control" }
 
+// structure holds the structure snapshot: one hash (version, owner, data),
+// so one key and one slot in a Cluster.
+func (k keyspace) structure() string { return k.prefix + ":structure" }
+
 // The node directory and channel counts live under one hash tag so that
 // one script can read them all in a Cluster.
 func (k keyspace) nodes() string               { return k.prefix + ":{nodes}:info" }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/redis"
+	"github.com/rotor-rt/rotor/transport/auth"
 )
 
 // Config is the whole configuration, shaped like the YAML file of docs/configuration.md.
@@ -38,8 +40,9 @@ type HTTP struct {
 	TLSKey string `koanf:"tls_key"`
 	// H2C serves cleartext HTTP/2 for proxies that speak it. Zero value: off.
 	H2C bool `koanf:"h2c"`
-	// Ping is the SSE heartbeat interval and the "ping" of the connect
-	// reply. Default 20s; must be positive.
+	// Ping is the longest silence on an SSE stream (the heartbeat fills
+	// it) and the "ping" of the connect reply. Default 20s; must be
+	// positive.
 	Ping time.Duration `koanf:"ping"`
 	// ShutdownTimeout bounds a graceful shutdown: streams get disconnect
 	// 3001, then the server waits this long for requests to finish.
@@ -77,6 +80,10 @@ type Engine struct {
 	// separated by commas for a Cluster. Required when Type is "redis";
 	// zero value: none.
 	RedisURL string `koanf:"redis_url"`
+	// Prefix starts every Redis key and pub/sub topic, so that several
+	// Rotor installations can share one Redis. Default "rotor"; no braces
+	// or spaces. Every node of one installation must use the same.
+	Prefix string `koanf:"prefix"`
 }
 
 // Engine types.
@@ -87,8 +94,10 @@ const (
 
 // Structure says where projects and namespaces live (docs/admin.md, Read-only mode).
 type Structure struct {
-	// Store is "sqlite" (editable, the default) or "file" (read-only,
-	// from Projects below).
+	// Store is "sqlite" (editable, the default; with the Redis engine
+	// this node owns the structure and copies it into Redis), "file"
+	// (read-only, from Projects below) or "engine" (read-only, the
+	// snapshot the sqlite node wrote into Redis; needs engine.type redis).
 	Store string `koanf:"store"`
 	// SQLitePath is the SQLite database file. Default "rotor.db"; required
 	// when Store is "sqlite".
@@ -103,6 +112,7 @@ type Structure struct {
 const (
 	StoreSQLite = "sqlite"
 	StoreFile   = "file"
+	StoreEngine = "engine"
 )
 
 // Project is admin.Project as written in the config file; see
@@ -180,6 +190,10 @@ type Client struct {
 	// PresenceTTL is how long presence survives a node that died. Default
 	// 60s; must be positive.
 	PresenceTTL time.Duration `koanf:"presence_ttl"`
+	// SessionTTL is the lifetime of the session /connect signs when the
+	// connection token has no exp, and how long revocations are kept.
+	// Default 24h; must be positive.
+	SessionTTL time.Duration `koanf:"session_ttl"`
 }
 
 // Hooks holds settings of calls to the application (docs/protocol.md, Private channels and Hooks).
@@ -205,7 +219,16 @@ type Admin struct {
 	// APIKey is the global key for /api/* on every project and for
 	// /api/admin/*. Zero value: no global key.
 	APIKey string `koanf:"api_key"`
+	// SessionKey signs admin UI session cookies. Give every node the same
+	// key so a login works on all of them without sticky sessions; at
+	// least MinSessionKeyLen characters. Zero value: a random key per
+	// process (a restart logs everyone out).
+	SessionKey string `koanf:"session_key"`
 }
+
+// MinSessionKeyLen is the shortest admin.session_key accepted: 32
+// characters, as many as the random bytes of a key made per process.
+const MinSessionKeyLen = 32
 
 // Limits bound what one client, IP or key may use. Where 0 means a
 // default, the Effective* methods return the value to use.
@@ -286,12 +309,13 @@ func Default() *Config {
 			ShutdownTimeout: 10 * time.Second,
 			BodyTimeout:     10 * time.Second,
 		},
-		Engine:    Engine{Type: EngineMemory},
+		Engine:    Engine{Type: EngineMemory, Prefix: redis.DefaultPrefix},
 		Structure: Structure{Store: StoreSQLite, SQLitePath: "rotor.db"},
 		Client: Client{
 			LeaveGrace:  5 * time.Second,
 			MaxBody:     65536,
 			PresenceTTL: 60 * time.Second,
+			SessionTTL:  auth.DefaultSessionTTL,
 		},
 		Hooks: Hooks{Timeout: 3 * time.Second, Retries: 5, EventsQueueBytes: 16 << 20},
 		Log:   Log{Level: "info", Format: "text"},

@@ -113,7 +113,7 @@ func TestEnvKeysWithUnderscores(t *testing.T) {
 	}
 	want := Default()
 	want.HTTP.TLSCert, want.HTTP.TLSKey, want.HTTP.H2C = "/c.pem", "/k.pem", true
-	want.Engine = Engine{Type: EngineRedis, RedisURL: "redis://127.0.0.1:6379/0"}
+	want.Engine.Type, want.Engine.RedisURL = EngineRedis, "redis://127.0.0.1:6379/0"
 	want.Structure.SQLitePath = "/tmp/x.db"
 	want.Limits.CommandRate = 2.5
 	want.Client.MaxBody = 1024
@@ -194,6 +194,8 @@ func TestValidateListsEveryProblem(t *testing.T) {
 	c.HTTP.MetricsAddress = "no-port"
 	c.Engine.Type = "etcd"
 	c.Engine.RedisURL = "http://x"
+	c.Engine.Prefix = "a{b}"
+	c.Admin.SessionKey = "too-short"
 	c.Structure.Store = "mysql"
 	c.Structure.Projects = []Project{
 		{
@@ -214,9 +216,9 @@ func TestValidateListsEveryProblem(t *testing.T) {
 	c.Log = Log{Level: "loud", Format: "xml"}
 
 	want := []string{
-		"admin.password_hash",
-		"client.leave_grace", "client.max_body", "client.presence_ttl",
-		"engine.redis_url", "engine.type",
+		"admin.password_hash", "admin.session_key",
+		"client.leave_grace", "client.max_body", "client.presence_ttl", "client.session_ttl",
+		"engine.prefix", "engine.redis_url", "engine.type",
 		"hooks.events_queue_bytes", "hooks.retries", "hooks.timeout",
 		"http.address", "http.body_timeout", "http.metrics_address", "http.ping", "http.shutdown_timeout", "http.tls_key",
 		"limits.api_rate", "limits.channels_per_client", "limits.channels_per_stream",
@@ -252,9 +254,24 @@ func TestValidateStoreRequirements(t *testing.T) {
 		{"sqlite without path", func(c *Config) { c.Structure.SQLitePath = "" }, []string{"structure.sqlite_path"}},
 		{"redis without url", func(c *Config) { c.Engine.Type = EngineRedis }, []string{"engine.redis_url"}},
 		{"tls key without cert", func(c *Config) { c.HTTP.TLSKey = "k" }, []string{"http.tls_cert"}},
-		{"redis cluster urls", func(c *Config) {
-			c.Engine = Engine{Type: EngineRedis, RedisURL: "redis://a:1, redis://b:2"}
+		{"engine store with the memory engine", func(c *Config) { c.Structure.Store = StoreEngine }, []string{"structure.store"}},
+		{"engine store with redis", func(c *Config) {
+			c.Structure.Store = StoreEngine
+			c.Engine.Type, c.Engine.RedisURL = EngineRedis, "redis://r:6379/0"
 		}, nil},
+		{"redis cluster urls", func(c *Config) {
+			c.Engine.Type, c.Engine.RedisURL = EngineRedis, "redis://a:1, redis://b:2"
+		}, nil},
+		{"redis urls go-redis reads", func(c *Config) {
+			c.Engine.Type, c.Engine.RedisURL = EngineRedis, "redis-sentinel://s1:26379,s2:26379/mymaster?dial_timeout=3s&pool_size=20"
+		}, nil},
+		{"redis url option go-redis refuses", func(c *Config) {
+			c.Engine.Type, c.Engine.RedisURL = EngineRedis, "redis://h:6379?pool_size=many"
+		}, []string{"engine.redis_url"}},
+		{"empty redis prefix", func(c *Config) { c.Engine.Prefix = "" }, []string{"engine.prefix"}},
+		{"session key of 32 characters", func(c *Config) { c.Admin.SessionKey = strings.Repeat("k", 32) }, nil},
+		{"session key of 31 characters", func(c *Config) { c.Admin.SessionKey = strings.Repeat("k", 31) }, []string{"admin.session_key"}},
+		{"zero session ttl", func(c *Config) { c.Client.SessionTTL = 0 }, []string{"client.session_ttl"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -354,8 +371,13 @@ func TestGenerateRoundTrips(t *testing.T) {
 		}
 	}
 	want := Default()
+	want.Structure.Store = StoreFile // so that the project in the file works at once
 	want.Structure.Projects = cfg.Structure.Projects
 	want.Admin.APIKey = cfg.Admin.APIKey
+	want.Admin.SessionKey = cfg.Admin.SessionKey
+	if len(cfg.Admin.SessionKey) < MinSessionKeyLen {
+		t.Errorf("generated admin.session_key %q is too short", cfg.Admin.SessionKey)
+	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("generated config differs from defaults:\n got %+v\nwant %+v", cfg, want)
 	}

@@ -19,11 +19,11 @@ func NewSecret() (string, error) {
 }
 
 // Generate writes a fully commented YAML configuration with every key at
-// its default and fresh random secrets for the demo project and the
-// global admin key. Load accepts its output and Validate passes it.
+// its default and fresh random secrets for the demo project, the global
+// admin key and the admin session key. Load accepts its output and Validate passes it.
 func Generate(w io.Writer) error {
-	var vals struct{ Secret, APIKey, AdminKey string }
-	for _, p := range []*string{&vals.Secret, &vals.APIKey, &vals.AdminKey} {
+	var vals struct{ Secret, APIKey, AdminKey, SessionKey string }
+	for _, p := range []*string{&vals.Secret, &vals.APIKey, &vals.AdminKey, &vals.SessionKey} {
 		s, err := NewSecret()
 		if err != nil {
 			return err
@@ -48,7 +48,7 @@ http:
   tls_cert: ""              # PEM certificate; with tls_key: HTTPS with HTTP/2
   tls_key: ""               # PEM private key
   h2c: false                # cleartext HTTP/2 for proxies that speak it
-  ping: 20s                 # SSE heartbeat interval, also the connect reply's "ping"
+  ping: 20s                 # longest silence on an SSE stream (heartbeat), also the connect reply's "ping"
   shutdown_timeout: 10s     # graceful shutdown bound; 0 closes at once
   padding: 0                # bytes of comment sent first on SSE streams, for buffering proxies; 0: none
   stream_lifetime: 0s       # end SSE streams after about this long (clients resume); 0: unlimited
@@ -58,12 +58,20 @@ http:
 
 engine:
   type: memory              # memory (one process) | redis (several nodes)
-  redis_url: ""             # redis://, rediss://, redis-sentinel://, or several comma-separated for Cluster
+  # redis://[user:pass@]host:6379/0, rediss:// (TLS), unix:///run/redis.sock,
+  # redis-sentinel://host:26379,host:26379/mastername, redis-cluster://host:7000,host:7001;
+  # go-redis options in the query: ?dial_timeout=2s&pool_size=20&client_name=rotor-a
+  redis_url: ""
+  prefix: rotor             # starts every Redis key and topic; the same on every node
 
 structure:
-  store: sqlite             # sqlite (editable in the admin UI) | file (the projects below, read-only)
-  sqlite_path: rotor.db     # SQLite database, used when store is sqlite
-  # Used when store is file; validated but ignored with sqlite.
+  # file: the projects below, read-only, working at once (what this file starts with);
+  # sqlite: projects kept in sqlite_path and edited in the admin UI (the built-in default);
+  # engine: read-only, the snapshot a sqlite node wrote into Redis (nodes on other hosts).
+  # With sqlite the projects below are ignored (serve warns); create projects in the
+  # admin UI or with the admin API instead.
+  store: file
+  sqlite_path: rotor.db     # SQLite database, used when store is sqlite (created mode 0600)
   projects:
     - id: demo                        # slug: a-z, 0-9, _ and -, 1 to 64 characters
       name: Demo
@@ -89,6 +97,7 @@ client:
   leave_grace: 5s           # leave is sent this long after a client's last stream closes
   max_body: 65536           # bytes, every client and API request body; larger is 413
   presence_ttl: 60s         # presence of a dead node expires after this
+  session_ttl: 24h          # session signed by /connect when the token has no exp
 
 hooks:
   timeout: 3s               # auth_url and publish_hook_url calls
@@ -98,6 +107,7 @@ hooks:
 admin:
   password_hash: ""         # bcrypt hash of the admin UI password; empty: no password login
   api_key: "{{.AdminKey}}"  # global key for /api/* on every project and /api/admin/*
+  session_key: "{{.SessionKey}}"  # signs admin logins; the same on every node; "": random per process
 
 limits:
   queue_bytes: 0            # bytes queued per stream before it is cut as slow; 0 means 1 MiB

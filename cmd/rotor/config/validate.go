@@ -6,8 +6,10 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"unicode"
 
 	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/redis"
 )
 
 // FieldError names one invalid setting by its dotted path, like
@@ -27,6 +29,9 @@ func (c *Config) Validate() error {
 	if c.Client.MaxBody <= 0 {
 		v.bad("client.max_body", "must be a positive number of bytes")
 	}
+	if c.Client.SessionTTL <= 0 {
+		v.bad("client.session_ttl", "must be a positive duration")
+	}
 	if c.Client.PresenceTTL <= 0 {
 		v.bad("client.presence_ttl", "must be a positive duration")
 	}
@@ -41,6 +46,9 @@ func (c *Config) Validate() error {
 	}
 	if h := c.Admin.PasswordHash; h != "" && !strings.HasPrefix(h, "$2") {
 		v.bad("admin.password_hash", "must be a bcrypt hash ($2a$..., $2b$...)")
+	}
+	if k := c.Admin.SessionKey; k != "" && len(k) < MinSessionKeyLen {
+		v.bad("admin.session_key", "must be at least %d characters (rotor genconfig makes one), or empty for a random key per process", MinSessionKeyLen)
 	}
 	c.validateLimits(&v)
 	switch c.Log.Level {
@@ -109,20 +117,15 @@ func (c *Config) validateEngine(v *validator) {
 	default:
 		v.bad("engine.type", "must be memory or redis, not %q", c.Engine.Type)
 	}
-	if c.Engine.RedisURL == "" {
-		return
-	}
-	for _, raw := range strings.Split(c.Engine.RedisURL, ",") {
-		u, err := url.Parse(strings.TrimSpace(raw))
-		if err != nil {
+	if c.Engine.RedisURL != "" {
+		if err := redis.CheckURL(c.Engine.RedisURL); err != nil {
 			v.bad("engine.redis_url", "%v", err)
-			continue
 		}
-		switch u.Scheme {
-		case "redis", "rediss", "redis-sentinel", "unix":
-		default:
-			v.bad("engine.redis_url", "scheme must be redis, rediss, redis-sentinel or unix, not %q", u.Scheme)
-		}
+	}
+	if c.Engine.Prefix == "" {
+		v.bad("engine.prefix", "must not be empty")
+	} else if strings.ContainsAny(c.Engine.Prefix, "{}") || strings.ContainsFunc(c.Engine.Prefix, unicode.IsSpace) {
+		v.bad("engine.prefix", "must not contain braces or spaces, not %q", c.Engine.Prefix)
 	}
 }
 
@@ -136,8 +139,12 @@ func (c *Config) validateStructure(v *validator) {
 		if len(c.Structure.Projects) == 0 {
 			v.bad("structure.projects", "must list at least one project when structure.store is file")
 		}
+	case StoreEngine:
+		if c.Engine.Type != EngineRedis {
+			v.bad("structure.store", "engine reads the structure another node wrote into Redis, so it needs engine.type redis (with %q there is no shared engine): use sqlite or file", c.Engine.Type)
+		}
 	default:
-		v.bad("structure.store", "must be sqlite or file, not %q", c.Structure.Store)
+		v.bad("structure.store", "must be sqlite, file or engine, not %q", c.Structure.Store)
 	}
 	seen := map[string]bool{}
 	for i, p := range c.Structure.Projects {
@@ -206,4 +213,14 @@ func unjoin(err error) []error {
 		return out
 	}
 	return []error{err}
+}
+
+// Warnings returns settings that are valid but probably not what was
+// meant, for checkconfig to print and serve to log.
+func (c *Config) Warnings() []string {
+	var out []string
+	if c.Structure.Store == StoreSQLite && len(c.Structure.Projects) > 0 {
+		out = append(out, fmt.Sprintf("structure.projects is ignored with structure.store: sqlite (%d projects); set structure.store: file to serve them, or create them in the admin UI", len(c.Structure.Projects)))
+	}
+	return out
 }

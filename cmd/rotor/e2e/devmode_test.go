@@ -116,3 +116,92 @@ func TestDevModeQuickStart(t *testing.T) {
 		}
 	}
 }
+
+// TestEnvOnlyIsNotDevMode starts serve with ROTOR_* variables and no
+// config file: a production server, so no demo project is made or
+// printed, /demo is not served, no admin password is printed (the admin
+// API works with the key), and the start log says which mode it is in.
+func TestEnvOnlyIsNotDevMode(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	cmd := exec.CommandContext(ctx, rotorBin, "serve")
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir, "ROTOR_HTTP_ADDRESS=" + addr, "ROTOR_ADMIN_API_KEY=env-only-admin-key"}
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+	base := "http://" + addr
+	eventually(t, 20*time.Second, "the server answers", func() bool {
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	if !strings.Contains(stderr.String(), "production mode") {
+		t.Errorf("start log does not name the mode:\n%s", stderr.String())
+	}
+	if s := stdout.String(); strings.Contains(s, "password") || strings.Contains(s, "Demo project") {
+		t.Errorf("serve printed dev-mode secrets:\n%s", s)
+	}
+	for path, want := range map[string]int{"/demo": 404} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+	// The admin API (on with the key) lists no projects: no demo was made.
+	req, _ := http.NewRequest(http.MethodGet, base+"/api/admin/projects", nil)
+	req.Header.Set("Authorization", "apikey env-only-admin-key")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || strings.Contains(string(body), `"demo"`) {
+		t.Fatalf("GET /api/admin/projects: %d %s, want 200 without the demo project", resp.StatusCode, body)
+	}
+}
+
+// TestProductionWarnsOfLeftoverDemo runs dev mode once in a directory,
+// then a production start there: the demo project dev mode left in
+// rotor.db, with its printed secret, is named in a warning.
+func TestProductionWarnsOfLeftoverDemo(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	start := func(env []string, args ...string) (*syncBuffer, func()) {
+		ctx, cancel := context.WithCancel(t.Context())
+		cmd := exec.CommandContext(ctx, rotorBin, args...)
+		cmd.Dir = dir
+		cmd.Env = append([]string{"PATH=/usr/bin:/bin", "HOME=" + dir}, env...)
+		var out syncBuffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		stop := func() { cancel(); _ = cmd.Wait() }
+		t.Cleanup(stop)
+		return &out, stop
+	}
+	dev, stopDev := start(nil, "serve", "--http.address", freeAddr(t))
+	eventually(t, 20*time.Second, "dev mode makes the demo project", func() bool {
+		return strings.Contains(dev.String(), `Demo project "demo"`)
+	})
+	stopDev()
+	prod, _ := start([]string{"ROTOR_HTTP_ADDRESS=" + freeAddr(t)}, "serve")
+	eventually(t, 20*time.Second, "production start warns of the demo project", func() bool {
+		return strings.Contains(prod.String(), `project \"demo\" is in the structure database`)
+	})
+}

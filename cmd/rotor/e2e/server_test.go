@@ -41,8 +41,12 @@ type serverConfig struct {
 	ClientIPHeader  string        // http.client_ip_header
 	AdminHash       string        // admin.password_hash; empty turns the admin UI off
 	AdminAPIKey     string        // admin.api_key; empty turns /api/admin off
+	SessionKey      string        // admin.session_key
 	MetricsAddr     string        // http.metrics_address; empty serves /metrics on Addr
 	BodyTimeout     time.Duration // http.body_timeout; 0 means 10s (the default)
+	RedisPrefix     string        // engine.prefix; empty means the default
+	SessionTTL      time.Duration // client.session_ttl; 0 means the default
+	LogJSON         bool          // log.format: json
 }
 
 func (c serverConfig) yaml() string {
@@ -60,6 +64,16 @@ func (c serverConfig) yaml() string {
 	if c.RedisURL != "" {
 		engine = "redis"
 	}
+	prefix, sessionTTL, logFormat := c.RedisPrefix, c.SessionTTL, "text"
+	if prefix == "" {
+		prefix = "rotor"
+	}
+	if sessionTTL == 0 {
+		sessionTTL = 24 * time.Hour
+	}
+	if c.LogJSON {
+		logFormat = "json"
+	}
 	return fmt.Sprintf(`http:
   address: %q
   tls_cert: %q
@@ -75,9 +89,13 @@ func (c serverConfig) yaml() string {
 admin:
   password_hash: %q
   api_key: %q
+  session_key: %q
 engine:
   type: %s
   redis_url: %q
+  prefix: %q
+client:
+  session_ttl: %s
 structure:
   store: file
   projects:
@@ -95,7 +113,9 @@ limits:
   queue_bytes: %d
 log:
   level: warn
-`, c.Addr, c.TLSCert, c.TLSKey, c.H2C, ping, shut, c.Padding, c.StreamLifetime, c.ClientIPHeader, c.MetricsAddr, body, c.AdminHash, c.AdminAPIKey, engine, c.RedisURL, project, secret, apiKey, c.QueueBytes)
+  format: %s
+`, c.Addr, c.TLSCert, c.TLSKey, c.H2C, ping, shut, c.Padding, c.StreamLifetime, c.ClientIPHeader, c.MetricsAddr, body,
+		c.AdminHash, c.AdminAPIKey, c.SessionKey, engine, c.RedisURL, prefix, sessionTTL, project, secret, apiKey, c.QueueBytes, logFormat)
 }
 
 // server is one `rotor serve` process owned by a test.
@@ -105,6 +125,7 @@ type server struct {
 	path   string // config file
 	base   string // http(s)://host:port
 	client *http.Client
+	dir    string // working directory of the process; "" is the test's
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -163,6 +184,7 @@ func (s *server) start() error {
 	cmd := exec.Command(rotorBin, "serve", "--config", s.path)
 	cmd.Stdout, cmd.Stderr = s.logs, s.logs
 	cmd.Env = cleanEnv()
+	cmd.Dir = s.dir
 	if err := cmd.Start(); err != nil {
 		s.mu.Unlock()
 		return fmt.Errorf("start rotor: %w", err)
