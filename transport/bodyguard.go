@@ -40,7 +40,7 @@ func (s *Server) guardBody(limit int64, next http.Handler) http.Handler {
 			refuseBody(w, r, errTooLarge)
 			return
 		}
-		release, perr := s.node.HoldIP(s.clientIP(r))
+		release, perr := s.node.Limits().HoldIP(s.clientIP(r))
 		if perr != nil {
 			refuseBody(w, r, perr)
 			return

@@ -149,7 +149,7 @@ func (s *Server) servePusher(w http.ResponseWriter, r *http.Request, parse func(
 		pusherFail(http.StatusUnauthorized, "%s", err.Error()).write(w)
 		return
 	}
-	if perr := s.node.AllowAPI(p.APIKey); perr != nil {
+	if perr := s.node.Limits().AllowAPI(p.APIKey); perr != nil {
 		pusherFail(http.StatusTooManyRequests, "Too many requests").write(w)
 		return
 	}
@@ -205,8 +205,8 @@ func (s *Server) pusherResolve(p *admin.Project, ev pusherEvent, names []string)
 	if err != nil {
 		return pusherPublication{}, pusherFail(http.StatusBadRequest, "Invalid data: %v", err)
 	}
-	if perr := s.node.CheckSize(len(data)); perr != nil {
-		return pusherPublication{}, pusherFail(http.StatusRequestEntityTooLarge, "Event too large: %d bytes, at most %d", len(data), s.node.MaxData())
+	if perr := s.node.Limits().CheckSize(len(data)); perr != nil {
+		return pusherPublication{}, pusherFail(http.StatusRequestEntityTooLarge, "Event too large: %d bytes, at most %d", len(data), s.node.Limits().MaxData())
 	}
 	pub := pusherPublication{data: data, chans: make([]node.Ref, len(names))}
 	for i, name := range names {

@@ -5,8 +5,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"math"
-	"time"
 
 	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
@@ -47,17 +45,17 @@ var apiMethods map[string]apiMethod
 
 func init() {
 	apiMethods = map[string]apiMethod{
-		"publish":        (*Node).apiPublish,
-		"broadcast":      (*Node).apiBroadcast,
-		"history":        (*Node).apiHistory,
-		"history_remove": (*Node).apiHistoryRemove,
-		"presence":       (*Node).apiPresence,
-		"presence_stats": (*Node).apiPresenceStats,
-		"channels":       (*Node).apiChannels,
-		"info":           (*Node).apiInfo,
-		"unsubscribe":    (*Node).apiUnsubscribe,
-		"disconnect":     (*Node).apiDisconnect,
-		"batch":          (*Node).apiBatch,
+		"publish":        apiPublish,
+		"broadcast":      apiBroadcast,
+		"history":        apiHistory,
+		"history_remove": apiHistoryRemove,
+		"presence":       apiPresence,
+		"presence_stats": apiPresenceStats,
+		"channels":       apiChannels,
+		"info":           apiInfo,
+		"unsubscribe":    apiUnsubscribe,
+		"disconnect":     apiDisconnect,
+		"batch":          apiBatch,
 	}
 }
 
@@ -69,7 +67,7 @@ func (n *Node) APIProject(ctx context.Context, key, project string) (*admin.Proj
 	if perr != nil {
 		return nil, perr
 	}
-	if perr := n.AllowAPI(key); perr != nil {
+	if perr := n.limits.AllowAPI(key); perr != nil {
 		return nil, perr
 	}
 	return p, nil
@@ -89,16 +87,6 @@ func (n *Node) API(ctx context.Context, p *admin.Project, method string, params 
 func IsAPIMethod(method string) bool {
 	_, ok := apiMethods[method]
 	return ok
-}
-
-// AllowAPI applies limits.api_rate to one request made with key (or
-// another secret of the caller's, like a Pusher app's).
-func (n *Node) AllowAPI(key string) *pubsub.Error {
-	if !n.rates.allowAPI(key) {
-		n.refusedBy(limitAPIRate)
-		return pubsub.Errorf(pubsub.CodeTooManyRequests, "too many requests")
-	}
-	return nil
 }
 
 // apiProject authenticates key: the global admin key acts on the project
@@ -124,7 +112,7 @@ func (n *Node) apiProject(ctx context.Context, key, project string) (*admin.Proj
 	return p, nil
 }
 
-func (n *Node) apiChannel(p *admin.Project, name string) (Ref, *pubsub.Error) {
+func apiChannel(p *admin.Project, name string) (Ref, *pubsub.Error) {
 	if name == "" {
 		return Ref{}, pubsub.Errorf(pubsub.CodeBadRequest, "channel is required")
 	}
@@ -137,8 +125,8 @@ type PublishResult struct {
 	Epoch  string `json:"epoch"`
 }
 
-func (n *Node) apiPublish(ctx context.Context, p *admin.Project, a *APIParams) (any, *pubsub.Error) {
-	c, perr := n.apiChannel(p, a.Channel)
+func apiPublish(n *Node, ctx context.Context, p *admin.Project, a *APIParams) (any, *pubsub.Error) {
+	c, perr := apiChannel(p, a.Channel)
 	if perr != nil {
 		return nil, perr
 	}
@@ -160,7 +148,7 @@ type broadcastItem struct {
 	Error   *pubsub.Error `json:"error,omitempty"`
 }
 
-func (n *Node) apiBroadcast(ctx context.Context, p *admin.Project, a *APIParams) (any, *pubsub.Error) {
+func apiBroadcast(n *Node, ctx context.Context, p *admin.Project, a *APIParams) (any, *pubsub.Error) {
 	if len(a.Channels) == 0 {
 		return nil, pubsub.Errorf(pubsub.CodeBadRequest, "channels is required")
 	}
@@ -182,16 +170,16 @@ func (n *Node) apiBroadcast(ctx context.Context, p *admin.Project, a *APIParams)
 	return map[string]any{"results": results}, nil
 }
 
-func (n *Node) apiHistory(ctx context.Context, p *admin.Project, a *APIParams) (any, *pubsub.Error) {
-	c, perr := n.apiChannel(p, a.Channel)
+func apiHistory(n *Node, ctx context.Context, p *admin.Project, a *APIParams) (any, *pubsub.Error) {
+	c, perr := apiChannel(p, a.Channel)
 	if perr != nil {
 		return nil, perr
 	}
 	return n.history(ctx, c, a.HistoryParams)
 }
 
-func (n *Node) apiHistoryRemove(ctx context.Context, p *admin.Project, a *APIParams) (any, *pubsub.Error) {
-	c, perr := n.apiChannel(p, a.Channel)
+func apiHistoryRemove(n *Node, ctx context.Context, p *admin.Project, a *APIParams) (any, *pubsub.Error) {
+	c, perr := apiChannel(p, a.Channel)
 	if perr != nil {
 		return nil, perr
 	}
@@ -201,8 +189,8 @@ func (n *Node) apiHistoryRemove(ctx context.Context, p *admin.Project, a *APIPar
 	return struct{}{}, nil
 }
 
-func (n *Node) apiPresence(ctx context.Context, p *admin.Project, a *APIParams) (any, *pubsub.Error) {
-	c, perr := n.apiChannel(p, a.Channel)
+func apiPresence(n *Node, ctx context.Context, p *admin.Project, a *APIParams) (any, *pubsub.Error) {
+	c, perr := apiChannel(p, a.Channel)
 	if perr != nil {
 		return nil, perr
 	}
@@ -213,15 +201,15 @@ func (n *Node) apiPresence(ctx context.Context, p *admin.Project, a *APIParams) 
 	return map[string]any{"clients": clients}, nil
 }
 
-func (n *Node) apiPresenceStats(ctx context.Context, p *admin.Project, a *APIParams) (any, *pubsub.Error) {
-	c, perr := n.apiChannel(p, a.Channel)
+func apiPresenceStats(n *Node, ctx context.Context, p *admin.Project, a *APIParams) (any, *pubsub.Error) {
+	c, perr := apiChannel(p, a.Channel)
 	if perr != nil {
 		return nil, perr
 	}
 	return n.presenceStats(ctx, c)
 }
 
-func (n *Node) apiChannels(ctx context.Context, p *admin.Project, a *APIParams) (any, *pubsub.Error) {
+func apiChannels(n *Node, ctx context.Context, p *admin.Project, a *APIParams) (any, *pubsub.Error) {
 	chans, perr := n.channels(ctx, p, a.Pattern)
 	if perr != nil {
 		return nil, perr
@@ -229,7 +217,7 @@ func (n *Node) apiChannels(ctx context.Context, p *admin.Project, a *APIParams) 
 	return map[string]any{"channels": chans}, nil
 }
 
-func (n *Node) apiInfo(ctx context.Context, _ *admin.Project, _ *APIParams) (any, *pubsub.Error) {
+func apiInfo(n *Node, ctx context.Context, _ *admin.Project, _ *APIParams) (any, *pubsub.Error) {
 	nodes, err := n.Nodes(ctx)
 	if err != nil {
 		return nil, pubsub.AsError(err)
@@ -239,8 +227,8 @@ func (n *Node) apiInfo(ctx context.Context, _ *admin.Project, _ *APIParams) (any
 
 // apiUnsubscribe ends a user's subscription to a channel on every node and
 // revokes the grants issued for it until now.
-func (n *Node) apiUnsubscribe(ctx context.Context, p *admin.Project, a *APIParams) (any, *pubsub.Error) {
-	c, perr := n.apiChannel(p, a.Channel)
+func apiUnsubscribe(n *Node, ctx context.Context, p *admin.Project, a *APIParams) (any, *pubsub.Error) {
+	c, perr := apiChannel(p, a.Channel)
 	if perr != nil {
 		return nil, perr
 	}
@@ -264,7 +252,7 @@ func grantRevocationKey(project, user, channel string) string {
 
 // apiDisconnect ends a user's streams on every node; without reconnect it
 // also revokes the sessions issued until now (docs/protocol.md, Server API).
-func (n *Node) apiDisconnect(ctx context.Context, p *admin.Project, a *APIParams) (any, *pubsub.Error) {
+func apiDisconnect(n *Node, ctx context.Context, p *admin.Project, a *APIParams) (any, *pubsub.Error) {
 	if a.User == "" {
 		return nil, pubsub.Errorf(pubsub.CodeBadRequest, "user is required")
 	}
@@ -285,7 +273,7 @@ func (n *Node) apiDisconnect(ctx context.Context, p *admin.Project, a *APIParams
 	return struct{}{}, nil
 }
 
-func (n *Node) apiBatch(ctx context.Context, p *admin.Project, a *APIParams) (any, *pubsub.Error) {
+func apiBatch(n *Node, ctx context.Context, p *admin.Project, a *APIParams) (any, *pubsub.Error) {
 	replies := make([]APIReply, len(a.Commands))
 	for i := range a.Commands {
 		cmd := &a.Commands[i]
@@ -297,40 +285,4 @@ func (n *Node) apiBatch(ctx context.Context, p *admin.Project, a *APIParams) (an
 		replies[i].Result, replies[i].Error = m(n, ctx, p, &cmd.Params)
 	}
 	return map[string]any{"replies": replies}, nil
-}
-
-// Nodes lists the running nodes: every node with an engine that shares
-// them, else this one.
-func (n *Node) Nodes(ctx context.Context) ([]pubsub.NodeInfo, error) {
-	if d, ok := n.engine.(pubsub.NodeDirectory); ok {
-		nodes, err := d.Nodes(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if len(nodes) > 0 {
-			return nodes, nil
-		}
-	}
-	return []pubsub.NodeInfo{n.localInfo()}, nil
-}
-
-// localInfo describes this node.
-func (n *Node) localInfo() pubsub.NodeInfo {
-	st := n.hub.Stats()
-	clients := st.Streams
-	return pubsub.NodeInfo{
-		ID: n.opts.NodeID, Version: n.opts.Version,
-		Uptime:  int64(time.Since(n.started) / time.Second),
-		Clients: clients, Subscriptions: st.Subscriptions, Channels: st.Channels,
-		PublicationsPerSec: math.Float64frombits(n.pubRate.Load()),
-	}
-}
-
-// APIMethods lists the server API's methods.
-func APIMethods() []string {
-	out := make([]string, 0, len(apiMethods))
-	for m := range apiMethods {
-		out = append(out, m)
-	}
-	return out
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/rotor-rt/rotor/pubsub"
-	"github.com/rotor-rt/rotor/transport/auth"
 )
 
 // maxCommands bounds the commands of one /command request.
@@ -55,8 +54,8 @@ func (n *Node) Commands(ctx context.Context, id *Identity, cmds []Command) ([]Re
 	if len(cmds) > maxCommands {
 		return nil, &pubsub.Error{Code: pubsub.CodeLimitExceeded, Message: fmt.Sprintf("at most %d commands per request", maxCommands), Kind: pubsub.KindBadRequest}
 	}
-	if !n.rates.allowCommands(id.client, max(len(cmds), 1)) {
-		n.refusedBy(limitCommandRate)
+	if !n.limits.rates.allowCommands(id.client, max(len(cmds), 1)) {
+		n.limits.refusedBy(limitCommandRate)
 		return nil, pubsub.Errorf(pubsub.CodeTooManyRequests, "too many requests")
 	}
 	return n.runCommands(ctx, id, cmds), nil
@@ -73,22 +72,22 @@ func (n *Node) runCommands(ctx context.Context, id *Identity, cmds []Command) []
 			}
 		}
 	}
-	answers := n.authorizePrivate(ctx, id, private)
+	answers := n.sessions.authorizePrivate(ctx, id, private)
 	for i, c := range cmds {
 		replies[i].ID = c.ID
 		var res any
 		var perr *pubsub.Error
 		switch c.Method {
 		case "subscribe":
-			res, perr = n.cmdSubscribe(ctx, id, &c.Params, answers)
+			res, perr = cmdSubscribe(n, ctx, id, &c.Params, answers)
 		case "unsubscribe":
-			res, perr = n.cmdUnsubscribe(ctx, id, &c.Params)
+			res, perr = cmdUnsubscribe(n, ctx, id, &c.Params)
 		case "publish":
-			res, perr = n.cmdPublish(ctx, id, &c.Params)
+			res, perr = cmdPublish(n, ctx, id, &c.Params)
 		case "presence", "presence_stats", "history":
-			res, perr = n.cmdRead(ctx, id, c.Method, &c.Params)
+			res, perr = cmdRead(n, ctx, id, c.Method, &c.Params)
 		case "refresh":
-			res, perr = n.cmdRefresh(id, &c.Params)
+			res, perr = n.sessions.refresh(id, c.Params.Token)
 		case "ping":
 			res = struct{}{}
 		default:
@@ -99,7 +98,7 @@ func (n *Node) runCommands(ctx context.Context, id *Identity, cmds []Command) []
 	return replies
 }
 
-func (n *Node) cmdSubscribe(ctx context.Context, id *Identity, a *CommandParams, answers map[string]AuthResult) (any, *pubsub.Error) {
+func cmdSubscribe(n *Node, ctx context.Context, id *Identity, a *CommandParams, answers map[string]AuthResult) (any, *pubsub.Error) {
 	c, perr := resolve(id.project, a.Channel)
 	if perr != nil {
 		return nil, perr
@@ -110,7 +109,7 @@ func (n *Node) cmdSubscribe(ctx context.Context, id *Identity, a *CommandParams,
 	var chanInfo json.RawMessage
 	switch {
 	case a.Token != "":
-		claims, perr := n.subscriptionToken(id, a.Token)
+		claims, perr := n.sessions.subscriptionToken(id, a.Token)
 		if perr != nil {
 			return nil, perr
 		}
@@ -125,7 +124,7 @@ func (n *Node) cmdSubscribe(ctx context.Context, id *Identity, a *CommandParams,
 		}
 		chanInfo = ans.Info
 	}
-	grant, err := n.signGrant(id, c, chanInfo)
+	grant, err := n.sessions.signGrant(id, c, chanInfo)
 	if err != nil {
 		n.log.ErrorContext(ctx, "sign grant", "err", err)
 		return nil, pubsub.ErrInternal
@@ -146,7 +145,7 @@ func (n *Node) cmdSubscribe(ctx context.Context, id *Identity, a *CommandParams,
 	return res, nil
 }
 
-func (n *Node) cmdUnsubscribe(ctx context.Context, id *Identity, a *CommandParams) (any, *pubsub.Error) {
+func cmdUnsubscribe(n *Node, ctx context.Context, id *Identity, a *CommandParams) (any, *pubsub.Error) {
 	c, perr := resolve(id.project, a.Channel)
 	if perr != nil {
 		return nil, perr
@@ -157,41 +156,7 @@ func (n *Node) cmdUnsubscribe(ctx context.Context, id *Identity, a *CommandParam
 	return struct{}{}, nil
 }
 
-// checkGrant verifies that a client holds a grant for a private channel.
-func (n *Node) checkGrant(ctx context.Context, id *Identity, c Ref, grant string) *pubsub.Error {
-	if grant == "" {
-		return pubsub.Errorf(pubsub.CodePermissionDenied, "permission denied: a grant is required for private channel %q", c.ch.Full)
-	}
-	g, err := auth.VerifyGrant([]byte(id.project.Secret), id.project.ID, id.client, grant, n.opts.Now())
-	if err != nil {
-		return pubsub.AsError(err)
-	}
-	if g.Channel != c.ch.Full {
-		return pubsub.Errorf(pubsub.CodePermissionDenied, "permission denied: the grant is for channel %q", g.Channel)
-	}
-	if perr := n.grantRevoked(ctx, id, g); perr != nil {
-		return pubsub.Errorf(pubsub.CodePermissionDenied, "permission denied: %s", perr.Message)
-	}
-	return nil
-}
-
-// grantRevoked refuses a grant issued before an `unsubscribe` API call for
-// its user and channel (docs/protocol.md, Server API), with 101.
-func (n *Node) grantRevoked(ctx context.Context, id *Identity, g *auth.Grant) *pubsub.Error {
-	if id.user == "" {
-		return nil
-	}
-	mark, err := n.engine.RevokedBefore(ctx, grantRevocationKey(id.project.ID, id.user, g.Channel))
-	if err != nil {
-		return pubsub.AsError(err)
-	}
-	if !mark.IsZero() && !g.Issued.After(mark) {
-		return pubsub.Errorf(pubsub.CodeUnauthorized, "grant revoked")
-	}
-	return nil
-}
-
-func (n *Node) cmdPublish(ctx context.Context, id *Identity, a *CommandParams) (any, *pubsub.Error) {
+func cmdPublish(n *Node, ctx context.Context, id *Identity, a *CommandParams) (any, *pubsub.Error) {
 	c, perr := resolve(id.project, a.Channel)
 	if perr != nil {
 		return nil, perr
@@ -199,15 +164,15 @@ func (n *Node) cmdPublish(ctx context.Context, id *Identity, a *CommandParams) (
 	if !c.ns.Publish {
 		return nil, pubsub.Errorf(pubsub.CodePermissionDenied, "permission denied: clients may not publish in namespace %q", c.ns.Name)
 	}
-	if !n.rates.allowPublish(id.client) {
-		n.refusedBy(limitPublishRate)
+	if !n.limits.rates.allowPublish(id.client) {
+		n.limits.refusedBy(limitPublishRate)
 		return nil, pubsub.Errorf(pubsub.CodeTooManyRequests, "too many publications")
 	}
 	if perr := checkSubscribe(c, id.user); perr != nil {
 		return nil, perr
 	}
 	if c.ch.Private {
-		if perr := n.checkGrant(ctx, id, c, a.Grant); perr != nil {
+		if perr := n.sessions.checkGrant(ctx, id, c, a.Grant); perr != nil {
 			return nil, perr
 		}
 	}
@@ -250,7 +215,7 @@ func (n *Node) cmdPublish(ctx context.Context, id *Identity, a *CommandParams) (
 
 // cmdRead answers presence, presence_stats and history for a client: the
 // channel's subscribe rules apply, and a private channel needs its grant.
-func (n *Node) cmdRead(ctx context.Context, id *Identity, method string, a *CommandParams) (any, *pubsub.Error) {
+func cmdRead(n *Node, ctx context.Context, id *Identity, method string, a *CommandParams) (any, *pubsub.Error) {
 	c, perr := resolve(id.project, a.Channel)
 	if perr != nil {
 		return nil, perr
@@ -259,7 +224,7 @@ func (n *Node) cmdRead(ctx context.Context, id *Identity, method string, a *Comm
 		return nil, perr
 	}
 	if c.ch.Private {
-		if perr := n.checkGrant(ctx, id, c, a.Grant); perr != nil {
+		if perr := n.sessions.checkGrant(ctx, id, c, a.Grant); perr != nil {
 			return nil, perr
 		}
 	}
@@ -290,25 +255,3 @@ type RefreshResult struct {
 
 // ExpiresAt returns when the fresh session ends.
 func (r *RefreshResult) ExpiresAt() time.Time { return r.expires }
-
-func (n *Node) cmdRefresh(id *Identity, a *CommandParams) (any, *pubsub.Error) {
-	claims, err := auth.ParseConnectionToken(a.Token, []byte(id.project.Secret), n.opts.Now())
-	if err != nil {
-		return nil, pubsub.AsError(err)
-	}
-	if claims.User != id.user {
-		return nil, pubsub.Errorf(pubsub.CodeUnauthorized, "token is for another user")
-	}
-	fresh := *id
-	fresh.issued = n.opts.Now()
-	fresh.info = claims.Info
-	fresh.expires = fresh.issued.Add(n.opts.SessionTTL)
-	if !claims.Expires.IsZero() {
-		fresh.expires = claims.Expires
-	}
-	s, err := n.signSession(&fresh)
-	if err != nil {
-		return nil, pubsub.ErrInternal
-	}
-	return &RefreshResult{Session: s, Expires: fresh.expires.Unix(), expires: fresh.expires}, nil
-}

@@ -21,11 +21,11 @@ type Connected struct {
 // Connect), subscribes to the channels the token names, and reports
 // `connect` to the events hook.
 func (n *Node) Connect(ctx context.Context, p *admin.Project, token string) (*Connected, *pubsub.Error) {
-	id, claims, perr := n.fromToken(p, token)
+	id, claims, perr := n.sessions.fromToken(p, token)
 	if perr != nil {
 		return nil, unauthorized(perr)
 	}
-	session, err := n.signSession(id)
+	session, err := n.sessions.signSession(id)
 	if err != nil {
 		n.log.ErrorContext(ctx, "sign session", "err", err)
 		return nil, pubsub.ErrInternal
@@ -46,7 +46,7 @@ func (n *Node) Connect(ctx context.Context, p *admin.Project, token string) (*Co
 			}
 		}
 	}
-	n.emit(p, Event{Type: EventConnect, Client: id.client, User: id.user, Info: id.info})
+	n.events.emit(p, Event{Type: EventConnect, Client: id.client, User: id.user, Info: id.info})
 	return out, nil
 }
 

@@ -1,29 +1,44 @@
 package node
 
 import (
+	"context"
+	"time"
+
 	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
 )
 
-// emit reports an event to the project's events hook (docs/protocol.md, Hooks), if it has
-// one. It never blocks.
-func (n *Node) emit(p *admin.Project, ev Event) {
-	if n.opts.Events == nil || p == nil || (p.EventsHookURL == "" && n.opts.EventsNeedURL) {
+// events reports what happens to the app's events hook (docs/protocol.md,
+// Hooks).
+type events struct {
+	sink EventSink
+	// needURL: skip projects with no events_hook_url (Options.EventsNeedURL).
+	needURL  bool
+	now      func() time.Time
+	projects ProjectStore
+	// ctx bounds project lookups; it ends when the node stops.
+	ctx context.Context
+}
+
+// emit reports an event to the project's events hook, if it has one. It
+// never blocks.
+func (e *events) emit(p *admin.Project, ev Event) {
+	if e.sink == nil || p == nil || (p.EventsHookURL == "" && e.needURL) {
 		return
 	}
-	ev.Time = n.opts.Now().UnixMilli()
-	n.opts.Events.Emit(p.ID, ev)
+	ev.Time = e.now().UnixMilli()
+	e.sink.Emit(p.ID, ev)
 }
 
 // occupancy reports channel_occupied and channel_vacated as this
 // node sees them: a channel's first local subscriber and its last. With
 // several nodes each node reports its own (documented in docs/protocol.md).
-func (n *Node) occupancy(key string, occupied bool) {
-	if n.opts.Events == nil {
+func (e *events) occupancy(key string, occupied bool) {
+	if e.sink == nil {
 		return
 	}
 	project, channel := pubsub.SplitKey(key)
-	p, err := n.opts.Projects.Project(n.baseCtx, project)
+	p, err := e.projects.Project(e.ctx, project)
 	if err != nil {
 		return
 	}
@@ -31,5 +46,5 @@ func (n *Node) occupancy(key string, occupied bool) {
 	if occupied {
 		typ = EventChannelOccupied
 	}
-	n.emit(p, Event{Type: typ, Channel: channel})
+	e.emit(p, Event{Type: typ, Channel: channel})
 }

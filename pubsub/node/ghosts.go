@@ -120,22 +120,3 @@ func (g *ghostReaper) sweep(ctx context.Context) {
 		}
 	}
 }
-
-// isReporter says whether this node reports reaped leaves to the events
-// hook: the live node with the lowest id, or this one without a directory.
-func (n *Node) isReporter(ctx context.Context) bool {
-	d, ok := n.engine.(pubsub.NodeDirectory)
-	if !ok {
-		return true
-	}
-	nodes, err := d.Nodes(ctx)
-	if err != nil {
-		return false
-	}
-	for _, x := range nodes {
-		if x.ID < n.opts.NodeID {
-			return false
-		}
-	}
-	return true
-}

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"fmt"
 	"sync"
 
 	"github.com/rotor-rt/rotor/pubsub"
@@ -35,11 +36,27 @@ func newUsage() *usage {
 	return &usage{ips: map[string]int{}, streams: map[string]int{}, chans: map[string]int{}, bodies: map[string]int{}}
 }
 
+// Limiter applies the per-client and per-IP limits (Options.Limits) and
+// the size of publication data, and counts its refusals by limit. Limits
+// are per node: behind a load balancer each node applies them to what it
+// serves.
+type Limiter struct {
+	limits            Limits
+	maxData           int64
+	channelsPerStream int
+	usage             *usage
+	rates             *rateLimiters
+	metrics           *nodeMetrics
+}
+
+// Limits returns the node's limiter.
+func (n *Node) Limits() *Limiter { return n.limits }
+
 // acquire reserves a stream for client from ip with chans channels, or
 // says which limit refuses it. release must be called once when the stream
 // ends.
-func (n *Node) acquire(ip, client string, chans int) (release func(), bad *pubsub.Error) {
-	l := n.opts.Limits
+func (n *Limiter) acquire(ip, client string, chans int) (release func(), bad *pubsub.Error) {
+	l := n.limits
 	u := n.usage
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -80,8 +97,8 @@ func (n *Node) acquire(ip, client string, chans int) (release func(), bad *pubsu
 // sharing an IP with browsers can still call the API: at worst an IP holds
 // twice the limit, half of it bodies cut by the body timeout. release must
 // be called once.
-func (n *Node) HoldIP(ip string) (release func(), bad *pubsub.Error) {
-	limit := n.opts.Limits.ConnectionsPerIP
+func (n *Limiter) HoldIP(ip string) (release func(), bad *pubsub.Error) {
+	limit := n.limits.ConnectionsPerIP
 	if limit <= 0 {
 		return func() {}, nil
 	}
@@ -114,14 +131,48 @@ func dec(m map[string]int, k string, by int) {
 }
 
 // refusedBy counts a refusal by a limit.
-func (n *Node) refusedBy(limit string) {
+func (n *Limiter) refusedBy(limit string) {
 	n.metrics.refusals.WithLabelValues(limit).Inc()
 }
 
 // Held returns how many connection slots ip holds on this node: its open
 // streams and polls, and its request bodies still arriving.
-func (n *Node) Held(ip string) int {
+func (n *Limiter) Held(ip string) int {
 	n.usage.mu.Lock()
 	defer n.usage.mu.Unlock()
 	return n.usage.ips[ip]
+}
+
+// checkChannelCount applies limits.channels_per_stream before any grant or
+// channel is looked at, so a long list costs no verification work.
+func (n *Limiter) checkChannelCount(count int) *pubsub.Error {
+	if count <= n.channelsPerStream {
+		return nil
+	}
+	n.refusedBy(limitChannelsPerStream)
+	return &pubsub.Error{Code: pubsub.CodeLimitExceeded, Kind: pubsub.KindBadRequest,
+		Message: fmt.Sprintf("too many channels in one stream (limit %d)", n.channelsPerStream)}
+}
+
+// CheckSize refuses publication data of size bytes when it is over the
+// limit (Options.MaxData), counting the refusal.
+func (n *Limiter) CheckSize(size int) *pubsub.Error {
+	if int64(size) > n.maxData {
+		n.refusedBy(limitMessageSize)
+		return pubsub.Errorf(pubsub.CodeLimitExceeded, "data is larger than %d bytes", n.maxData)
+	}
+	return nil
+}
+
+// MaxData is the largest publication data accepted, in bytes.
+func (n *Limiter) MaxData() int64 { return n.maxData }
+
+// AllowAPI applies limits.api_rate to one request made with key (or
+// another secret of the caller's, like a Pusher app's).
+func (n *Limiter) AllowAPI(key string) *pubsub.Error {
+	if !n.rates.allowAPI(key) {
+		n.refusedBy(limitAPIRate)
+		return pubsub.Errorf(pubsub.CodeTooManyRequests, "too many requests")
+	}
+	return nil
 }

@@ -91,10 +91,10 @@ func (o EventsObserver) Called(took time.Duration, err error) {
 }
 
 // fail maps an engine error to a protocol error and counts it.
-func (n *Node) fail(err error) *pubsub.Error {
+func (m *nodeMetrics) fail(err error) *pubsub.Error {
 	var pe *pubsub.Error
 	if !errors.As(err, &pe) {
-		n.metrics.engineErrors.Inc()
+		m.engineErrors.Inc()
 	}
 	return pubsub.AsError(err)
 }

@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/rotor-rt/rotor/admin"
@@ -135,14 +134,15 @@ func (o *Options) setDefaults() {
 // Node is one Rotor server's runtime: it owns the hub and drives the
 // engine. Create it with New, then Start it.
 type Node struct {
-	opts    Options
-	engine  pubsub.Engine
-	hub     *pubsub.Hub
-	log     *slog.Logger
-	started time.Time
+	opts   Options
+	engine pubsub.Engine
+	hub    *pubsub.Hub
+	log    *slog.Logger
 
-	usage  *usage
-	tokens *tokenCache
+	sessions *sessions
+	limits   *Limiter
+	events   *events
+	cluster  *cluster
 	// baseCtx outlives requests: streams whose request has returned
 	// (hijacked SSE) use it. It ends when the node stops.
 	baseCtx  context.Context
@@ -150,11 +150,6 @@ type Node struct {
 	keys     *apiKeyIndex
 	presence *presenceTracker
 	ghosts   *ghostReaper
-	rates    *rateLimiters
-
-	// pubRate is the publications per second seen by the hub over the
-	// last report interval, as float64 bits.
-	pubRate atomic.Uint64
 
 	// streams counts running stream handlers, so shutdown can wait for
 	// them to send their disconnect.
@@ -180,14 +175,21 @@ func New(opts Options) (*Node, error) {
 		log:    opts.Logger.With("component", "node", "node", opts.NodeID),
 	}
 	n.keys = newAPIKeyIndex(opts.Projects)
-	n.usage = newUsage()
-	n.tokens = newTokenCache()
 	n.baseCtx = context.Background()
 	n.metrics = newNodeMetrics()
-	n.presence = newPresenceTracker(n.engine, n.log, opts.PresenceTTL, opts.LeaveGrace, n.emit)
-	n.ghosts = newGhostReaper(n.engine, n.hub, opts.Projects, n.log, n.isReporter, n.emit)
-	n.hub.OnOccupancy(n.occupancy)
-	n.rates = newRateLimiters(opts.Limits)
+	n.sessions = &sessions{
+		engine: n.engine, tokens: newTokenCache(), authorizer: opts.Authorizer, metrics: n.metrics,
+		log: n.log, now: opts.Now, ttl: opts.SessionTTL, hookTimeout: opts.HookTimeout,
+	}
+	n.limits = &Limiter{
+		limits: opts.Limits, maxData: opts.MaxData, channelsPerStream: opts.ChannelsPerStream,
+		usage: newUsage(), rates: newRateLimiters(opts.Limits), metrics: n.metrics,
+	}
+	n.events = &events{sink: opts.Events, needURL: opts.EventsNeedURL, now: opts.Now, projects: opts.Projects, ctx: n.baseCtx}
+	n.cluster = &cluster{engine: n.engine, hub: n.hub, log: n.log, nodeID: opts.NodeID, version: opts.Version}
+	n.presence = newPresenceTracker(n.engine, n.log, opts.PresenceTTL, opts.LeaveGrace, n.events.emit)
+	n.ghosts = newGhostReaper(n.engine, n.hub, opts.Projects, n.log, n.cluster.isReporter, n.events.emit)
+	n.hub.OnOccupancy(n.events.occupancy)
 	return n, nil
 }
 
@@ -200,14 +202,14 @@ func (n *Node) Hub() *pubsub.Hub { return n.hub }
 // Start starts the engine and the node's background work; both stop when
 // ctx is done.
 func (n *Node) Start(ctx context.Context) error {
-	n.started = n.opts.Now()
-	n.baseCtx = ctx
+	n.cluster.started = n.opts.Now()
+	n.baseCtx, n.events.ctx = ctx, ctx
 	if err := n.engine.Start(ctx, engineHandler{n}); err != nil {
 		return fmt.Errorf("start engine: %w", err)
 	}
 	go n.presence.run(ctx, n.ghosts.sweep)
-	go n.rates.run(ctx)
-	go n.reportLoop(ctx)
+	go n.limits.rates.run(ctx)
+	go n.cluster.run(ctx)
 	return nil
 }
 

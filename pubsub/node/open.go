@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
@@ -59,7 +58,7 @@ func (n *Node) OpenStream(ctx context.Context, req StreamRequest, sink Sink) (*S
 	if perr != nil {
 		return nil, perr
 	}
-	release, perr := n.acquire(req.IP, plan.id.client, len(plan.chans))
+	release, perr := n.limits.acquire(req.IP, plan.id.client, len(plan.chans))
 	if perr != nil {
 		return nil, perr
 	}
@@ -73,7 +72,7 @@ func (n *Node) OpenStream(ctx context.Context, req StreamRequest, sink Sink) (*S
 	}, keys)
 	if err != nil {
 		release()
-		e := n.fail(err)
+		e := n.metrics.fail(err)
 		if errors.Is(err, pubsub.ErrClosed) {
 			e = pubsub.Errorf(pubsub.CodeUnavailable, "server shutting down")
 		}
@@ -81,7 +80,7 @@ func (n *Node) OpenStream(ctx context.Context, req StreamRequest, sink Sink) (*S
 	}
 	n.streams.Add(1)
 	s := &Stream{
-		engine: n.engine, log: n.log, presence: n.presence, report: n.emit, streams: &n.streams,
+		engine: n.engine, log: n.log, presence: n.presence, report: n.events.emit, streams: &n.streams,
 		st: hs, chans: plan.chans, sink: sink, lost: plan.lost,
 		project: req.Project, expires: plan.id.expires, release: release,
 		deliveries: n.metrics.deliveries.WithLabelValues(req.Transport),
@@ -89,7 +88,7 @@ func (n *Node) OpenStream(ctx context.Context, req StreamRequest, sink Sink) (*S
 	if err := s.start(ctx, plan.since, !req.QuietResume || plan.since == nil); err != nil {
 		s.Close()
 		n.log.WarnContext(ctx, "stream start", "err", err)
-		return nil, unavailable(n.fail(err))
+		return nil, unavailable(n.metrics.fail(err))
 	}
 	n.presence.enterAll(s.chans)
 	return s, nil
@@ -149,17 +148,6 @@ func (n *Node) planStream(ctx context.Context, req StreamRequest) (*streamPlan, 
 	return plan, nil
 }
 
-// checkChannelCount applies limits.channels_per_stream before any grant or
-// channel is looked at, so a long list costs no verification work.
-func (n *Node) checkChannelCount(count int) *pubsub.Error {
-	if count <= n.opts.ChannelsPerStream {
-		return nil
-	}
-	n.refusedBy(limitChannelsPerStream)
-	return &pubsub.Error{Code: pubsub.CodeLimitExceeded, Kind: pubsub.KindBadRequest,
-		Message: fmt.Sprintf("too many channels in one stream (limit %d)", n.opts.ChannelsPerStream)}
-}
-
 func (n *Node) planGrantStream(ctx context.Context, req StreamRequest) (*streamPlan, *pubsub.Error) {
 	p := req.Project
 	id, perr := n.Session(ctx, p, req.Session)
@@ -169,7 +157,7 @@ func (n *Node) planGrantStream(ctx context.Context, req StreamRequest) (*streamP
 	if len(req.Grants) == 0 {
 		return nil, pubsub.Errorf(pubsub.CodeBadRequest, "at least one grant is required")
 	}
-	if perr := n.checkChannelCount(len(req.Grants)); perr != nil {
+	if perr := n.limits.checkChannelCount(len(req.Grants)); perr != nil {
 		return nil, perr
 	}
 	plan := &streamPlan{id: id}
@@ -178,7 +166,7 @@ func (n *Node) planGrantStream(ctx context.Context, req StreamRequest) (*streamP
 		if err != nil {
 			return nil, unauthorized(err)
 		}
-		if perr := n.grantRevoked(ctx, id, gr); perr != nil {
+		if perr := n.sessions.grantRevoked(ctx, id, gr); perr != nil {
 			return nil, perr
 		}
 		ref, perr := resolve(p, gr.Channel)
@@ -192,7 +180,7 @@ func (n *Node) planGrantStream(ctx context.Context, req StreamRequest) (*streamP
 
 func (n *Node) planTokenStream(ctx context.Context, req StreamRequest) (*streamPlan, *pubsub.Error) {
 	p := req.Project
-	id, _, perr := n.fromToken(p, req.Token)
+	id, _, perr := n.sessions.fromToken(p, req.Token)
 	if perr != nil {
 		return nil, unauthorized(perr)
 	}
@@ -200,14 +188,14 @@ func (n *Node) planTokenStream(ctx context.Context, req StreamRequest) (*streamP
 	if len(names) == 0 {
 		return nil, pubsub.Errorf(pubsub.CodeBadRequest, "at least one channel is required")
 	}
-	if perr := n.checkChannelCount(len(names)); perr != nil {
+	if perr := n.limits.checkChannelCount(len(names)); perr != nil {
 		return nil, perr
 	}
 	// Subscription tokens name their channel in their claims.
 	chanInfo := map[string][]byte{}
 	tokenFor := map[string]bool{}
 	for _, t := range req.SubTokens {
-		claims, perr := n.subscriptionToken(id, t)
+		claims, perr := n.sessions.subscriptionToken(id, t)
 		if perr != nil {
 			return nil, perr
 		}
@@ -229,7 +217,7 @@ func (n *Node) planTokenStream(ctx context.Context, req StreamRequest) (*streamP
 		}
 		plan.chans = append(plan.chans, streamChan{ref: ref})
 	}
-	answers := n.authorizePrivate(ctx, id, private)
+	answers := n.sessions.authorizePrivate(ctx, id, private)
 	for _, name := range private {
 		a := answers[name]
 		if !a.Allow {

@@ -17,19 +17,19 @@ import (
 // Publish publishes data (already compact JSON, see CompactData) to a
 // resolved channel, for a client (info) or the server (info nil).
 func (n *Node) Publish(ctx context.Context, c Ref, data json.RawMessage, info *pubsub.ClientInfo) (pubsub.Position, *pubsub.Error) {
-	if perr := n.CheckSize(len(data)); perr != nil {
+	if perr := n.limits.CheckSize(len(data)); perr != nil {
 		return pubsub.Position{}, perr
 	}
 	pos, err := n.engine.Publish(ctx, c.key, data, publishOptions(c.ns, info))
 	if err != nil {
 		n.log.WarnContext(ctx, "publish", "key", c.key, "err", err)
-		return pubsub.Position{}, n.fail(err)
+		return pubsub.Position{}, n.metrics.fail(err)
 	}
 	ev := Event{Type: EventPublish, Channel: c.ch.Full, Data: data, Offset: pos.Offset}
 	if info != nil {
 		ev.Client, ev.User, ev.Info = info.Client, info.User, info.Info
 	}
-	n.emit(c.project, ev)
+	n.events.emit(c.project, ev)
 	return pos, nil
 }
 
@@ -60,7 +60,7 @@ func (n *Node) history(ctx context.Context, c Ref, hp HistoryParams) (*HistoryRe
 	}
 	res, err := n.engine.History(ctx, c.key, pubsub.HistoryRequest{Since: hp.Since, Limit: limit, Reverse: hp.Reverse})
 	if err != nil {
-		return nil, n.fail(err)
+		return nil, n.metrics.fail(err)
 	}
 	pubs := make([]*pubsub.Publication, len(res.Publications))
 	for i, p := range res.Publications {
@@ -86,7 +86,7 @@ func (n *Node) presenceClients(ctx context.Context, c Ref) (map[string]*pubsub.C
 	}
 	m, err := n.engine.Presence(ctx, c.key)
 	if err != nil {
-		return nil, n.fail(err)
+		return nil, n.metrics.fail(err)
 	}
 	return m, nil
 }
@@ -150,16 +150,3 @@ func (n *Node) channels(ctx context.Context, p *admin.Project, pattern string) (
 	}
 	return out, nil
 }
-
-// CheckSize refuses publication data of size bytes when it is over the
-// limit (Options.MaxData), counting the refusal.
-func (n *Node) CheckSize(size int) *pubsub.Error {
-	if int64(size) > n.opts.MaxData {
-		n.refusedBy(limitMessageSize)
-		return pubsub.Errorf(pubsub.CodeLimitExceeded, "data is larger than %d bytes", n.opts.MaxData)
-	}
-	return nil
-}
-
-// MaxData is the largest publication data accepted, in bytes.
-func (n *Node) MaxData() int64 { return n.opts.MaxData }
