@@ -39,7 +39,7 @@ func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case perr == nil:
 		writeJSON(w, http.StatusOK, node.APIReply{Result: res})
-	case perr.Code == pubsub.CodeUnavailable:
+	case statusOf(perr) == http.StatusServiceUnavailable:
 		writeJSON(w, http.StatusServiceUnavailable, node.APIReply{Error: perr})
 	default:
 		writeJSON(w, http.StatusOK, node.APIReply{Error: perr})

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bytes"
+	"context"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -103,7 +104,10 @@ func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request, p *admin.Proj
 		writeError(w, perr)
 		return
 	}
-	sc := &sseConn{s: s, sink: &sseSink{}, clock: r.URL.Query().Get("clock") == "1"}
+	sc := &sseConn{
+		heartbeats: s.heartbeats, ctx: s.baseCtx, writeTimeout: s.opts.WriteTimeout, ping: s.opts.Ping,
+		sink: &sseSink{}, clock: r.URL.Query().Get("clock") == "1",
+	}
 	st, perr := s.node.OpenStream(r.Context(), req, sc.sink)
 	if perr != nil {
 		writeError(w, perr)
@@ -143,7 +147,14 @@ func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request, p *admin.Proj
 // the handler goroutine (serve) or, hijacked, by a writer goroutine that
 // exists only while there is something to write.
 type sseConn struct {
-	s    *Server
+	// What the connection needs of the server, and nothing more: ctx
+	// outlives the request (hijacked writers use it) and ends when the
+	// server stops.
+	heartbeats   *heartbeats
+	ctx          context.Context
+	writeTimeout time.Duration
+	ping         time.Duration
+
 	st   *node.Stream
 	sink *sseSink
 	// clock: the client asked for ping events with the server's time
@@ -178,7 +189,7 @@ type sseConn struct {
 func (sc *sseConn) finish() {
 	sc.once.Do(func() {
 		sc.st.Close()
-		sc.s.heartbeats.remove(sc)
+		sc.heartbeats.remove(sc)
 		if sc.conn != nil {
 			_ = sc.conn.Close()
 		}
@@ -189,14 +200,14 @@ func (sc *sseConn) finish() {
 // connection cannot be hijacked).
 func (sc *sseConn) serve(w http.ResponseWriter, r *http.Request) {
 	defer sc.finish()
-	s, sink, st := sc.s, sc.sink, sc.st
+	sink, st := sc.sink, sc.st
 	ctx := r.Context()
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	flush := func() bool {
 		now := time.Now()
 		sc.stampClock(now)
-		_ = rc.SetWriteDeadline(now.Add(s.opts.WriteTimeout))
+		_ = rc.SetWriteDeadline(now.Add(sc.writeTimeout))
 		if len(sink.buf) > 0 {
 			if _, err := w.Write(sink.buf); err != nil {
 				return false
@@ -214,7 +225,7 @@ func (sc *sseConn) serve(w http.ResponseWriter, r *http.Request) {
 	// Heartbeats come from the server's one ticker (heartbeats.run), which
 	// wakes this loop through sc.wake; no timer per stream.
 	sc.wake = make(chan struct{}, 1)
-	s.heartbeats.add(sc)
+	sc.heartbeats.add(sc)
 	sc.nudge()
 	for {
 		select {
@@ -265,7 +276,7 @@ func (sc *sseConn) hijack(w http.ResponseWriter) bool {
 	head.WriteString("\r\n")
 	sc.sink.buf = append(head.Bytes(), sc.sink.buf...)
 	sc.writing.Store(true) // this goroutine is the writer for the first write
-	sc.s.heartbeats.add(sc)
+	sc.heartbeats.add(sc)
 	go sc.readLoop()
 	sc.st.SetNotify(sc.schedule)
 	sc.writeLoop()
@@ -328,7 +339,7 @@ func (sc *sseConn) writeOnce() bool {
 	if sc.closed {
 		return false
 	}
-	s, sink := sc.s, sc.sink
+	sink := sc.sink
 	pooled := sinkPool.Get().(*[]byte)
 	if len(sink.buf) == 0 {
 		sink.buf = (*pooled)[:0]
@@ -337,7 +348,7 @@ func (sc *sseConn) writeOnce() bool {
 		sinkPool.Put(pooled)
 		pooled = nil
 	}
-	more := sc.st.Fill(s.baseCtx)
+	more := sc.st.Fill(sc.ctx)
 	now := time.Now()
 	if sc.pingDue.Swap(false) && len(sink.buf) == 0 {
 		sc.heartbeat(now)
@@ -345,7 +356,7 @@ func (sc *sseConn) writeOnce() bool {
 	sc.stampClock(now)
 	ok := true
 	if len(sink.buf) > 0 {
-		_ = sc.conn.SetWriteDeadline(now.Add(s.opts.WriteTimeout))
+		_ = sc.conn.SetWriteDeadline(now.Add(sc.writeTimeout))
 		if _, err := sc.conn.Write(sink.buf); err != nil {
 			ok = false
 		}
@@ -387,8 +398,8 @@ func (sc *sseConn) stampClock(now time.Time) {
 		// Nothing to write, or the write ends with a ping already.
 		return
 	}
-	if now.Sub(sc.lastClock) < min(clockEvery, sc.s.opts.Ping) {
-		sc.s.heartbeats.trail(sc)
+	if now.Sub(sc.lastClock) < min(clockEvery, sc.ping) {
+		sc.heartbeats.trail(sc)
 		return
 	}
 	sc.heartbeat(now)
