@@ -151,8 +151,8 @@ type Node struct {
 	presence *presenceTracker
 	ghosts   *ghostReaper
 
-	// streams counts running stream handlers, so shutdown can wait for
-	// them to send their disconnect.
+	// streams counts open streams (OpenStream to Close), so shutdown can
+	// wait for them to send their disconnect.
 	streams sync.WaitGroup
 }
 
