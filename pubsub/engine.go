@@ -53,6 +53,36 @@ type PublishOptions struct {
 	HistoryTTL time.Duration
 	// Info is the publisher's info, when a client published.
 	Info *ClientInfo
+	// IdempotencyKey, when not empty, makes the publication happen at most
+	// once per key and channel within IdempotencyWindow: a second Publish
+	// with the same key to the same channel appends and delivers nothing
+	// and returns the first one's position. The engine checks it in the
+	// same atomic step as the append, so a publisher that retries after a
+	// failure it cannot interpret (a timeout, ErrEngineDown) never
+	// produces two publications. Callers bound it to MaxIdempotencyKey
+	// bytes (the server API refuses longer keys).
+	IdempotencyKey string
+	// IdempotencyWindow is how long a key is remembered after the
+	// publication it names; 0 means DefaultIdempotencyWindow.
+	IdempotencyWindow time.Duration
+}
+
+// DefaultIdempotencyWindow is PublishOptions.IdempotencyWindow's zero
+// value: long enough to cover a publisher's retries through an outage of
+// its engine, short enough that remembered keys cost little.
+const DefaultIdempotencyWindow = 5 * time.Minute
+
+// MaxIdempotencyKey is the longest idempotency key, in bytes.
+const MaxIdempotencyKey = 128
+
+// IdempotencyWindowOrDefault returns the window to apply:
+// o.IdempotencyWindow, or DefaultIdempotencyWindow when it is not
+// positive.
+func (o PublishOptions) IdempotencyWindowOrDefault() time.Duration {
+	if o.IdempotencyWindow > 0 {
+		return o.IdempotencyWindow
+	}
+	return DefaultIdempotencyWindow
 }
 
 // HistoryRequest selects publications from a channel's history.

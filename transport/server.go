@@ -85,6 +85,9 @@ type Options struct {
 	EventsQueueBytes int64
 	// Limits are per-client rate and size limits.
 	Limits Limits
+	// IdempotencyWindow is how long a publish's idempotency key is
+	// remembered; 0 means pubsub.DefaultIdempotencyWindow.
+	IdempotencyWindow time.Duration
 	// Padding is the size of a comment sent first on every SSE stream,
 	// for proxies that buffer the start of a response; 0 sends none.
 	Padding int
@@ -155,7 +158,7 @@ func New(opts Options) (*Server, error) {
 		MaxData: opts.MaxBody, SessionTTL: opts.SessionTTL, LeaveGrace: opts.LeaveGrace,
 		PresenceTTL: opts.PresenceTTL, AdminAPIKey: opts.AdminAPIKey,
 		Authorizer: opts.Authorizer, PublishHook: opts.PublishHook, Events: opts.Events,
-		HookTimeout: opts.HookTimeout, Limits: opts.Limits, Now: opts.Now,
+		HookTimeout: opts.HookTimeout, Limits: opts.Limits, IdempotencyWindow: opts.IdempotencyWindow, Now: opts.Now,
 	}
 	if nopts.Authorizer == nil {
 		nopts.Authorizer = &hooks.HTTPAuthorizer{Client: hooks.NewHTTPClient(opts.HookTimeout)}

@@ -137,6 +137,7 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 		HookTimeout:       cfg.Hooks.Timeout,
 		HookRetries:       cfg.Hooks.Retries,
 		EventsQueueBytes:  cfg.Hooks.EventsQueueBytes,
+		IdempotencyWindow: cfg.Engine.IdempotencyWindow,
 		Limits: transport.Limits{
 			CommandRate:       cfg.Limits.EffectiveCommandRate(),
 			CommandBurst:      cfg.Limits.EffectiveCommandBurst(),

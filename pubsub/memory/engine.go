@@ -83,6 +83,18 @@ type shard struct {
 	channels map[string]*channel
 	presence map[string]map[string]presenceEntry
 	revoked  map[string]revocation
+	// idem remembers the position of each publication made with an
+	// idempotency key, until the key's window ends.
+	idem map[idemKey]idemEntry
+}
+
+// idemKey names a remembered idempotency key: keys are per channel.
+type idemKey struct{ channel, key string }
+
+// idemEntry is what a repeated publish answers, and until when.
+type idemEntry struct {
+	pos     pubsub.Position
+	expires time.Time
 }
 
 // New returns an engine. It stores publications at once; call Start to
@@ -104,6 +116,7 @@ func New(opts Options) *Engine {
 		s.channels = make(map[string]*channel)
 		s.presence = make(map[string]map[string]presenceEntry)
 		s.revoked = make(map[string]revocation)
+		s.idem = make(map[idemKey]idemEntry)
 	}
 	return e
 }

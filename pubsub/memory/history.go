@@ -30,6 +30,14 @@ func (e *Engine) Publish(ctx context.Context, key string, data json.RawMessage, 
 
 	s.mu.Lock()
 	now := e.now()
+	var ikey idemKey
+	if opts.IdempotencyKey != "" {
+		ikey = idemKey{channel: key, key: opts.IdempotencyKey}
+		if prev, ok := s.idem[ikey]; ok && now.Before(prev.expires) {
+			s.mu.Unlock()
+			return prev.pos, nil
+		}
+	}
 	c := s.channels[key]
 	if c == nil || c.expired(now) {
 		c = newChannel(now)
@@ -43,6 +51,9 @@ func (e *Engine) Publish(ctx context.Context, key string, data json.RawMessage, 
 	c.historyExpires = now.Add(ttl)
 	c.expires = now.Add(max(ttl, defaultMetaTTL))
 	pos := pubsub.Position{Epoch: c.epoch, Offset: c.offset}
+	if opts.IdempotencyKey != "" {
+		s.idem[ikey] = idemEntry{pos: pos, expires: now.Add(opts.IdempotencyWindowOrDefault())}
+	}
 	s.mu.Unlock()
 
 	// Still under s.deliver: the next publication to this key waits.

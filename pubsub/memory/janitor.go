@@ -20,8 +20,8 @@ func (e *Engine) janitor(ctx context.Context) {
 	}
 }
 
-// Sweep drops every expired channel state, history, presence entry and
-// revocation mark now. The janitor calls it; tests may too.
+// Sweep drops every expired channel state, history, presence entry,
+// revocation mark and idempotency key now. The janitor calls it; tests may too.
 func (e *Engine) Sweep() {
 	for i := range e.shards {
 		s := &e.shards[i]
@@ -43,6 +43,11 @@ func (e *Engine) Sweep() {
 				delete(s.revoked, key)
 			}
 		}
+		for key, r := range s.idem {
+			if !now.Before(r.expires) {
+				delete(s.idem, key)
+			}
+		}
 		s.mu.Unlock()
 	}
 }
@@ -58,6 +63,8 @@ type Counts struct {
 	Presence int
 	// Revocations is the number of revocation marks.
 	Revocations int
+	// IdempotencyKeys is the number of remembered idempotency keys.
+	IdempotencyKeys int
 }
 
 // Len counts the state the engine holds, including what has expired but
@@ -75,6 +82,7 @@ func (e *Engine) Len() Counts {
 			n.Presence += len(clients)
 		}
 		n.Revocations += len(s.revoked)
+		n.IdempotencyKeys += len(s.idem)
 		s.mu.Unlock()
 	}
 	return n

@@ -24,6 +24,9 @@ type APIParams struct {
 	Reconnect bool            `json:"reconnect"`
 	Pattern   string          `json:"pattern"`
 	Commands  []APICommand    `json:"commands"`
+	// IdempotencyKey makes publish and broadcast happen at most once per
+	// channel within the idempotency window (see checkIdempotencyKey).
+	IdempotencyKey string `json:"idempotency_key"`
 	HistoryParams
 }
 
@@ -130,15 +133,27 @@ func apiPublish(n *Node, ctx context.Context, p *admin.Project, a *APIParams) (a
 	if perr != nil {
 		return nil, perr
 	}
+	if perr := checkIdempotencyKey(a.IdempotencyKey); perr != nil {
+		return nil, perr
+	}
 	data, perr := CompactData(a.Data)
 	if perr != nil {
 		return nil, perr
 	}
-	pos, perr := n.Publish(ctx, c, data, nil)
+	pos, perr := n.PublishKeyed(ctx, c, data, a.IdempotencyKey)
 	if perr != nil {
 		return nil, perr
 	}
 	return PublishResult{Offset: pos.Offset, Epoch: pos.Epoch}, nil
+}
+
+// checkIdempotencyKey refuses a key longer than the engines remember; ""
+// means none.
+func checkIdempotencyKey(key string) *pubsub.Error {
+	if len(key) > pubsub.MaxIdempotencyKey {
+		return pubsub.Errorf(pubsub.CodeBadRequest, "idempotency_key is %d bytes, longer than %d", len(key), pubsub.MaxIdempotencyKey)
+	}
+	return nil
 }
 
 type broadcastItem struct {
@@ -152,6 +167,9 @@ func apiBroadcast(n *Node, ctx context.Context, p *admin.Project, a *APIParams) 
 	if len(a.Channels) == 0 {
 		return nil, pubsub.Errorf(pubsub.CodeBadRequest, "channels is required")
 	}
+	if perr := checkIdempotencyKey(a.IdempotencyKey); perr != nil {
+		return nil, perr
+	}
 	data, perr := CompactData(a.Data)
 	if perr != nil {
 		return nil, perr
@@ -162,7 +180,7 @@ func apiBroadcast(n *Node, ctx context.Context, p *admin.Project, a *APIParams) 
 		c, perr := resolve(p, name)
 		if perr == nil {
 			var pos pubsub.Position
-			pos, perr = n.Publish(ctx, c, data, nil)
+			pos, perr = n.PublishKeyed(ctx, c, data, a.IdempotencyKey)
 			results[i].Offset, results[i].Epoch = pos.Offset, pos.Epoch
 		}
 		results[i].Error = perr

@@ -69,6 +69,9 @@ type Options struct {
 	HookTimeout time.Duration
 	// Limits are per-client rate and size limits.
 	Limits Limits
+	// IdempotencyWindow is how long a publish's idempotency key is
+	// remembered; 0 means pubsub.DefaultIdempotencyWindow.
+	IdempotencyWindow time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

@@ -17,10 +17,27 @@ import (
 // Publish publishes data (already compact JSON, see CompactData) to a
 // resolved channel, for a client (info) or the server (info nil).
 func (n *Node) Publish(ctx context.Context, c Ref, data json.RawMessage, info *pubsub.ClientInfo) (pubsub.Position, *pubsub.Error) {
+	return n.publishWith(ctx, c, data, publishOptions(c.ns, info))
+}
+
+// PublishKeyed is Publish from the server API, with the publisher's
+// idempotency key ("" for none). A repeated key answers the first
+// publication's position and still emits a publish event: when the first
+// attempt failed with 112 after Redis applied it, its event was never sent.
+// Events carry the offset, so receivers drop the rare repeat by (channel,
+// offset).
+func (n *Node) PublishKeyed(ctx context.Context, c Ref, data json.RawMessage, idemKey string) (pubsub.Position, *pubsub.Error) {
+	opts := publishOptions(c.ns, nil)
+	opts.IdempotencyKey, opts.IdempotencyWindow = idemKey, n.opts.IdempotencyWindow
+	return n.publishWith(ctx, c, data, opts)
+}
+
+func (n *Node) publishWith(ctx context.Context, c Ref, data json.RawMessage, opts pubsub.PublishOptions) (pubsub.Position, *pubsub.Error) {
 	if perr := n.limits.CheckSize(len(data)); perr != nil {
 		return pubsub.Position{}, perr
 	}
-	pos, err := n.engine.Publish(ctx, c.key, data, publishOptions(c.ns, info))
+	info := opts.Info
+	pos, err := n.engine.Publish(ctx, c.key, data, opts)
 	if err != nil {
 		n.log.WarnContext(ctx, "publish", "key", c.key, "err", err)
 		return pubsub.Position{}, n.metrics.fail(err)

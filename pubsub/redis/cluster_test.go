@@ -3,6 +3,7 @@ package redis
 import (
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/enginetest"
@@ -18,6 +19,24 @@ func TestCluster(t *testing.T) {
 	t.Run("conformance", func(t *testing.T) {
 		t.Parallel()
 		enginetest.Run(t, conformance(c.URL()))
+	})
+	t.Run("idempotency key in the channel's slot", func(t *testing.T) {
+		t.Parallel()
+		// A key in another slot than the channel's would fail with
+		// CROSSSLOT inside the publish script.
+		e := newEngine(t, c.URL(), "")
+		opts := pubsub.PublishOptions{HistorySize: 10, HistoryTTL: time.Minute, IdempotencyKey: "retry-1"}
+		for i := range 10 {
+			k := "p|idem" + strconv.Itoa(i)
+			first, err := e.Publish(t.Context(), k, data(1), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := e.Publish(t.Context(), k, data(1), opts)
+			if err != nil || again != first {
+				t.Fatalf("%s: second publish = %v, %v; want %v", k, again, err, first)
+			}
+		}
 	})
 	t.Run("one pub/sub connection per shard", func(t *testing.T) {
 		t.Parallel()

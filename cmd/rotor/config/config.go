@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/redis"
 	"github.com/rotor-rt/rotor/transport/auth"
 )
@@ -84,6 +85,10 @@ type Engine struct {
 	// Rotor installations can share one Redis. Default "rotor"; no braces
 	// or spaces. Every node of one installation must use the same.
 	Prefix string `koanf:"prefix"`
+	// IdempotencyWindow is how long the server API remembers a publish's
+	// idempotency_key, so that a retry with it publishes nothing. Default
+	// 5m; must be positive.
+	IdempotencyWindow time.Duration `koanf:"idempotency_window"`
 }
 
 // Engine types.
@@ -309,7 +314,7 @@ func Default() *Config {
 			ShutdownTimeout: 10 * time.Second,
 			BodyTimeout:     10 * time.Second,
 		},
-		Engine:    Engine{Type: EngineMemory, Prefix: redis.DefaultPrefix},
+		Engine:    Engine{Type: EngineMemory, Prefix: redis.DefaultPrefix, IdempotencyWindow: pubsub.DefaultIdempotencyWindow},
 		Structure: Structure{Store: StoreSQLite, SQLitePath: "rotor.db"},
 		Client: Client{
 			LeaveGrace:  5 * time.Second,

@@ -108,6 +108,9 @@ func (c *Config) validateHTTP(v *validator) {
 }
 
 func (c *Config) validateEngine(v *validator) {
+	if c.Engine.IdempotencyWindow <= 0 {
+		v.bad("engine.idempotency_window", "must be a positive duration")
+	}
 	switch c.Engine.Type {
 	case EngineMemory:
 	case EngineRedis:
