@@ -66,9 +66,27 @@ func init() {
 // acts on the project named, a project key on its own project) and
 // applies the key's rate.
 func (n *Node) APIProject(ctx context.Context, key, project string) (*admin.Project, *pubsub.Error) {
-	p, perr := n.apiProject(ctx, key, project)
-	if perr != nil {
-		return nil, perr
+	var p *admin.Project
+	if n.opts.AdminAPIKey != "" && subtle.ConstantTimeCompare([]byte(key), []byte(n.opts.AdminAPIKey)) == 1 {
+		if project == "" {
+			return nil, pubsub.Errorf(pubsub.CodeBadRequest, "project is required with the admin key")
+		}
+		var perr *pubsub.Error
+		if p, perr = n.Project(ctx, project); perr != nil {
+			return nil, perr
+		}
+	} else {
+		var err error
+		if p, err = n.keys.lookup(ctx, key); err != nil {
+			if errors.Is(err, admin.ErrNotFound) {
+				return nil, pubsub.Errorf(pubsub.CodeUnauthorized, "invalid API key")
+			}
+			n.log.ErrorContext(ctx, "API key lookup", "err", err)
+			return nil, pubsub.ErrUnavailable
+		}
+		if project != "" && project != p.ID {
+			return nil, pubsub.Errorf(pubsub.CodeUnauthorized, "API key is not for project %q", project)
+		}
 	}
 	if perr := n.limits.AllowAPI(key); perr != nil {
 		return nil, perr
@@ -90,29 +108,6 @@ func (n *Node) API(ctx context.Context, p *admin.Project, method string, params 
 func IsAPIMethod(method string) bool {
 	_, ok := apiMethods[method]
 	return ok
-}
-
-// apiProject authenticates key: the global admin key acts on the project
-// named in the body; a project key on its own project.
-func (n *Node) apiProject(ctx context.Context, key, project string) (*admin.Project, *pubsub.Error) {
-	if n.opts.AdminAPIKey != "" && subtle.ConstantTimeCompare([]byte(key), []byte(n.opts.AdminAPIKey)) == 1 {
-		if project == "" {
-			return nil, pubsub.Errorf(pubsub.CodeBadRequest, "project is required with the admin key")
-		}
-		return n.Project(ctx, project)
-	}
-	p, err := n.keys.lookup(ctx, key)
-	if err != nil {
-		if errors.Is(err, admin.ErrNotFound) {
-			return nil, pubsub.Errorf(pubsub.CodeUnauthorized, "invalid API key")
-		}
-		n.log.ErrorContext(ctx, "API key lookup", "err", err)
-		return nil, pubsub.ErrUnavailable
-	}
-	if project != "" && project != p.ID {
-		return nil, pubsub.Errorf(pubsub.CodeUnauthorized, "API key is not for project %q", project)
-	}
-	return p, nil
 }
 
 func apiChannel(p *admin.Project, name string) (Ref, *pubsub.Error) {
@@ -212,7 +207,7 @@ func apiPresence(n *Node, ctx context.Context, p *admin.Project, a *APIParams) (
 	if perr != nil {
 		return nil, perr
 	}
-	clients, perr := n.presenceOf(ctx, c)
+	clients, perr := presenceOf(n.presenceClients(ctx, c))
 	if perr != nil {
 		return nil, perr
 	}

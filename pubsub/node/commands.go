@@ -230,7 +230,7 @@ func cmdRead(n *Node, ctx context.Context, id *Identity, method string, a *Comma
 	}
 	switch method {
 	case "presence":
-		clients, perr := n.presenceOf(ctx, c)
+		clients, perr := presenceOf(n.presenceClients(ctx, c))
 		if perr != nil {
 			return nil, perr
 		}

@@ -108,8 +108,8 @@ func (n *Node) presenceClients(ctx context.Context, c Ref) (map[string]*pubsub.C
 	return m, nil
 }
 
-func (n *Node) presenceOf(ctx context.Context, c Ref) (map[string]presenceInfo, *pubsub.Error) {
-	m, perr := n.presenceClients(ctx, c)
+// presenceOf is the `presence` answer for what presenceClients found.
+func presenceOf(m map[string]*pubsub.ClientInfo, perr *pubsub.Error) (map[string]presenceInfo, *pubsub.Error) {
 	if perr != nil {
 		return nil, perr
 	}
