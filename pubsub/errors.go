@@ -34,7 +34,31 @@ const (
 type Error struct {
 	Code    int    `json:"code"`
 	Message string `json:"message"`
+	// Kind refines Code where an edge must tell two failures with the
+	// same code apart (a request body too large and a rate limit are both
+	// 106); it is not part of the wire form.
+	Kind Kind `json:"-"`
 }
+
+// Kind refines an error's code for the edge that answers it; the zero
+// Kind adds nothing to the code.
+type Kind uint8
+
+// Error kinds.
+const (
+	// KindNone adds nothing to the code.
+	KindNone Kind = iota
+	// KindNotFound: what the request addresses (a project) does not exist.
+	KindNotFound
+	// KindTooLarge: a request body is over its size limit.
+	KindTooLarge
+	// KindTimeout: a request body did not arrive in time.
+	KindTimeout
+	// KindBadRequest: the request itself breaks a limit (too many
+	// channels in one stream, too many commands in one request), as
+	// opposed to a limit on what a client holds or sends over time.
+	KindBadRequest
+)
 
 func (e *Error) Error() string { return fmt.Sprintf("%s (%d)", e.Message, e.Code) }
 

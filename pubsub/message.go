@@ -50,9 +50,20 @@ func (m *Message) size() int { return len(m.JSON) + 64 }
 // encodePublication builds the shared message for a publication.
 func encodePublication(key string, pub *Publication) (*Message, error) {
 	_, channel := SplitKey(key)
+	b, err := AppendPublication(make([]byte, 0, len(channel)+len(pub.Data)+64), channel, pub)
+	if err != nil {
+		return nil, err
+	}
+	return &Message{Kind: EventPub, Key: key, Epoch: pub.Epoch, Offset: pub.Offset, JSON: b}, nil
+}
+
+// AppendPublication appends the wire form of pub in channel (the `data`
+// of a `pub` event, docs/protocol.md, Events) to b. It is the one encoder
+// of publications on streams: a live publication and the same one read
+// from history are the same bytes. pub.Channel is not used.
+func AppendPublication(b []byte, channel string, pub *Publication) ([]byte, error) {
 	// Append by hand: this runs once per publication per node, and the data
 	// is already compact JSON validated at the edge.
-	b := make([]byte, 0, len(channel)+len(pub.Data)+64)
 	b = append(b, `{"channel":`...)
 	b = strconv.AppendQuote(b, channel)
 	b = append(b, `,"offset":`...)
@@ -68,7 +79,7 @@ func encodePublication(key string, pub *Publication) (*Message, error) {
 		b = append(b, info...)
 	}
 	b = append(b, '}')
-	return &Message{Kind: EventPub, Key: key, Epoch: pub.Epoch, Offset: pub.Offset, JSON: b}, nil
+	return b, nil
 }
 
 // presenceEvent is the wire form of join and leave (docs/protocol.md, Events).

@@ -11,42 +11,8 @@ import (
 	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/memory"
+	"github.com/rotor-rt/rotor/pubsub/node"
 )
-
-// BenchmarkSSEEncodeDelivery measures what a stream writer does per
-// delivery once the hub has queued a shared message: dedup by offset,
-// rebuild the stream id, frame the event into the write buffer.
-func BenchmarkSSEEncodeDelivery(b *testing.B) {
-	for _, chans := range []int{1, 3} {
-		b.Run(itoa(chans)+"ch", func(b *testing.B) {
-			p := testProject("p")
-			ns, _ := p.Namespace("")
-			n := &Node{}
-			state := &streamState{n: n, sink: &sseSink{buf: make([]byte, 0, 64<<10)}}
-			for i := range chans {
-				state.chans = append(state.chans, streamChan{
-					ref: chanRef{project: &p, ns: ns, key: "p|c" + itoa(i)},
-					pos: pubsub.Position{Epoch: "k3j9x0ab", Offset: 0},
-				})
-			}
-			msg := &pubsub.Message{Kind: pubsub.EventPub, Key: "p|c0", Epoch: "k3j9x0ab",
-				JSON: []byte(`{"channel":"c0","offset":1,"data":{"seq":1,"ts":1767225600000,"text":"0123456789012345678901234567890123456789012345678"}}`)}
-			sink := state.sink.(*sseSink)
-			ctx := context.Background()
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				msg.Offset = uint64(i + 1)
-				if err := state.live(ctx, 0, msg); err != nil {
-					b.Fatal(err)
-				}
-				if len(sink.buf) > 60<<10 {
-					sink.buf = sink.buf[:0]
-				}
-			}
-		})
-	}
-}
 
 // BenchmarkPublishAPIPath measures a publication from the server API's
 // point of view without HTTP: resolve the channel, publish on the memory
@@ -66,18 +32,18 @@ func BenchmarkPublishAPIPath(b *testing.B) {
 	proj, _ := store.Project(ctx, "p")
 	streams := make([]*pubsub.Stream, 100)
 	for i := range streams {
-		streams[i], _ = n.hub.Open(ctx, pubsub.StreamOptions{Project: "p", Client: itoa(i)}, []string{"p|news"})
+		streams[i], _ = n.Hub().Open(ctx, pubsub.StreamOptions{Project: "p", Client: itoa(i)}, []string{"p|news"})
 	}
 	data := []byte(`{"seq":1,"text":"hello"}`)
 	var buf []pubsub.Queued
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		c, perr := resolve(proj, "news")
+		c, perr := node.Resolve(proj, "news")
 		if perr != nil {
 			b.Fatal(perr)
 		}
-		if _, perr := n.publish(ctx, c, data, nil); perr != nil {
+		if _, perr := n.Node().Publish(ctx, c, data, nil); perr != nil {
 			b.Fatal(perr)
 		}
 		for _, s := range streams {

@@ -24,7 +24,7 @@ var errBodyTimeout = errors.New("request body not received in time")
 // slot: a client dribbling bodies ties up connections as streams do. With
 // limit > 0 the body is at most limit bytes: 413 at once when
 // Content-Length says more, else when the reader crosses it.
-func (n *Node) guardBody(limit int64, next http.Handler) http.Handler {
+func (s *Server) guardBody(limit int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body == nil || r.Body == http.NoBody {
 			next.ServeHTTP(w, r)
@@ -33,16 +33,16 @@ func (n *Node) guardBody(limit int64, next http.Handler) http.Handler {
 		// The deadline comes first: even a request refused here has its
 		// body read (and discarded) by net/http before the answer goes out.
 		rc := http.NewResponseController(w)
-		if err := rc.SetReadDeadline(time.Now().Add(n.opts.BodyTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-			n.log.WarnContext(r.Context(), "set body read deadline", "err", err)
+		if err := rc.SetReadDeadline(time.Now().Add(s.opts.BodyTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			s.log.WarnContext(r.Context(), "set body read deadline", "err", err)
 		}
 		if limit > 0 && r.ContentLength > limit {
-			refuseBody(w, r, http.StatusRequestEntityTooLarge, errTooLarge)
+			refuseBody(w, r, errTooLarge)
 			return
 		}
-		release, bad := n.holdIP(n.clientIP(r))
-		if bad != nil {
-			refuseBody(w, r, bad.status, bad.err)
+		release, perr := s.node.Limits().HoldIP(s.clientIP(r))
+		if perr != nil {
+			refuseBody(w, r, perr)
 			return
 		}
 		defer release()
@@ -64,21 +64,21 @@ func (n *Node) guardBody(limit int64, next http.Handler) http.Handler {
 // sender would hold the answer back until the body deadline. HTTP/2 resets
 // just the stream, and there "Connection: close" would wind down the whole
 // connection, streams included.
-func refuseBody(w http.ResponseWriter, r *http.Request, status int, e *pubsub.Error) {
+func refuseBody(w http.ResponseWriter, r *http.Request, e *pubsub.Error) {
 	if r.ProtoMajor == 1 {
 		w.Header().Set("Connection", "close")
 	}
-	writeError(w, status, e)
+	writeError(w, e)
 }
 
 // GuardBodies gives the routes it wraps the body read deadline and the
 // connections_per_ip accounting of the client endpoints, without a size
 // limit: for routes that bound their own bodies, like the admin UI.
-func (n *Node) GuardBodies(next http.Handler) http.Handler { return n.guardBody(0, next) }
+func (s *Server) GuardBodies(next http.Handler) http.Handler { return s.guardBody(0, next) }
 
 // limitBody is guardBody with client.max_body, for the client endpoints
 // and the server API.
-func (n *Node) limitBody(next http.Handler) http.Handler { return n.guardBody(n.opts.MaxBody, next) }
+func (s *Server) limitBody(next http.Handler) http.Handler { return s.guardBody(s.opts.MaxBody, next) }
 
 // guardedBody calls done once, when the body has been read to its end.
 type guardedBody struct {

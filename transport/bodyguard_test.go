@@ -115,9 +115,7 @@ func TestSlowBodiesHoldIPSlots(t *testing.T) {
 		bodies[i] = startSlowBody(t, s, paths[i], 2)
 	}
 	eventually(t, "slow bodies to hold their slots", func() bool {
-		s.node.usage.mu.Lock()
-		defer s.node.usage.mu.Unlock()
-		return s.node.usage.ips["127.0.0.1"] == limit
+		return s.node.Node().Limits().Held("127.0.0.1") == limit
 	})
 	expectRefused(t, s, grantQuery(session, grants...), http.StatusTooManyRequests, 106)
 	// Another slow body is refused at once, not after its body arrives.
@@ -138,9 +136,7 @@ func TestSlowBodiesHoldIPSlots(t *testing.T) {
 		t.Fatalf("completed body: %d %s", resp.StatusCode, body)
 	}
 	eventually(t, "a slot to free", func() bool {
-		s.node.usage.mu.Lock()
-		defer s.node.usage.mu.Unlock()
-		return s.node.usage.ips["127.0.0.1"] == limit-1
+		return s.node.Node().Limits().Held("127.0.0.1") == limit-1
 	})
 	stream := s.openSSE(grantQuery(session, grants...), nil)
 	stream.close()
@@ -271,9 +267,7 @@ func TestGuardBodies(t *testing.T) {
 	// is cut at the deadline.
 	slow := startSlowBody(t, &testServer{url: srv.URL}, "/", 100)
 	eventually(t, "the slow body to hold the slot", func() bool {
-		s.node.usage.mu.Lock()
-		defer s.node.usage.mu.Unlock()
-		return s.node.usage.ips["127.0.0.1"] == 1
+		return s.node.Node().Limits().Held("127.0.0.1") == 1
 	})
 	resp, err = http.Post(srv.URL, "text/plain", strings.NewReader("x"))
 	if err != nil {

@@ -5,8 +5,7 @@ import (
 	"time"
 
 	"github.com/rotor-rt/rotor/admin"
-	"github.com/rotor-rt/rotor/pubsub"
-	"github.com/rotor-rt/rotor/transport/hooks"
+	"github.com/rotor-rt/rotor/pubsub/node"
 )
 
 type connectRequest struct {
@@ -14,55 +13,36 @@ type connectRequest struct {
 }
 
 type connectReply struct {
-	Client  string                `json:"client"`
-	User    string                `json:"user"`
-	Session string                `json:"session"`
-	Expires int64                 `json:"expires"`
-	Ping    int                   `json:"ping"`
-	Subs    map[string]*cmdResult `json:"subs,omitempty"`
+	Client  string                           `json:"client"`
+	User    string                           `json:"user"`
+	Session string                           `json:"session"`
+	Expires int64                            `json:"expires"`
+	Ping    int                              `json:"ping"`
+	Subs    map[string]*node.SubscribeResult `json:"subs,omitempty"`
 }
 
 // handleConnect serves POST /connection/{project}/connect (docs/protocol.md, Connect).
-func (n *Node) handleConnect(w http.ResponseWriter, r *http.Request, p *admin.Project) {
+func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request, p *admin.Project) {
 	var req connectRequest
-	if status, perr := decodeBody(r, n.opts.MaxBody, &req); perr != nil {
-		writeError(w, status, perr)
+	if perr := decodeBody(r, s.opts.MaxBody, &req); perr != nil {
+		writeError(w, perr)
 		return
 	}
-	id, claims, perr := n.fromToken(p, req.Token)
+	c, perr := s.node.Connect(r.Context(), p, req.Token)
 	if perr != nil {
-		writeError(w, http.StatusUnauthorized, perr)
+		writeError(w, perr)
 		return
 	}
-	session, err := n.signSession(id)
-	if err != nil {
-		n.log.ErrorContext(r.Context(), "sign session", "err", err)
-		writeError(w, http.StatusInternalServerError, pubsub.ErrInternal)
-		return
-	}
-	reply := connectReply{
-		Client: id.client, User: id.user, Session: session,
-		Expires: id.expires.Unix(), Ping: int(n.opts.Ping / time.Second),
-	}
-	if len(claims.Channels) > 0 {
-		cmds := make([]command, len(claims.Channels))
-		for i, ch := range claims.Channels {
-			cmds[i] = command{ID: uint64(i + 1), Method: "subscribe", Params: cmdParams{Channel: ch}}
-		}
-		replies := n.runCommands(r.Context(), id, cmds)
-		reply.Subs = make(map[string]*cmdResult, len(replies))
-		for i, rep := range replies {
-			if rep.Error != nil {
-				reply.Subs[claims.Channels[i]] = &cmdResult{Error: rep.Error}
-			} else {
-				reply.Subs[claims.Channels[i]] = rep.Result.(*cmdResult)
-			}
-		}
-	}
-	n.setSessionCookie(w, r, p, session, id.expires)
-	n.emit(p, hooks.Event{Type: hooks.EventConnect, Client: id.client, User: id.user, Info: id.info})
-	writeJSON(w, http.StatusOK, reply)
+	expires := c.ID.Expires()
+	s.setSessionCookie(w, r, p, c.Session, expires)
+	writeJSON(w, http.StatusOK, connectReply{
+		Client: c.ID.Client(), User: c.ID.User(), Session: c.Session,
+		Expires: expires.Unix(), Ping: int(s.opts.Ping / time.Second), Subs: c.Subs,
+	})
 }
+
+// sessionCookie is the cookie `connect` sets (docs/protocol.md, Connect).
+const sessionCookie = "rotor_session"
 
 // setSessionCookie sets the session as an HttpOnly cookie scoped to the
 // project's client endpoints (docs/protocol.md, Connect), for a request that may use
@@ -70,7 +50,7 @@ func (n *Node) handleConnect(w http.ResponseWriter, r *http.Request, p *admin.Pr
 // in the cookie that the user's own pages may rely on. SameSite=Strict
 // keeps every other site's requests from carrying it; cookieSession keeps
 // other origins of the same site from using it.
-func (n *Node) setSessionCookie(w http.ResponseWriter, r *http.Request, p *admin.Project, session string, expires time.Time) {
+func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, p *admin.Project, session string, expires time.Time) {
 	if originAccess(p, r) != accessCredentialed {
 		return
 	}

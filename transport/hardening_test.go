@@ -200,7 +200,7 @@ func TestSlowSubscriber(t *testing.T) {
 			t.Fatalf("fast reader got offset %d, want %d", p.Offset, n)
 		}
 	}
-	if slow := s.node.hub.Stats().Slow; slow != 1 {
+	if slow := s.node.Hub().Stats().Slow; slow != 1 {
 		t.Fatalf("slow disconnects = %d, want 1", slow)
 	}
 	// Now read the stalled stream: it ends with disconnect 3002 and

@@ -49,7 +49,7 @@ func testProject(id string) admin.Project {
 // testServer is a real node on a real loopback HTTP server.
 type testServer struct {
 	t    testing.TB
-	node *Node
+	node *Server
 	srv  *httptest.Server
 	url  string
 	p    admin.Project
@@ -481,4 +481,12 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// subEvent is the data of a `sub` event as a client reads it.
+type subEvent struct {
+	Channel   string `json:"channel"`
+	Epoch     string `json:"epoch"`
+	Offset    uint64 `json:"offset"`
+	Recovered bool   `json:"recovered"`
 }

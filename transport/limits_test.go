@@ -12,7 +12,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rotor-rt/rotor/admin"
 )
@@ -90,7 +90,7 @@ func TestLimits(t *testing.T) {
 		a := s.openSSE(q("token", tok, "channel", "a"), nil)
 		s.openSSE(q("token", tok, "channel", "b"), nil)
 		expectRefused(t, s, q("token", tok, "channel", "c"), 429, 106)
-		if got := testutil.ToFloat64(s.node.metrics.refusals.WithLabelValues(limitConnectionsPerIP)); got != 1 {
+		if got := refusals(t, s, "connections_per_ip"); got != 1 {
 			t.Fatalf("refusal metric = %v", got)
 		}
 		// The open streams keep being served; closing one frees a slot.
@@ -123,7 +123,7 @@ func TestLimits(t *testing.T) {
 		s := startServer(t, func(o *Options, _ *admin.Project) { o.ChannelsPerStream = 2 })
 		tok := s.token("u")
 		expectRefused(t, s, q("token", tok, "channel", "a", "channel", "b", "channel", "c"), 400, 106)
-		if got := testutil.ToFloat64(s.node.metrics.refusals.WithLabelValues(limitChannelsPerStream)); got != 1 {
+		if got := refusals(t, s, "channels_per_stream"); got != 1 {
 			t.Fatalf("refusal metric = %v", got)
 		}
 		s.openSSE(q("token", tok, "channel", "a", "channel", "b"), nil)
@@ -225,4 +225,29 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// refusals reads rotor_limit_refusals_total{limit} from the node's
+// metrics, as a scrape would.
+func refusals(t *testing.T, s *testServer, limit string) float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(s.node.Collectors()...)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "rotor_limit_refusals_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "limit" && l.GetValue() == limit {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/docs"
+	"github.com/rotor-rt/rotor/pubsub/node"
 	"github.com/rotor-rt/rotor/pubsub/redis/redistest"
 )
 
@@ -129,10 +130,7 @@ func TestOpenAPIMatchesMethods(t *testing.T) {
 			documented = append(documented, m)
 		}
 	}
-	var served []string
-	for m := range apiMethods {
-		served = append(served, m)
-	}
+	served := node.APIMethods()
 	slices.Sort(documented)
 	slices.Sort(served)
 	if !slices.Equal(documented, served) {
@@ -206,7 +204,7 @@ func TestOpenAPIAnswers(t *testing.T) {
 				srv = s
 			}
 			path := "/api/" + tc.method
-			if _, ok := apiMethods[tc.method]; !ok {
+			if !node.IsAPIMethod(tc.method) {
 				path = "/api/{method}"
 			}
 			if tc.valid {
@@ -248,7 +246,7 @@ func TestOpenAPIAnswers(t *testing.T) {
 			}
 		})
 	}
-	for m := range apiMethods {
+	for _, m := range node.APIMethods() {
 		if !answered[m] {
 			t.Errorf("no successful call of %q was validated", m)
 		}

@@ -78,7 +78,7 @@ func sameOrigin(origin string, r *http.Request) bool {
 func applyCORS(w http.ResponseWriter, r *http.Request, a access) bool {
 	origin := r.Header.Get("Origin")
 	if a == accessRefused {
-		writeError(w, http.StatusForbidden, pubsub.Errorf(pubsub.CodePermissionDenied, "origin %q not allowed", origin))
+		writeError(w, pubsub.Errorf(pubsub.CodePermissionDenied, "origin %q not allowed", origin))
 		return false
 	}
 	if origin == "" {

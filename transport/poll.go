@@ -3,10 +3,12 @@ package transport
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/pubsub/node"
 )
 
 // Poll timeouts in seconds (docs/protocol.md, Long poll).
@@ -17,19 +19,18 @@ const (
 
 // pollSink gathers events as the JSON array of a poll answer.
 type pollSink struct {
-	buf  []byte
-	n    int
-	pubs int
+	buf []byte
+	n   int
 }
 
-func (s *pollSink) event(kind pubsub.EventKind, _ []byte, data []byte) {
+var _ node.Sink = (*pollSink)(nil)
+
+// Event implements node.Sink.
+func (s *pollSink) Event(kind pubsub.EventKind, _ []byte, data []byte) {
 	if s.n > 0 {
 		s.buf = append(s.buf, ',')
 	}
 	s.n++
-	if kind == pubsub.EventPub {
-		s.pubs++
-	}
 	s.buf = append(s.buf, `{"event":"`...)
 	s.buf = append(s.buf, kind.String()...)
 	s.buf = append(s.buf, `","data":`...)
@@ -39,38 +40,27 @@ func (s *pollSink) event(kind pubsub.EventKind, _ []byte, data []byte) {
 
 // handlePoll serves GET /connection/{project}/poll (docs/protocol.md, Long poll): it answers
 // as soon as one event or more is ready, or with none at the timeout.
-func (n *Node) handlePoll(w http.ResponseWriter, r *http.Request, p *admin.Project) {
+func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request, p *admin.Project) {
 	q := r.URL.Query()
 	timeout, ok := parseTimeout(q.Get("timeout"), pollDefaultTimeout, pollMaxTimeout)
 	if !ok {
-		writeError(w, http.StatusBadRequest, pubsub.Errorf(pubsub.CodeBadRequest, "timeout must be a number of seconds"))
+		writeError(w, pubsub.Errorf(pubsub.CodeBadRequest, "timeout must be a number of seconds"))
 		return
 	}
-	req, st, release := n.openStream(w, r, p, "poll", q.Get("since"), "")
-	if st == nil {
+	req, perr := s.streamRequest(r, p, "poll", q.Get("since"), "")
+	if perr != nil {
+		writeError(w, perr)
 		return
 	}
-	defer release()
+	req.QuietResume = true
 	ctx := r.Context()
-	defer n.streams.Done()
-	defer st.Close()
-
 	sink := &pollSink{}
-	state := &streamState{n: n, st: st, chans: req.chans, sink: sink}
-	if err := state.start(ctx, req.since, req.since == nil); err != nil {
-		writeError(w, http.StatusServiceUnavailable, n.fail(err))
+	st, perr := s.node.OpenStream(ctx, req, sink)
+	if perr != nil {
+		writeError(w, perr)
 		return
 	}
-	for i := range state.chans {
-		n.presence.enter(state.chans[i].ref, state.chans[i].info)
-	}
-	defer func() {
-		for i := range state.chans {
-			if !state.chans[i].gone {
-				n.presence.exit(state.chans[i].ref, req.id.client, false)
-			}
-		}
-	}()
+	defer st.Close()
 
 	if sink.n == 0 && timeout > 0 {
 		timer := time.NewTimer(time.Duration(timeout) * time.Second)
@@ -83,10 +73,10 @@ func (n *Node) handlePoll(w http.ResponseWriter, r *http.Request, p *admin.Proje
 			case <-timer.C:
 				break wait
 			case <-st.Done():
-				sink.event(pubsub.EventDisconnect, nil, disconnectData(st.Reason()))
+				st.Disconnected()
 			case <-st.Ready():
-				if err := state.drain(ctx); err != nil {
-					writeError(w, http.StatusServiceUnavailable, pubsub.AsError(err))
+				if err := st.Drain(ctx); err != nil {
+					writeError(w, pubsub.Errorf(pubsub.CodeUnavailable, "%s", pubsub.AsError(err).Message))
 					return
 				}
 			}
@@ -96,12 +86,27 @@ func (n *Node) handlePoll(w http.ResponseWriter, r *http.Request, p *admin.Proje
 	out = append(out, `{"events":[`...)
 	out = append(out, sink.buf...)
 	out = append(out, `],"id":`...)
-	id, _ := json.Marshal(string(state.id()))
+	id, _ := json.Marshal(string(st.ID()))
 	out = append(out, id...)
 	out = append(out, "}\n"...)
-	n.metrics.pollDeliveries.Add(float64(sink.pubs))
+	st.Delivered()
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	_, _ = w.Write(out)
+}
+
+// parseTimeout reads a poll timeout in seconds within [1, max].
+func parseTimeout(s string, def, max int) (int, bool) {
+	if s == "" {
+		return def, true
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 0 {
+		return 0, false
+	}
+	if v > max {
+		v = max
+	}
+	return v, true
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/pubsub/node"
 )
 
 // Pusher-compatible publishing: the two publishing methods of Pusher's
@@ -31,9 +32,9 @@ const (
 
 // pusherRoutes mounts POST /apps/{project}/events and
 // /apps/{project}/batch_events.
-func (n *Node) pusherRoutes(r chi.Router) {
-	r.Post("/apps/{project}/events", n.handlePusherEvents)
-	r.Post("/apps/{project}/batch_events", n.handlePusherBatch)
+func (s *Server) pusherRoutes(r chi.Router) {
+	r.Post("/apps/{project}/events", s.handlePusherEvents)
+	r.Post("/apps/{project}/batch_events", s.handlePusherBatch)
 }
 
 // pusherEvent is one event of Pusher's HTTP API. Data is a string in
@@ -73,11 +74,11 @@ func (f *pusherFailure) write(w http.ResponseWriter) {
 // and its channels.
 type pusherPublication struct {
 	data  json.RawMessage
-	chans []chanRef
+	chans []node.Ref
 }
 
-func (n *Node) handlePusherEvents(w http.ResponseWriter, r *http.Request) {
-	n.servePusher(w, r, func(p *admin.Project, body []byte) ([]pusherPublication, *pusherFailure) {
+func (s *Server) handlePusherEvents(w http.ResponseWriter, r *http.Request) {
+	s.servePusher(w, r, func(p *admin.Project, body []byte) ([]pusherPublication, *pusherFailure) {
 		var ev pusherEvent
 		if err := json.Unmarshal(body, &ev); err != nil {
 			return nil, pusherFail(http.StatusBadRequest, "Invalid JSON body: %v", err)
@@ -86,7 +87,7 @@ func (n *Node) handlePusherEvents(w http.ResponseWriter, r *http.Request) {
 		if len(names) == 0 && ev.Channel != "" {
 			names = []string{ev.Channel}
 		}
-		pub, f := n.pusherResolve(p, ev, names)
+		pub, f := s.pusherResolve(p, ev, names)
 		if f != nil {
 			return nil, f
 		}
@@ -94,8 +95,8 @@ func (n *Node) handlePusherEvents(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (n *Node) handlePusherBatch(w http.ResponseWriter, r *http.Request) {
-	n.servePusher(w, r, func(p *admin.Project, body []byte) ([]pusherPublication, *pusherFailure) {
+func (s *Server) handlePusherBatch(w http.ResponseWriter, r *http.Request) {
+	s.servePusher(w, r, func(p *admin.Project, body []byte) ([]pusherPublication, *pusherFailure) {
 		var b struct {
 			Batch []pusherEvent `json:"batch"`
 		}
@@ -113,7 +114,7 @@ func (n *Node) handlePusherBatch(w http.ResponseWriter, r *http.Request) {
 			if ev.Channel == "" {
 				return nil, pusherFail(http.StatusBadRequest, "Batch event %d: missing channel", i)
 			}
-			pub, f := n.pusherResolve(p, ev, []string{ev.Channel})
+			pub, f := s.pusherResolve(p, ev, []string{ev.Channel})
 			if f != nil {
 				f.msg = fmt.Sprintf("Batch event %d: %s", i, f.msg)
 				return nil, f
@@ -127,29 +128,28 @@ func (n *Node) handlePusherBatch(w http.ResponseWriter, r *http.Request) {
 // servePusher authenticates a Pusher API request, lets parse turn its body
 // into publications and publishes them. Every event is checked before the
 // first is published, so a bad event publishes nothing.
-func (n *Node) servePusher(w http.ResponseWriter, r *http.Request, parse func(*admin.Project, []byte) ([]pusherPublication, *pusherFailure)) {
+func (s *Server) servePusher(w http.ResponseWriter, r *http.Request, parse func(*admin.Project, []byte) ([]pusherPublication, *pusherFailure)) {
 	ctx := r.Context()
 	id := chi.URLParam(r, "project")
-	p, status, perr := n.lookupProject(ctx, id)
+	p, perr := s.project(ctx, id)
 	if perr != nil {
-		if status == http.StatusNotFound {
+		if perr.Kind == pubsub.KindNotFound {
 			pusherFail(http.StatusNotFound, "Unknown app %q", id).write(w)
 		} else {
-			pusherFail(status, "%s", perr.Message).write(w)
+			pusherFail(statusOf(perr), "%s", perr.Message).write(w)
 		}
 		return
 	}
-	body, status, perr := readBody(r, n.opts.MaxBody)
+	body, perr := readBody(r, s.opts.MaxBody)
 	if perr != nil {
-		pusherFail(status, "%s", perr.Message).write(w)
+		pusherFail(statusOf(perr), "%s", perr.Message).write(w)
 		return
 	}
-	if err := checkPusherSignature(r.Method, r.URL.Path, r.URL.Query(), body, p.ID, p.APIKey, n.opts.Now()); err != nil {
+	if err := checkPusherSignature(r.Method, r.URL.Path, r.URL.Query(), body, p.ID, p.APIKey, s.opts.Now()); err != nil {
 		pusherFail(http.StatusUnauthorized, "%s", err.Error()).write(w)
 		return
 	}
-	if !n.rates.allowAPI(p.APIKey) {
-		n.refusedBy(limitAPIRate)
+	if perr := s.node.Limits().AllowAPI(p.APIKey); perr != nil {
 		pusherFail(http.StatusTooManyRequests, "Too many requests").write(w)
 		return
 	}
@@ -160,8 +160,8 @@ func (n *Node) servePusher(w http.ResponseWriter, r *http.Request, parse func(*a
 	}
 	for _, pub := range pubs {
 		for _, c := range pub.chans {
-			if _, perr := n.publish(ctx, c, pub.data, nil); perr != nil {
-				pusherFail(pusherStatus(perr), "Publish to %q: %s", c.ch.Full, perr.Message).write(w)
+			if _, perr := s.node.Publish(ctx, c, pub.data, nil); perr != nil {
+				pusherFail(pusherStatus(perr), "Publish to %q: %s", c.Name(), perr.Message).write(w)
 				return
 			}
 		}
@@ -185,7 +185,7 @@ func pusherStatus(e *pubsub.Error) int {
 
 // pusherResolve checks one event and builds its Rotor data
 // {"event": name, "data": …} for the channels names.
-func (n *Node) pusherResolve(p *admin.Project, ev pusherEvent, names []string) (pusherPublication, *pusherFailure) {
+func (s *Server) pusherResolve(p *admin.Project, ev pusherEvent, names []string) (pusherPublication, *pusherFailure) {
 	if ev.Name == "" {
 		return pusherPublication{}, pusherFail(http.StatusBadRequest, "Missing event name")
 	}
@@ -205,13 +205,12 @@ func (n *Node) pusherResolve(p *admin.Project, ev pusherEvent, names []string) (
 	if err != nil {
 		return pusherPublication{}, pusherFail(http.StatusBadRequest, "Invalid data: %v", err)
 	}
-	if int64(len(data)) > n.opts.MaxBody {
-		n.refusedBy(limitMessageSize)
-		return pusherPublication{}, pusherFail(http.StatusRequestEntityTooLarge, "Event too large: %d bytes, at most %d", len(data), n.opts.MaxBody)
+	if perr := s.node.Limits().CheckSize(len(data)); perr != nil {
+		return pusherPublication{}, pusherFail(http.StatusRequestEntityTooLarge, "Event too large: %d bytes, at most %d", len(data), s.node.Limits().MaxData())
 	}
-	pub := pusherPublication{data: data, chans: make([]chanRef, len(names))}
+	pub := pusherPublication{data: data, chans: make([]node.Ref, len(names))}
 	for i, name := range names {
-		c, perr := resolve(p, name)
+		c, perr := node.Resolve(p, name)
 		if perr != nil {
 			return pusherPublication{}, pusherFail(http.StatusBadRequest, "Invalid channel %q: %s", name, perr.Message)
 		}
@@ -240,7 +239,7 @@ func pusherData(name string, raw json.RawMessage) (json.RawMessage, error) {
 	}{name, inner}); err != nil {
 		return nil, err
 	}
-	out, perr := compactData(buf.Bytes())
+	out, perr := node.CompactData(buf.Bytes())
 	if perr != nil {
 		return nil, perr
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/pubsub/node"
 	"github.com/rotor-rt/rotor/pubsub/redis/redistest"
 )
 
@@ -66,7 +67,7 @@ func benchFanOut(b *testing.B, start func(*testing.B) (*testServer, []*testServe
 	if err != nil {
 		b.Fatal(err)
 	}
-	ref, perr := resolve(proj, channel)
+	ref, perr := node.Resolve(proj, channel)
 	if perr != nil {
 		b.Fatal(perr)
 	}
@@ -74,7 +75,7 @@ func benchFanOut(b *testing.B, start func(*testing.B) (*testServer, []*testServe
 	ctx := b.Context()
 	// One publication first, so both nodes have subscribed in Redis and
 	// every subscriber is live before the clock starts.
-	if _, perr := a.node.publish(ctx, ref, data, nil); perr != nil {
+	if _, perr := a.node.Node().Publish(ctx, ref, data, nil); perr != nil {
 		b.Fatal(perr)
 	}
 	waitDelivered(b, &delivered, int64(subscribers))
@@ -85,7 +86,7 @@ func benchFanOut(b *testing.B, start func(*testing.B) (*testServer, []*testServe
 		for delivered.Load() < int64(published-fanOutWindow)*int64(subscribers) {
 			time.Sleep(50 * time.Microsecond)
 		}
-		if _, perr := a.node.publish(ctx, ref, data, nil); perr != nil {
+		if _, perr := a.node.Node().Publish(ctx, ref, data, nil); perr != nil {
 			b.Fatal(perr)
 		}
 		published++
@@ -128,7 +129,7 @@ func openHubCounters(b *testing.B, nodes []*testServer, channel string, count in
 	key := pubsub.Key("p", channel)
 	for i := range count {
 		s := nodes[i%len(nodes)]
-		st, err := s.node.hub.Open(ctx, pubsub.StreamOptions{Project: "p", Client: fmt.Sprintf("c%d", i)}, []string{key})
+		st, err := s.node.Hub().Open(ctx, pubsub.StreamOptions{Project: "p", Client: fmt.Sprintf("c%d", i)}, []string{key})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -379,9 +379,9 @@ func apiTry(s *testServer, method string, body any) (int, int, error) {
 // engineReady asks a node's engine whether it can serve (what /readyz
 // asks in cmd/rotor).
 func engineReady(s *testServer) error {
-	hc, ok := s.node.engine.(pubsub.HealthChecker)
+	hc, ok := s.node.opts.Engine.(pubsub.HealthChecker)
 	if !ok {
-		return fmt.Errorf("engine %T has no Ready", s.node.engine)
+		return fmt.Errorf("engine %T has no Ready", s.node.opts.Engine)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

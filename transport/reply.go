@@ -1,13 +1,10 @@
 package transport
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
-	"unicode/utf8"
 
 	"github.com/rotor-rt/rotor/pubsub"
 )
@@ -32,68 +29,61 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
-// writeError answers a protocol error with an HTTP status.
-func writeError(w http.ResponseWriter, status int, e *pubsub.Error) {
-	writeJSON(w, status, errorBody{Error: e})
+// writeError answers a protocol error with its HTTP status.
+func writeError(w http.ResponseWriter, e *pubsub.Error) {
+	writeJSON(w, statusOf(e), errorBody{Error: e})
 }
 
 // errTooLarge marks a body over the configured limit (HTTP 413).
-var errTooLarge = &pubsub.Error{Code: pubsub.CodeLimitExceeded, Message: "request body too large"}
+var errTooLarge = &pubsub.Error{Code: pubsub.CodeLimitExceeded, Message: "request body too large", Kind: pubsub.KindTooLarge}
 
-// readBody reads a JSON body of at most limit bytes. The error is a
-// protocol error and its HTTP status.
-func readBody(r *http.Request, limit int64) ([]byte, int, *pubsub.Error) {
+// readBody reads a JSON body of at most limit bytes.
+func readBody(r *http.Request, limit int64) ([]byte, *pubsub.Error) {
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return nil, http.StatusRequestEntityTooLarge, errTooLarge
+			return nil, errTooLarge
 		}
 		if errors.Is(err, errBodyTimeout) {
-			return nil, http.StatusRequestTimeout, pubsub.Errorf(pubsub.CodeBadRequest, "request body not received in time")
+			return nil, &pubsub.Error{Code: pubsub.CodeBadRequest, Message: "request body not received in time", Kind: pubsub.KindTimeout}
 		}
-		return nil, http.StatusBadRequest, pubsub.Errorf(pubsub.CodeBadRequest, "cannot read body: %v", err)
+		return nil, pubsub.Errorf(pubsub.CodeBadRequest, "cannot read body: %v", err)
 	}
-	return body, 0, nil
+	return body, nil
 }
 
 // decodeBody reads and decodes a JSON object body into v.
-func decodeBody(r *http.Request, limit int64, v any) (int, *pubsub.Error) {
-	body, status, perr := readBody(r, limit)
+func decodeBody(r *http.Request, limit int64, v any) *pubsub.Error {
+	body, perr := readBody(r, limit)
 	if perr != nil {
-		return status, perr
+		return perr
 	}
 	// json.Unmarshal refuses trailing data after the value.
 	if err := json.Unmarshal(body, v); err != nil {
-		return http.StatusBadRequest, pubsub.Errorf(pubsub.CodeBadRequest, "malformed JSON body: %v", err)
+		return pubsub.Errorf(pubsub.CodeBadRequest, "malformed JSON body: %v", err)
 	}
-	return 0, nil
+	return nil
 }
 
-// compactData validates publication data and removes insignificant
-// whitespace, so its encoding never holds a newline (one SSE data line) and
-// every subscriber gets the same bytes. Data must be UTF-8 (RFC 8259 §8.1):
-// encoding/json keeps a RawMessage's bytes as sent and json.Compact does
-// not check them, so without this check invalid bytes would be stored and
-// relayed inside application/json and text/event-stream answers.
-func compactData(data json.RawMessage) (json.RawMessage, *pubsub.Error) {
-	if len(data) == 0 {
-		return nil, pubsub.Errorf(pubsub.CodeBadRequest, "data is required")
-	}
-	if !utf8.Valid(data) {
-		return nil, pubsub.Errorf(pubsub.CodeBadRequest, "data is not valid UTF-8")
-	}
-	var buf bytes.Buffer
-	buf.Grow(len(data))
-	if err := json.Compact(&buf, data); err != nil {
-		return nil, pubsub.Errorf(pubsub.CodeBadRequest, "data is not valid JSON: %v", err)
-	}
-	return buf.Bytes(), nil
-}
-
-// statusOf maps a protocol error met outside /command to its HTTP status.
+// statusOf is the one mapping of protocol errors to HTTP statuses, for
+// the answers that carry an error in their status (every endpoint but the
+// results of /command and of server API methods, which carry theirs in
+// the body). An error's Kind, where set, refines its code.
 func statusOf(e *pubsub.Error) int {
+	switch e.Kind {
+	case pubsub.KindNotFound:
+		return http.StatusNotFound
+	case pubsub.KindTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case pubsub.KindTimeout:
+		return http.StatusRequestTimeout
+	case pubsub.KindBadRequest:
+		return http.StatusBadRequest
+	}
 	switch e.Code {
+	case pubsub.CodeUnknownMethod:
+		return http.StatusNotFound
 	case pubsub.CodeUnauthorized, pubsub.CodeTokenExpired:
 		return http.StatusUnauthorized
 	case pubsub.CodePermissionDenied, pubsub.CodeUnknownChannel:
@@ -109,9 +99,4 @@ func statusOf(e *pubsub.Error) int {
 	default:
 		return http.StatusInternalServerError
 	}
-}
-
-// wrapf adds context to an error for logs.
-func wrapf(err error, format string, args ...any) error {
-	return fmt.Errorf(format+": %w", append(args, err)...)
 }

@@ -13,30 +13,30 @@ import (
 // streams live for hours and flush event by event. Routes with a body get
 // limitBody: a read deadline, a connection slot while it is read, and
 // client.max_body.
-func (n *Node) Routes(r chi.Router) {
+func (s *Server) Routes(r chi.Router) {
 	r.Route("/connection/{project}", func(r chi.Router) {
-		r.Get("/sse", n.withProject(n.handleSSE))
-		r.Get("/poll", n.withProject(n.handlePoll))
-		r.With(n.limitBody).Post("/connect", n.withProject(n.handleConnect))
-		r.With(n.limitBody).Post("/command", n.withProject(n.handleCommand))
-		r.Options("/*", n.withProject(func(w http.ResponseWriter, r *http.Request, _ *admin.Project) {
+		r.Get("/sse", s.withProject(s.handleSSE))
+		r.Get("/poll", s.withProject(s.handlePoll))
+		r.With(s.limitBody).Post("/connect", s.withProject(s.handleConnect))
+		r.With(s.limitBody).Post("/command", s.withProject(s.handleCommand))
+		r.Options("/*", s.withProject(func(w http.ResponseWriter, r *http.Request, _ *admin.Project) {
 			w.WriteHeader(http.StatusNoContent)
 		}))
 	})
-	r.With(n.limitBody).Post("/api/{method}", n.handleAPI)
-	n.pusherRoutes(r.With(n.limitBody))
+	r.With(s.limitBody).Post("/api/{method}", s.handleAPI)
+	s.pusherRoutes(r.With(s.limitBody))
 	openAPIRoutes(r)
 }
 
 // withProject resolves {project} (404 when unknown), applies the
 // project's CORS policy (403 for an origin it does not allow, see
 // originAccess) and calls h.
-func (n *Node) withProject(h func(http.ResponseWriter, *http.Request, *admin.Project)) http.HandlerFunc {
+func (s *Server) withProject(h func(http.ResponseWriter, *http.Request, *admin.Project)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Add("Vary", "Origin")
-		p, status, perr := n.lookupProject(r.Context(), chi.URLParam(r, "project"))
+		p, perr := s.project(r.Context(), chi.URLParam(r, "project"))
 		if perr != nil {
-			writeError(w, status, perr)
+			writeError(w, perr)
 			return
 		}
 		if !applyCORS(w, r, originAccess(p, r)) {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
-	"github.com/rotor-rt/rotor/transport/hooks"
+	"github.com/rotor-rt/rotor/pubsub/node"
 )
 
 // sseRetry is the reconnection delay advised to browsers, in ms.
@@ -23,9 +23,10 @@ const sseRetry = 2000
 // the stream flushes in one write per wake-up, however many events it
 // holds (coalescing).
 type sseSink struct {
-	buf  []byte
-	pubs int
+	buf []byte
 }
+
+var _ node.Sink = (*sseSink)(nil)
 
 var (
 	sseID    = []byte("id: ")
@@ -61,10 +62,8 @@ func (s *sseSink) ping(clock bool, now time.Time) {
 	s.buf = append(s.buf, "}\n\n"...)
 }
 
-func (s *sseSink) event(kind pubsub.EventKind, id []byte, data []byte) {
-	if kind == pubsub.EventPub {
-		s.pubs++
-	}
+// Event implements node.Sink.
+func (s *sseSink) Event(kind pubsub.EventKind, id []byte, data []byte) {
 	if id != nil {
 		s.buf = append(s.buf, sseID...)
 		s.buf = append(s.buf, id...)
@@ -93,45 +92,41 @@ func (s *sseSink) event(kind pubsub.EventKind, id []byte, data []byte) {
 // lifetimeReason ends a stream at http.stream_lifetime.
 var lifetimeReason = &pubsub.Disconnect{Code: pubsub.DisconnectNormal, Reason: "stream lifetime reached", Reconnect: true}
 
-// engineDownReason ends a stream whose resync could not read history.
-var engineDownReason = &pubsub.Disconnect{Code: pubsub.DisconnectNormal, Reason: "engine unavailable", Reconnect: true}
-
 // handleSSE serves GET /connection/{project}/sse (docs/protocol.md, SSE). Over
 // HTTP/1.1 the connection is hijacked once the stream is set up, so an idle
 // stream holds no handler goroutine and no net/http buffers: one small
 // read goroutine notices the client leaving, and a writer goroutine exists
 // only while there is something to write. Over HTTP/2 a stream cannot be
 // hijacked and keeps its handler goroutine.
-func (n *Node) handleSSE(w http.ResponseWriter, r *http.Request, p *admin.Project) {
-	req, st, release := n.openStream(w, r, p, "sse", r.URL.Query().Get("since"), r.Header.Get("Last-Event-ID"))
-	if st == nil {
+func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request, p *admin.Project) {
+	req, perr := s.streamRequest(r, p, "sse", r.URL.Query().Get("since"), r.Header.Get("Last-Event-ID"))
+	if perr != nil {
+		writeError(w, perr)
 		return
 	}
-	sc := &sseConn{n: n, st: st, client: req.id.client, project: p, release: release, clock: r.URL.Query().Get("clock") == "1"}
-	sc.sink = &sseSink{}
-	sc.state = &streamState{n: n, st: st, chans: req.chans, sink: sc.sink, lost: req.lost}
-	if err := sc.state.start(r.Context(), req.since, true); err != nil {
-		sc.finish()
-		n.log.WarnContext(r.Context(), "stream start", "err", err)
-		writeError(w, http.StatusServiceUnavailable, n.fail(err))
+	sc := &sseConn{
+		heartbeats: s.heartbeats, ctx: s.baseCtx, writeTimeout: s.opts.WriteTimeout, ping: s.opts.Ping,
+		sink: &sseSink{}, clock: r.URL.Query().Get("clock") == "1",
+	}
+	st, perr := s.node.OpenStream(r.Context(), req, sc.sink)
+	if perr != nil {
+		writeError(w, perr)
 		return
 	}
-	for i := range req.chans {
-		n.presence.enter(req.chans[i].ref, req.chans[i].info)
+	sc.st = st
+	if exp := st.Expires(); !exp.IsZero() {
+		st.EndAfter(time.Until(exp), pubsub.DisconnectExpiredReason)
 	}
-	if !req.id.expires.IsZero() {
-		sc.timers = append(sc.timers, time.AfterFunc(time.Until(req.id.expires), func() { st.End(pubsub.DisconnectExpiredReason) }))
-	}
-	if d := n.opts.StreamLifetime; d > 0 {
+	if d := s.opts.StreamLifetime; d > 0 {
 		// ±10% jitter so streams opened together do not all reconnect
 		// together.
 		d += time.Duration((rand.Float64()*0.2 - 0.1) * float64(d))
-		sc.timers = append(sc.timers, time.AfterFunc(d, func() { st.End(lifetimeReason) }))
+		st.EndAfter(d, lifetimeReason)
 	}
 	head := []byte("retry: " + strconv.Itoa(sseRetry) + "\n\n")
-	if n.opts.Padding > 0 {
+	if s.opts.Padding > 0 {
 		head = append(head, ':')
-		head = append(head, bytes.Repeat([]byte{' '}, n.opts.Padding)...)
+		head = append(head, bytes.Repeat([]byte{' '}, s.opts.Padding)...)
 		head = append(head, '\n', '\n')
 	}
 	sc.sink.buf = append(head, sc.sink.buf...)
@@ -140,7 +135,7 @@ func (n *Node) handleSSE(w http.ResponseWriter, r *http.Request, p *admin.Projec
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache, no-transform")
 	h.Set("X-Accel-Buffering", "no")
-	if r.ProtoMajor == 1 && !n.opts.NoHijack {
+	if r.ProtoMajor == 1 && !s.opts.NoHijack {
 		if sc.hijack(w) {
 			return
 		}
@@ -148,16 +143,20 @@ func (n *Node) handleSSE(w http.ResponseWriter, r *http.Request, p *admin.Projec
 	sc.serve(w, r)
 }
 
-// sseConn is one SSE response and the stream behind it.
+// sseConn is one SSE response: the sink of a node stream, written out in
+// the handler goroutine (serve) or, hijacked, by a writer goroutine that
+// exists only while there is something to write.
 type sseConn struct {
-	n       *Node
-	st      *pubsub.Stream
-	state   *streamState
-	sink    *sseSink
-	client  string
-	project *admin.Project
-	release func()
-	timers  []*time.Timer
+	// What the connection needs of the server, and nothing more: ctx
+	// outlives the request (hijacked writers use it) and ends when the
+	// server stops.
+	heartbeats   *heartbeats
+	ctx          context.Context
+	writeTimeout time.Duration
+	ping         time.Duration
+
+	st   *node.Stream
+	sink *sseSink
 	// clock: the client asked for ping events with the server's time
 	// (?clock=1) instead of comment heartbeats.
 	clock bool
@@ -185,75 +184,37 @@ type sseConn struct {
 	once sync.Once
 }
 
-// finish undoes what opening the stream did. It runs once, whoever ends
+// finish closes the stream and the connection. It runs once, whoever ends
 // the stream.
 func (sc *sseConn) finish() {
 	sc.once.Do(func() {
-		for _, t := range sc.timers {
-			t.Stop()
-		}
-		for i := range sc.state.chans {
-			if c := &sc.state.chans[i]; !c.gone {
-				sc.n.presence.exit(c.ref, sc.client, false)
-			}
-		}
 		sc.st.Close()
-		sc.release()
-		if sc.project != nil {
-			ev := hooks.Event{Type: hooks.EventDisconnect, Client: sc.client, User: sc.st.User()}
-			if r := sc.st.Reason(); r != nil && r != pubsub.DisconnectNormalReason {
-				ev.Data = disconnectData(r)
-			}
-			sc.n.emit(sc.project, ev)
-		}
-		sc.n.heartbeats.remove(sc)
+		sc.heartbeats.remove(sc)
 		if sc.conn != nil {
 			_ = sc.conn.Close()
 		}
-		sc.n.streams.Done()
 	})
-}
-
-// fill turns what the stream has queued into bytes in the sink. It
-// reports false when the stream is over (the sink then ends with the
-// disconnect event).
-func (sc *sseConn) fill(ctx context.Context) bool {
-	select {
-	case <-sc.st.Done():
-		sc.sink.event(pubsub.EventDisconnect, nil, disconnectData(sc.st.Reason()))
-		return false
-	default:
-	}
-	if err := sc.state.drain(ctx); err != nil {
-		sc.n.log.Warn("stream resync failed", "err", err)
-		sc.sink.event(pubsub.EventDisconnect, nil, disconnectData(engineDownReason))
-		return false
-	}
-	return true
 }
 
 // serve runs the stream in the handler goroutine (HTTP/2, or when the
 // connection cannot be hijacked).
 func (sc *sseConn) serve(w http.ResponseWriter, r *http.Request) {
 	defer sc.finish()
-	n, sink, st := sc.n, sc.sink, sc.st
+	sink, st := sc.sink, sc.st
 	ctx := r.Context()
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	flush := func() bool {
 		now := time.Now()
 		sc.stampClock(now)
-		_ = rc.SetWriteDeadline(now.Add(n.opts.WriteTimeout))
+		_ = rc.SetWriteDeadline(now.Add(sc.writeTimeout))
 		if len(sink.buf) > 0 {
 			if _, err := w.Write(sink.buf); err != nil {
 				return false
 			}
 			sink.buf = sink.buf[:0]
 		}
-		if sink.pubs > 0 {
-			n.metrics.sseDeliveries.Add(float64(sink.pubs))
-			sink.pubs = 0
-		}
+		st.Delivered()
 		sc.lastWrite.Store(time.Now().UnixNano())
 		return rc.Flush() == nil
 	}
@@ -261,21 +222,21 @@ func (sc *sseConn) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sc.opened = true
-	// Heartbeats come from the node's one ticker (heartbeats.run), which
+	// Heartbeats come from the server's one ticker (heartbeats.run), which
 	// wakes this loop through sc.wake; no timer per stream.
 	sc.wake = make(chan struct{}, 1)
-	n.heartbeats.add(sc)
+	sc.heartbeats.add(sc)
 	sc.nudge()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-st.Done():
-			sc.fill(ctx)
+			st.Fill(ctx)
 			flush()
 			return
 		case <-st.Ready():
-			more := sc.fill(ctx)
+			more := st.Fill(ctx)
 			if len(sink.buf) > 0 && !flush() {
 				return
 			}
@@ -315,7 +276,7 @@ func (sc *sseConn) hijack(w http.ResponseWriter) bool {
 	head.WriteString("\r\n")
 	sc.sink.buf = append(head.Bytes(), sc.sink.buf...)
 	sc.writing.Store(true) // this goroutine is the writer for the first write
-	sc.n.heartbeats.add(sc)
+	sc.heartbeats.add(sc)
 	go sc.readLoop()
 	sc.st.SetNotify(sc.schedule)
 	sc.writeLoop()
@@ -378,7 +339,7 @@ func (sc *sseConn) writeOnce() bool {
 	if sc.closed {
 		return false
 	}
-	n, sink := sc.n, sc.sink
+	sink := sc.sink
 	pooled := sinkPool.Get().(*[]byte)
 	if len(sink.buf) == 0 {
 		sink.buf = (*pooled)[:0]
@@ -387,7 +348,7 @@ func (sc *sseConn) writeOnce() bool {
 		sinkPool.Put(pooled)
 		pooled = nil
 	}
-	more := sc.fill(n.baseCtx)
+	more := sc.st.Fill(sc.ctx)
 	now := time.Now()
 	if sc.pingDue.Swap(false) && len(sink.buf) == 0 {
 		sc.heartbeat(now)
@@ -395,7 +356,7 @@ func (sc *sseConn) writeOnce() bool {
 	sc.stampClock(now)
 	ok := true
 	if len(sink.buf) > 0 {
-		_ = sc.conn.SetWriteDeadline(now.Add(n.opts.WriteTimeout))
+		_ = sc.conn.SetWriteDeadline(now.Add(sc.writeTimeout))
 		if _, err := sc.conn.Write(sink.buf); err != nil {
 			ok = false
 		}
@@ -405,10 +366,7 @@ func (sc *sseConn) writeOnce() bool {
 		}
 		sc.lastWrite.Store(time.Now().UnixNano())
 	}
-	if sink.pubs > 0 {
-		n.metrics.sseDeliveries.Add(float64(sink.pubs))
-		sink.pubs = 0
-	}
+	sc.st.Delivered()
 	if pooled != nil && cap(sink.buf) <= 64<<10 {
 		*pooled = sink.buf[:0]
 		sinkPool.Put(pooled)
@@ -440,8 +398,8 @@ func (sc *sseConn) stampClock(now time.Time) {
 		// Nothing to write, or the write ends with a ping already.
 		return
 	}
-	if now.Sub(sc.lastClock) < min(clockEvery, sc.n.opts.Ping) {
-		sc.n.heartbeats.trail(sc)
+	if now.Sub(sc.lastClock) < min(clockEvery, sc.ping) {
+		sc.heartbeats.trail(sc)
 		return
 	}
 	sc.heartbeat(now)

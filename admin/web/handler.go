@@ -98,7 +98,7 @@ type Options struct {
 	// BasePath is where UI() is mounted. "" means "/admin".
 	BasePath string
 	// ClientIP returns the address login attempts are counted under: give
-	// the server's own (transport.Node.ClientIP), so the admin login
+	// the server's own (transport.Server.ClientIP), so the admin login
 	// trusts the same proxy header as every other limit. Nil means the
 	// host of RemoteAddr (no proxy header is trusted).
 	ClientIP func(*http.Request) string

@@ -265,7 +265,7 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 }
 
 // mountOps adds /healthz and /readyz (docs/deploy.md, Watching it).
-func mountOps(r chi.Router, node *transport.Node, engine pubsub.Engine) {
+func mountOps(r chi.Router, node *transport.Server, engine pubsub.Engine) {
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		_, _ = io.WriteString(w, "ok\n")
@@ -286,7 +286,7 @@ func mountOps(r chi.Router, node *transport.Node, engine pubsub.Engine) {
 
 // metricsHandler serves the node's, Go's and the process's metrics in the
 // Prometheus text format.
-func metricsHandler(node *transport.Node) http.Handler {
+func metricsHandler(node *transport.Server) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(node.Collectors()...)

@@ -135,7 +135,7 @@ func (o ownedStore) copied(ctx context.Context, err error) error {
 // start keeps the structure current until ctx is done, once the node
 // runs: the SQLite owner on a shared engine writes its snapshot now and
 // whenever the engine lost it; an engine-store node follows new versions.
-func (st *structure) start(ctx context.Context, node *transport.Node) {
+func (st *structure) start(ctx context.Context, node *transport.Server) {
 	if st.sqlite != nil && st.writer != nil {
 		host, _ := os.Hostname()
 		pub := enginestore.NewPublisher(st.sqlite, st.writer, fmt.Sprintf("%s (node %s)", host, node.ID()), st.log)
@@ -162,7 +162,7 @@ func (st *structure) start(ctx context.Context, node *transport.Node) {
 // changed is called when another process on the same SQLite file wrote:
 // the snapshot goes into the engine first, then every node is told, so a
 // node that reloads on the notice finds the new version.
-func (st *structure) changed(ctx context.Context, node *transport.Node) {
+func (st *structure) changed(ctx context.Context, node *transport.Server) {
 	st.publish(ctx)
 	st.announce(ctx, node)
 }
@@ -179,7 +179,7 @@ func (st *structure) publish(ctx context.Context) {
 	}
 }
 
-func (st *structure) announce(ctx context.Context, node *transport.Node) {
+func (st *structure) announce(ctx context.Context, node *transport.Server) {
 	if err := node.NotifyStructureChanged(ctx); err != nil {
 		st.log.Warn("structure change notice", "err", err)
 	}

@@ -44,7 +44,7 @@ func newEngine(cfg *config.Config, log *slog.Logger) (pubsub.Engine, error) {
 
 // mountAdmin serves the admin UI at /admin and its API at /api/admin. In
 // dev mode with no password hash, a random password is printed.
-func mountAdmin(ctx context.Context, r chi.Router, cfg *config.Config, dev bool, store structureStore, node *transport.Node, log *slog.Logger, out io.Writer, tls bool) error {
+func mountAdmin(ctx context.Context, r chi.Router, cfg *config.Config, dev bool, store structureStore, node *transport.Server, log *slog.Logger, out io.Writer, tls bool) error {
 	hash := []byte(cfg.Admin.PasswordHash)
 	if len(hash) == 0 {
 		if !dev {

@@ -9,34 +9,17 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/rotor-rt/rotor/pubsub/node"
 	"github.com/rotor-rt/rotor/transport/auth"
 )
 
-// Authorizer decides on private channels for one client (docs/protocol.md, Private channels).
-type Authorizer interface {
-	// Authorize answers for every channel of req at once. The map has an
-	// entry for each requested channel; a channel it cannot decide on is
-	// denied. The error only explains denials for logs: callers deny on
-	// error and go by the map.
-	Authorize(ctx context.Context, req AuthRequest) (map[string]AuthResult, error)
-}
-
-// AuthRequest asks auth_url about several channels of one client.
-type AuthRequest struct {
-	URL    string
-	Secret []byte
-	Client string
-	User   string
-	// Channels are the whole channel names as the client wrote them.
-	Channels []string
-}
-
-// AuthResult is the answer for one channel.
-type AuthResult struct {
-	Allow bool
-	// Info becomes the client's chan_info in that channel, or nil.
-	Info json.RawMessage
-}
+// Authorizer, AuthRequest and AuthResult are declared by the runtime,
+// which uses them; HTTPAuthorizer implements the interface over HTTP.
+type (
+	Authorizer  = node.Authorizer
+	AuthRequest = node.AuthRequest
+	AuthResult  = node.AuthResult
+)
 
 // HTTPAuthorizer is the Authorizer that POSTs to auth_url.
 type HTTPAuthorizer struct {

@@ -6,34 +6,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+
+	"github.com/rotor-rt/rotor/pubsub/node"
 )
 
-// PublishHook sees a client's publication before it is made (docs/protocol.md, Hooks).
-type PublishHook interface {
-	// BeforePublish passes, replaces or cancels a publication. An error
-	// means the hook failed: the caller refuses the publication with
-	// code 100 (fail closed).
-	BeforePublish(ctx context.Context, req PublishHookRequest) (PublishHookResult, error)
-}
-
-// PublishHookRequest is one client publication for publish_hook_url.
-type PublishHookRequest struct {
-	URL     string
-	Secret  []byte
-	Channel string
-	Data    json.RawMessage
-	Client  string
-	User    string
-}
-
-// PublishHookResult is the hook's decision.
-type PublishHookResult struct {
-	// Data replaces the publication's data; nil leaves it unchanged.
-	Data json.RawMessage
-	// Cancel drops the publication; the client gets 103 with Reason.
-	Cancel bool
-	Reason string
-}
+// PublishHook, PublishHookRequest and PublishHookResult are declared by
+// the runtime, which uses them; HTTPPublishHook implements the interface
+// over HTTP.
+type (
+	PublishHook        = node.PublishHook
+	PublishHookRequest = node.PublishHookRequest
+	PublishHookResult  = node.PublishHookResult
+)
 
 // HTTPPublishHook is the PublishHook that POSTs to publish_hook_url.
 type HTTPPublishHook struct {

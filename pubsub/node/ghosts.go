@@ -1,11 +1,12 @@
-package transport
+package node
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 
+	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
-	"github.com/rotor-rt/rotor/transport/hooks"
 )
 
 // ghostReaper sends the leave events that a dead node could not send
@@ -19,7 +20,15 @@ import (
 // and no leave came for it: a normal leave (presence removed, then leave
 // published) always lands between the two.
 type ghostReaper struct {
-	n  *Node
+	engine   pubsub.Engine
+	hub      *pubsub.Hub
+	projects ProjectStore
+	log      *slog.Logger
+	// reporter says whether this node reports reaped leaves to the
+	// events hook; emit reports one.
+	reporter func(context.Context) bool
+	emit     func(*admin.Project, Event)
+
 	mu sync.Mutex
 	// seen[key][client] is the member's info and how many reads in a row
 	// missed it.
@@ -31,8 +40,10 @@ type ghostEntry struct {
 	missed int
 }
 
-func newGhostReaper(n *Node) *ghostReaper {
-	return &ghostReaper{n: n, seen: make(map[string]map[string]*ghostEntry)}
+func newGhostReaper(engine pubsub.Engine, hub *pubsub.Hub, projects ProjectStore, log *slog.Logger,
+	reporter func(context.Context) bool, emit func(*admin.Project, Event)) *ghostReaper {
+	return &ghostReaper{engine: engine, hub: hub, projects: projects, log: log, reporter: reporter, emit: emit,
+		seen: make(map[string]map[string]*ghostEntry)}
 }
 
 // forget drops a client that left the normal way.
@@ -47,8 +58,7 @@ func (g *ghostReaper) forget(key, client string) {
 // sweep reads presence of every local channel with presence and
 // join/leave on, and sends leave for members gone without one.
 func (g *ghostReaper) sweep(ctx context.Context) {
-	n := g.n
-	local := n.hub.Channels()
+	local := g.hub.Channels()
 	// Whether this node reports to the events hook is asked of the engine
 	// only once something vanished: most sweeps find nothing.
 	reporter, asked := false, false
@@ -61,7 +71,7 @@ func (g *ghostReaper) sweep(ctx context.Context) {
 	g.mu.Unlock()
 	for key := range local {
 		project, name := pubsub.SplitKey(key)
-		p, err := n.opts.Projects.Project(ctx, project)
+		p, err := g.projects.Project(ctx, project)
 		if err != nil {
 			continue
 		}
@@ -69,7 +79,7 @@ func (g *ghostReaper) sweep(ctx context.Context) {
 		if perr != nil || !c.ns.Presence || !c.ns.JoinLeave {
 			continue
 		}
-		members, err := n.engine.Presence(ctx, key)
+		members, err := g.engine.Presence(ctx, key)
 		if err != nil {
 			return // the engine is away: nothing can be told apart now
 		}
@@ -97,35 +107,16 @@ func (g *ghostReaper) sweep(ctx context.Context) {
 		}
 		g.mu.Unlock()
 		for _, info := range gone {
-			n.log.Info("leave for a client of a node that went away", "key", key, "client", info.Client)
-			if err := n.hub.PublishPresence(pubsub.EventLeave, key, info); err != nil {
-				n.log.Error("deliver leave", "key", key, "err", err)
+			g.log.Info("leave for a client of a node that went away", "key", key, "client", info.Client)
+			if err := g.hub.PublishPresence(pubsub.EventLeave, key, info); err != nil {
+				g.log.Error("deliver leave", "key", key, "err", err)
 			}
 			if !asked {
-				reporter, asked = n.isReporter(ctx), true
+				reporter, asked = g.reporter(ctx), true
 			}
 			if reporter {
-				n.emit(p, hooks.Event{Type: hooks.EventLeave, Channel: name, Client: info.Client, User: info.User, Info: info.Info})
+				g.emit(p, Event{Type: EventLeave, Channel: name, Client: info.Client, User: info.User, Info: info.Info})
 			}
 		}
 	}
-}
-
-// isReporter says whether this node reports reaped leaves to the events
-// hook: the live node with the lowest id, or this one without a directory.
-func (n *Node) isReporter(ctx context.Context) bool {
-	d, ok := n.engine.(pubsub.NodeDirectory)
-	if !ok {
-		return true
-	}
-	nodes, err := d.Nodes(ctx)
-	if err != nil {
-		return false
-	}
-	for _, x := range nodes {
-		if x.ID < n.opts.NodeID {
-			return false
-		}
-	}
-	return true
 }

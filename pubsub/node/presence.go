@@ -1,12 +1,13 @@
-package transport
+package node
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
-	"github.com/rotor-rt/rotor/transport/hooks"
 )
 
 // presenceTracker keeps, per channel and client, how many of the client's
@@ -16,7 +17,11 @@ import (
 // a switch of transport never flaps (docs/protocol.md, Presence and
 // join/leave).
 type presenceTracker struct {
-	n *Node
+	engine pubsub.Engine
+	log    *slog.Logger
+	// ttl is how long presence outlives this node; grace delays leave.
+	ttl, grace time.Duration
+	emit       func(*admin.Project, Event)
 
 	mu      sync.Mutex
 	entries map[presKey]*presEntry
@@ -25,18 +30,18 @@ type presenceTracker struct {
 type presKey struct{ key, client string }
 
 type presEntry struct {
-	ref   chanRef
+	ref   Ref
 	info  *pubsub.ClientInfo
 	refs  int
 	leave *time.Timer
 }
 
-func newPresenceTracker(n *Node) *presenceTracker {
-	return &presenceTracker{n: n, entries: make(map[presKey]*presEntry)}
+func newPresenceTracker(engine pubsub.Engine, log *slog.Logger, ttl, grace time.Duration, emit func(*admin.Project, Event)) *presenceTracker {
+	return &presenceTracker{engine: engine, log: log, ttl: ttl, grace: grace, emit: emit, entries: make(map[presKey]*presEntry)}
 }
 
 // tracked reports whether a namespace needs presence bookkeeping.
-func tracked(c chanRef) bool { return c.ns.Presence || c.ns.JoinLeave }
+func tracked(c Ref) bool { return c.ns.Presence || c.ns.JoinLeave }
 
 // engineCtx bounds engine calls made on behalf of a stream that may
 // already be gone, so they neither hang nor die with the request.
@@ -44,8 +49,25 @@ func (t *presenceTracker) engineCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 5*time.Second)
 }
 
+// enterAll records that a stream holds every channel of chans.
+func (t *presenceTracker) enterAll(chans []streamChan) {
+	for i := range chans {
+		t.enter(chans[i].ref, chans[i].info)
+	}
+}
+
+// exitAll records that a stream of client no longer holds the channels of
+// chans it still had, after the grace period.
+func (t *presenceTracker) exitAll(chans []streamChan, client string) {
+	for i := range chans {
+		if c := &chans[i]; !c.gone {
+			t.exit(c.ref, client, false)
+		}
+	}
+}
+
 // enter records that a stream of info.Client holds channel c.
-func (t *presenceTracker) enter(c chanRef, info *pubsub.ClientInfo) {
+func (t *presenceTracker) enter(c Ref, info *pubsub.ClientInfo) {
 	if !tracked(c) {
 		return
 	}
@@ -68,21 +90,21 @@ func (t *presenceTracker) enter(c chanRef, info *pubsub.ClientInfo) {
 	ctx, cancel := t.engineCtx()
 	defer cancel()
 	if c.ns.Presence {
-		if err := t.n.engine.AddPresence(ctx, c.key, info, t.n.opts.PresenceTTL); err != nil {
-			t.n.log.Warn("add presence", "key", c.key, "err", err)
+		if err := t.engine.AddPresence(ctx, c.key, info, t.ttl); err != nil {
+			t.log.Warn("add presence", "key", c.key, "err", err)
 		}
 	}
 	if c.ns.JoinLeave {
-		if err := t.n.engine.PublishJoin(ctx, c.key, info); err != nil {
-			t.n.log.Warn("publish join", "key", c.key, "err", err)
+		if err := t.engine.PublishJoin(ctx, c.key, info); err != nil {
+			t.log.Warn("publish join", "key", c.key, "err", err)
 		}
 	}
-	t.n.emit(c.project, hooks.Event{Type: hooks.EventJoin, Channel: c.ch.Full, Client: info.Client, User: info.User, Info: info.Info})
+	t.emit(c.project, Event{Type: EventJoin, Channel: c.ch.Full, Client: info.Client, User: info.User, Info: info.Info})
 }
 
 // exit records that one stream of client no longer holds channel c. With
 // now false the leave waits for the grace period.
-func (t *presenceTracker) exit(c chanRef, client string, now bool) {
+func (t *presenceTracker) exit(c Ref, client string, now bool) {
 	if !tracked(c) {
 		return
 	}
@@ -105,7 +127,7 @@ func (t *presenceTracker) exit(c chanRef, client string, now bool) {
 		return
 	}
 	var timer *time.Timer
-	timer = time.AfterFunc(t.n.opts.LeaveGrace, func() {
+	timer = time.AfterFunc(t.grace, func() {
 		t.mu.Lock()
 		if t.entries[k] != e || e.refs > 0 || e.leave != timer {
 			t.mu.Unlock()
@@ -124,22 +146,22 @@ func (t *presenceTracker) leave(e *presEntry) {
 	defer cancel()
 	c := e.ref
 	if c.ns.Presence {
-		if err := t.n.engine.RemovePresence(ctx, c.key, e.info.Client); err != nil {
-			t.n.log.Warn("remove presence", "key", c.key, "err", err)
+		if err := t.engine.RemovePresence(ctx, c.key, e.info.Client); err != nil {
+			t.log.Warn("remove presence", "key", c.key, "err", err)
 		}
 	}
 	if c.ns.JoinLeave {
-		if err := t.n.engine.PublishLeave(ctx, c.key, e.info); err != nil {
-			t.n.log.Warn("publish leave", "key", c.key, "err", err)
+		if err := t.engine.PublishLeave(ctx, c.key, e.info); err != nil {
+			t.log.Warn("publish leave", "key", c.key, "err", err)
 		}
 	}
-	t.n.emit(c.project, hooks.Event{Type: hooks.EventLeave, Channel: c.ch.Full, Client: e.info.Client, User: e.info.User, Info: e.info.Info})
+	t.emit(c.project, Event{Type: EventLeave, Channel: c.ch.Full, Client: e.info.Client, User: e.info.User, Info: e.info.Info})
 }
 
-// run refreshes this node's presence entries well before their TTL, until
-// ctx is done.
-func (t *presenceTracker) run(ctx context.Context) {
-	tick := time.NewTicker(t.n.opts.PresenceTTL / 3)
+// run refreshes this node's presence entries well before their TTL, then
+// calls sweep, until ctx is done.
+func (t *presenceTracker) run(ctx context.Context, sweep func(context.Context)) {
+	tick := time.NewTicker(t.ttl / 3)
 	defer tick.Stop()
 	for {
 		select {
@@ -147,7 +169,7 @@ func (t *presenceTracker) run(ctx context.Context) {
 			return
 		case <-tick.C:
 			t.refresh(ctx)
-			t.n.ghosts.sweep(ctx)
+			sweep(ctx)
 		}
 	}
 }
@@ -162,8 +184,8 @@ func (t *presenceTracker) refresh(ctx context.Context) {
 	}
 	t.mu.Unlock()
 	for _, e := range live {
-		if err := t.n.engine.AddPresence(ctx, e.ref.key, e.info, t.n.opts.PresenceTTL); err != nil {
-			t.n.log.Warn("refresh presence", "key", e.ref.key, "err", err)
+		if err := t.engine.AddPresence(ctx, e.ref.key, e.info, t.ttl); err != nil {
+			t.log.Warn("refresh presence", "key", e.ref.key, "err", err)
 			return
 		}
 	}

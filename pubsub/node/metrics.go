@@ -1,4 +1,4 @@
-package transport
+package node
 
 import (
 	"errors"
@@ -7,7 +7,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rotor-rt/rotor/pubsub"
-	"github.com/rotor-rt/rotor/transport/hooks"
 )
 
 // nodeMetrics are the node's own Prometheus metrics; hub counters are
@@ -19,7 +18,7 @@ type nodeMetrics struct {
 	engineErrors prometheus.Counter
 	streamsOpen  *prometheus.CounterVec
 	// eventsDropped counts events the events hook gave up, by reason
-	// (hooks.Drop*: a fixed set, so cardinality stays bounded).
+	// (transport/hooks Drop* reasons: a fixed set, so cardinality stays bounded).
 	eventsDropped *prometheus.CounterVec
 	// sseDeliveries and pollDeliveries are deliveries' children, resolved
 	// once so counting costs one atomic add per flush.
@@ -54,11 +53,6 @@ func newNodeMetrics() *nodeMetrics {
 			Help: "Events never delivered to events_hook_url, by reason (queue_full, retries_exhausted, no_hook).",
 		}, []string{"reason"}),
 	}
-	// Every reason is exported from the start, so a rate() works before
-	// the first drop.
-	for _, r := range []string{hooks.DropQueueFull, hooks.DropRetriesExhausted, hooks.DropNoHook} {
-		m.eventsDropped.WithLabelValues(r)
-	}
 	m.sseDeliveries = m.deliveries.WithLabelValues("sse")
 	m.pollDeliveries = m.deliveries.WithLabelValues("poll")
 	return m
@@ -73,17 +67,22 @@ func (m *nodeMetrics) observeHook(hook string, start time.Time, err error) {
 	m.hookDuration.WithLabelValues(hook, outcome).Observe(time.Since(start).Seconds())
 }
 
-// eventsObserver feeds the events hook's drops and calls into the node's
-// metrics.
-type eventsObserver struct{ m *nodeMetrics }
+// EventsObserver feeds an events hook's drops and calls into the node's
+// metrics; it has the methods of transport/hooks' Observer. Reporting
+// every drop reason once with 0 events exports it before the first drop,
+// so a rate() works from the start.
+type EventsObserver struct{ m *nodeMetrics }
 
-var _ hooks.Observer = eventsObserver{}
+// EventsObserver returns the node's observer for its events hook.
+func (n *Node) EventsObserver() EventsObserver { return EventsObserver{n.metrics} }
 
-func (o eventsObserver) Dropped(reason string, events int) {
+// Dropped counts events an events hook gave up, by reason.
+func (o EventsObserver) Dropped(reason string, events int) {
 	o.m.eventsDropped.WithLabelValues(reason).Add(float64(events))
 }
 
-func (o eventsObserver) Called(took time.Duration, err error) {
+// Called records one call to an events hook.
+func (o EventsObserver) Called(took time.Duration, err error) {
 	outcome := "ok"
 	if err != nil {
 		outcome = "error"
@@ -92,10 +91,10 @@ func (o eventsObserver) Called(took time.Duration, err error) {
 }
 
 // fail maps an engine error to a protocol error and counts it.
-func (n *Node) fail(err error) *pubsub.Error {
+func (m *nodeMetrics) fail(err error) *pubsub.Error {
 	var pe *pubsub.Error
 	if !errors.As(err, &pe) {
-		n.metrics.engineErrors.Inc()
+		m.engineErrors.Inc()
 	}
 	return pubsub.AsError(err)
 }
@@ -117,10 +116,11 @@ func (n *Node) Collectors() []prometheus.Collector {
 		counter("deliveries_total", "Messages queued to streams.", func() float64 { return float64(n.hub.Stats().Deliveries) }),
 		counter("slow_disconnects_total", "Streams ended because their queue overflowed (3002).", func() float64 { return float64(n.hub.Stats().Slow) }),
 		gauge("events_hook_queued_bytes", "Bytes of events waiting for or in delivery to events_hook_url, all projects.", func() float64 {
-			if n.dispatcher == nil {
+			q, ok := n.opts.Events.(interface{ QueuedBytes() int64 })
+			if !ok {
 				return 0
 			}
-			return float64(n.dispatcher.QueuedBytes())
+			return float64(q.QueuedBytes())
 		}),
 		m.refusals, m.deliveries, m.hookDuration, m.engineErrors, m.streamsOpen, m.eventsDropped,
 	}

@@ -1,40 +1,47 @@
-package transport
+package node
 
 import (
 	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
 )
 
-// chanRef is a channel resolved in a project: its parsed name, its
+// Ref is a channel resolved in a project: its parsed name, its
 // namespace's settings and its engine key.
-type chanRef struct {
+type Ref struct {
 	project *admin.Project
 	ch      pubsub.Channel
 	ns      *admin.Namespace
 	key     string
 }
 
+// Name returns the channel's name as clients write it.
+func (c Ref) Name() string { return c.ch.Full }
+
 // historyOn reports whether the channel keeps history.
-func (c chanRef) historyOn() bool { return c.ns.HistorySize > 0 }
+func (c Ref) historyOn() bool { return c.ns.HistorySize > 0 }
+
+// Resolve parses name and finds its namespace in project p: 107 for a
+// malformed name, 102 for an unknown namespace.
+func Resolve(p *admin.Project, name string) (Ref, *pubsub.Error) { return resolve(p, name) }
 
 // resolve parses name and finds its namespace: 107 for a malformed name,
 // 102 for an unknown namespace.
-func resolve(p *admin.Project, name string) (chanRef, *pubsub.Error) {
+func resolve(p *admin.Project, name string) (Ref, *pubsub.Error) {
 	ch, err := pubsub.ParseChannel(name)
 	if err != nil {
-		return chanRef{}, pubsub.AsError(err)
+		return Ref{}, pubsub.AsError(err)
 	}
 	ns, ok := p.Namespace(ch.Namespace)
 	if !ok {
-		return chanRef{}, pubsub.Errorf(pubsub.CodeUnknownChannel, "unknown namespace in channel %q", name)
+		return Ref{}, pubsub.Errorf(pubsub.CodeUnknownChannel, "unknown namespace in channel %q", name)
 	}
-	return chanRef{project: p, ch: ch, ns: ns, key: pubsub.Key(p.ID, name)}, nil
+	return Ref{project: p, ch: ch, ns: ns, key: pubsub.Key(p.ID, name)}, nil
 }
 
 // checkSubscribe applies the rules every subscription passes, before any
 // private-channel authorization: anonymous clients only where the
 // namespace allows them, user-limited channels only for their users.
-func checkSubscribe(c chanRef, user string) *pubsub.Error {
+func checkSubscribe(c Ref, user string) *pubsub.Error {
 	if user == "" && !c.ns.Anonymous {
 		return pubsub.Errorf(pubsub.CodePermissionDenied, "permission denied: anonymous clients may not subscribe to %q", c.ch.Full)
 	}

@@ -1,4 +1,4 @@
-package transport
+package node
 
 import (
 	"context"
@@ -8,64 +8,63 @@ import (
 
 	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
-	"github.com/rotor-rt/rotor/transport/hooks"
 )
 
 // The operations below are shared by the server API, the client command
 // endpoint and the admin UI. Each returns a protocol error for the caller
 // to place in its own kind of answer.
 
-// publish publishes data (already compact JSON) to a resolved channel.
-func (n *Node) publish(ctx context.Context, c chanRef, data json.RawMessage, info *pubsub.ClientInfo) (pubsub.Position, *pubsub.Error) {
+// Publish publishes data (already compact JSON, see CompactData) to a
+// resolved channel, for a client (info) or the server (info nil).
+func (n *Node) Publish(ctx context.Context, c Ref, data json.RawMessage, info *pubsub.ClientInfo) (pubsub.Position, *pubsub.Error) {
 	return n.publishWith(ctx, c, data, publishOptions(c.ns, info))
 }
 
-// publishKeyed is publish from the server API, with the publisher's
+// PublishKeyed is Publish from the server API, with the publisher's
 // idempotency key ("" for none). A repeated key answers the first
 // publication's position and still emits a publish event: when the first
 // attempt failed with 112 after Redis applied it, its event was never sent.
 // Events carry the offset, so receivers drop the rare repeat by (channel,
 // offset).
-func (n *Node) publishKeyed(ctx context.Context, c chanRef, data json.RawMessage, idemKey string) (pubsub.Position, *pubsub.Error) {
+func (n *Node) PublishKeyed(ctx context.Context, c Ref, data json.RawMessage, idemKey string) (pubsub.Position, *pubsub.Error) {
 	opts := publishOptions(c.ns, nil)
 	opts.IdempotencyKey, opts.IdempotencyWindow = idemKey, n.opts.IdempotencyWindow
 	return n.publishWith(ctx, c, data, opts)
 }
 
-func (n *Node) publishWith(ctx context.Context, c chanRef, data json.RawMessage, opts pubsub.PublishOptions) (pubsub.Position, *pubsub.Error) {
-	if int64(len(data)) > n.opts.MaxBody {
-		n.refusedBy(limitMessageSize)
-		return pubsub.Position{}, pubsub.Errorf(pubsub.CodeLimitExceeded, "data is larger than %d bytes", n.opts.MaxBody)
+func (n *Node) publishWith(ctx context.Context, c Ref, data json.RawMessage, opts pubsub.PublishOptions) (pubsub.Position, *pubsub.Error) {
+	if perr := n.limits.CheckSize(len(data)); perr != nil {
+		return pubsub.Position{}, perr
 	}
 	info := opts.Info
 	pos, err := n.engine.Publish(ctx, c.key, data, opts)
 	if err != nil {
 		n.log.WarnContext(ctx, "publish", "key", c.key, "err", err)
-		return pubsub.Position{}, n.fail(err)
+		return pubsub.Position{}, n.metrics.fail(err)
 	}
-	ev := hooks.Event{Type: hooks.EventPublish, Channel: c.ch.Full, Data: data, Offset: pos.Offset}
+	ev := Event{Type: EventPublish, Channel: c.ch.Full, Data: data, Offset: pos.Offset}
 	if info != nil {
 		ev.Client, ev.User, ev.Info = info.Client, info.User, info.Info
 	}
-	n.emit(c.project, ev)
+	n.events.emit(c.project, ev)
 	return pos, nil
 }
 
-// historyParams are the parameters of `history` (docs/protocol.md, Commands).
-type historyParams struct {
+// HistoryParams are the parameters of `history` (docs/protocol.md, Commands).
+type HistoryParams struct {
 	Limit   *int             `json:"limit"`
 	Since   *pubsub.Position `json:"since"`
 	Reverse bool             `json:"reverse"`
 }
 
-// historyResult is the result of `history`.
-type historyResult struct {
+// HistoryResult is the result of `history`.
+type HistoryResult struct {
 	Publications []*pubsub.Publication `json:"publications"`
 	Epoch        string                `json:"epoch"`
 	Offset       uint64                `json:"offset"`
 }
 
-func (n *Node) history(ctx context.Context, c chanRef, hp historyParams) (*historyResult, *pubsub.Error) {
+func (n *Node) history(ctx context.Context, c Ref, hp HistoryParams) (*HistoryResult, *pubsub.Error) {
 	if !c.historyOn() {
 		return nil, pubsub.Errorf(pubsub.CodeNotAvailable, "history is off in namespace %q", c.ns.Name)
 	}
@@ -78,7 +77,7 @@ func (n *Node) history(ctx context.Context, c chanRef, hp historyParams) (*histo
 	}
 	res, err := n.engine.History(ctx, c.key, pubsub.HistoryRequest{Since: hp.Since, Limit: limit, Reverse: hp.Reverse})
 	if err != nil {
-		return nil, n.fail(err)
+		return nil, n.metrics.fail(err)
 	}
 	pubs := make([]*pubsub.Publication, len(res.Publications))
 	for i, p := range res.Publications {
@@ -86,7 +85,7 @@ func (n *Node) history(ctx context.Context, c chanRef, hp historyParams) (*histo
 		cp.Channel = c.ch.Full
 		pubs[i] = &cp
 	}
-	return &historyResult{Publications: pubs, Epoch: res.Position.Epoch, Offset: res.Position.Offset}, nil
+	return &HistoryResult{Publications: pubs, Epoch: res.Position.Epoch, Offset: res.Position.Offset}, nil
 }
 
 // presenceInfo is one client in a `presence` answer.
@@ -98,19 +97,19 @@ type presenceInfo struct {
 
 // presenceClients returns who is in a channel whose namespace has
 // presence on (108 otherwise).
-func (n *Node) presenceClients(ctx context.Context, c chanRef) (map[string]*pubsub.ClientInfo, *pubsub.Error) {
+func (n *Node) presenceClients(ctx context.Context, c Ref) (map[string]*pubsub.ClientInfo, *pubsub.Error) {
 	if !c.ns.Presence {
 		return nil, pubsub.Errorf(pubsub.CodeNotAvailable, "presence is off in namespace %q", c.ns.Name)
 	}
 	m, err := n.engine.Presence(ctx, c.key)
 	if err != nil {
-		return nil, n.fail(err)
+		return nil, n.metrics.fail(err)
 	}
 	return m, nil
 }
 
-func (n *Node) presenceOf(ctx context.Context, c chanRef) (map[string]presenceInfo, *pubsub.Error) {
-	m, perr := n.presenceClients(ctx, c)
+// presenceOf is the `presence` answer for what presenceClients found.
+func presenceOf(m map[string]*pubsub.ClientInfo, perr *pubsub.Error) (map[string]presenceInfo, *pubsub.Error) {
 	if perr != nil {
 		return nil, perr
 	}
@@ -121,7 +120,7 @@ func (n *Node) presenceOf(ctx context.Context, c chanRef) (map[string]presenceIn
 	return out, nil
 }
 
-func (n *Node) presenceStats(ctx context.Context, c chanRef) (*pubsub.PresenceStats, *pubsub.Error) {
+func (n *Node) presenceStats(ctx context.Context, c Ref) (*pubsub.PresenceStats, *pubsub.Error) {
 	if !c.ns.Presence {
 		return nil, pubsub.Errorf(pubsub.CodeNotAvailable, "presence is off in namespace %q", c.ns.Name)
 	}

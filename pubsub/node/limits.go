@@ -1,9 +1,7 @@
-package transport
+package node
 
 import (
-	"net"
-	"net/http"
-	"strings"
+	"fmt"
 	"sync"
 
 	"github.com/rotor-rt/rotor/pubsub"
@@ -38,31 +36,27 @@ func newUsage() *usage {
 	return &usage{ips: map[string]int{}, streams: map[string]int{}, chans: map[string]int{}, bodies: map[string]int{}}
 }
 
-// clientIP returns the address limits count a request under: the trusted
-// proxy header when configured, else the TCP peer.
-func (n *Node) clientIP(r *http.Request) string {
-	if h := n.opts.ClientIPHeader; h != "" {
-		if v := r.Header.Get(h); v != "" {
-			// The last entry is the one the trusted proxy wrote; earlier
-			// ones come from the client and can be forged.
-			if i := strings.LastIndexByte(v, ','); i >= 0 {
-				v = v[i+1:]
-			}
-			return strings.TrimSpace(v)
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+// Limiter applies the per-client and per-IP limits (Options.Limits) and
+// the size of publication data, and counts its refusals by limit. Limits
+// are per node: behind a load balancer each node applies them to what it
+// serves.
+type Limiter struct {
+	limits            Limits
+	maxData           int64
+	channelsPerStream int
+	usage             *usage
+	rates             *rateLimiters
+	metrics           *nodeMetrics
 }
+
+// Limits returns the node's limiter.
+func (n *Node) Limits() *Limiter { return n.limits }
 
 // acquire reserves a stream for client from ip with chans channels, or
 // says which limit refuses it. release must be called once when the stream
 // ends.
-func (n *Node) acquire(ip, client string, chans int) (release func(), bad *refused) {
-	l := n.opts.Limits
+func (n *Limiter) acquire(ip, client string, chans int) (release func(), bad *pubsub.Error) {
+	l := n.limits
 	u := n.usage
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -77,7 +71,7 @@ func (n *Node) acquire(ip, client string, chans int) (release func(), bad *refus
 	}
 	if limit != "" {
 		n.refusedBy(limit)
-		return nil, refuse(http.StatusTooManyRequests, pubsub.Errorf(pubsub.CodeLimitExceeded, "limit exceeded: %s", limit))
+		return nil, pubsub.Errorf(pubsub.CodeLimitExceeded, "limit exceeded: %s", limit)
 	}
 	u.ips[ip]++
 	u.streams[client]++
@@ -94,7 +88,7 @@ func (n *Node) acquire(ip, client string, chans int) (release func(), bad *refus
 	}, nil
 }
 
-// holdIP reserves a connection slot for ip, for a request that is still
+// HoldIP reserves a connection slot for ip, for a request that is still
 // sending its body: a slow body ties up a connection as a stream does, so
 // it counts toward connections_per_ip until it is read, and streams are
 // refused while bodies fill the slots. The body itself is refused only
@@ -103,8 +97,8 @@ func (n *Node) acquire(ip, client string, chans int) (release func(), bad *refus
 // sharing an IP with browsers can still call the API: at worst an IP holds
 // twice the limit, half of it bodies cut by the body timeout. release must
 // be called once.
-func (n *Node) holdIP(ip string) (release func(), bad *refused) {
-	limit := n.opts.Limits.ConnectionsPerIP
+func (n *Limiter) HoldIP(ip string) (release func(), bad *pubsub.Error) {
+	limit := n.limits.ConnectionsPerIP
 	if limit <= 0 {
 		return func() {}, nil
 	}
@@ -113,7 +107,7 @@ func (n *Node) holdIP(ip string) (release func(), bad *refused) {
 	defer u.mu.Unlock()
 	if u.bodies[ip] >= limit {
 		n.refusedBy(limitConnectionsPerIP)
-		return nil, refuse(http.StatusTooManyRequests, pubsub.Errorf(pubsub.CodeLimitExceeded, "limit exceeded: %s", limitConnectionsPerIP))
+		return nil, pubsub.Errorf(pubsub.CodeLimitExceeded, "limit exceeded: %s", limitConnectionsPerIP)
 	}
 	u.ips[ip]++
 	u.bodies[ip]++
@@ -137,6 +131,48 @@ func dec(m map[string]int, k string, by int) {
 }
 
 // refusedBy counts a refusal by a limit.
-func (n *Node) refusedBy(limit string) {
+func (n *Limiter) refusedBy(limit string) {
 	n.metrics.refusals.WithLabelValues(limit).Inc()
+}
+
+// Held returns how many connection slots ip holds on this node: its open
+// streams and polls, and its request bodies still arriving.
+func (n *Limiter) Held(ip string) int {
+	n.usage.mu.Lock()
+	defer n.usage.mu.Unlock()
+	return n.usage.ips[ip]
+}
+
+// checkChannelCount applies limits.channels_per_stream before any grant or
+// channel is looked at, so a long list costs no verification work.
+func (n *Limiter) checkChannelCount(count int) *pubsub.Error {
+	if count <= n.channelsPerStream {
+		return nil
+	}
+	n.refusedBy(limitChannelsPerStream)
+	return &pubsub.Error{Code: pubsub.CodeLimitExceeded, Kind: pubsub.KindBadRequest,
+		Message: fmt.Sprintf("too many channels in one stream (limit %d)", n.channelsPerStream)}
+}
+
+// CheckSize refuses publication data of size bytes when it is over the
+// limit (Options.MaxData), counting the refusal.
+func (n *Limiter) CheckSize(size int) *pubsub.Error {
+	if int64(size) > n.maxData {
+		n.refusedBy(limitMessageSize)
+		return pubsub.Errorf(pubsub.CodeLimitExceeded, "data is larger than %d bytes", n.maxData)
+	}
+	return nil
+}
+
+// MaxData is the largest publication data accepted, in bytes.
+func (n *Limiter) MaxData() int64 { return n.maxData }
+
+// AllowAPI applies limits.api_rate to one request made with key (or
+// another secret of the caller's, like a Pusher app's).
+func (n *Limiter) AllowAPI(key string) *pubsub.Error {
+	if !n.rates.allowAPI(key) {
+		n.refusedBy(limitAPIRate)
+		return pubsub.Errorf(pubsub.CodeTooManyRequests, "too many requests")
+	}
+	return nil
 }

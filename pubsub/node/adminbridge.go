@@ -1,9 +1,8 @@
-package transport
+package node
 
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"sync"
 
 	"github.com/rotor-rt/rotor/pubsub"
@@ -17,20 +16,14 @@ type AdminBridge struct{ n *Node }
 // Admin returns the node's bridge for the admin UI.
 func (n *Node) Admin() *AdminBridge { return &AdminBridge{n: n} }
 
-// ClientIP returns the address a request is counted under by every
-// per-address limit: the http.client_ip_header value set by the trusted
-// proxy when configured, else the TCP peer. The admin login limit takes
-// it from here so both agree on who a client is.
-func (n *Node) ClientIP(r *http.Request) string { return n.clientIP(r) }
-
-func (b *AdminBridge) channel(ctx context.Context, project, channel string) (chanRef, error) {
-	p, _, perr := b.n.lookupProject(ctx, project)
+func (b *AdminBridge) channel(ctx context.Context, project, channel string) (Ref, error) {
+	p, perr := b.n.Project(ctx, project)
 	if perr != nil {
-		return chanRef{}, perr
+		return Ref{}, perr
 	}
 	c, perr := resolve(p, channel)
 	if perr != nil {
-		return chanRef{}, perr
+		return Ref{}, perr
 	}
 	return c, nil
 }
@@ -41,11 +34,11 @@ func (b *AdminBridge) Publish(ctx context.Context, project, channel string, data
 	if err != nil {
 		return pubsub.Position{}, err
 	}
-	data, perr := compactData(data)
+	data, perr := CompactData(data)
 	if perr != nil {
 		return pubsub.Position{}, perr
 	}
-	pos, perr := b.n.publish(ctx, c, data, nil)
+	pos, perr := b.n.Publish(ctx, c, data, nil)
 	if perr != nil {
 		return pubsub.Position{}, perr
 	}
@@ -58,7 +51,7 @@ func (b *AdminBridge) History(ctx context.Context, project, channel string, limi
 	if err != nil {
 		return nil, pubsub.Position{}, err
 	}
-	res, perr := b.n.history(ctx, c, historyParams{Limit: &limit})
+	res, perr := b.n.history(ctx, c, HistoryParams{Limit: &limit})
 	if perr != nil {
 		return nil, pubsub.Position{}, perr
 	}
@@ -88,7 +81,7 @@ const watchBuffer = 256
 // Watch delivers the publications of project's channels in namespaces
 // with watch on, until ctx is done.
 func (b *AdminBridge) Watch(ctx context.Context, project string) (<-chan *pubsub.Publication, error) {
-	if _, _, perr := b.n.lookupProject(ctx, project); perr != nil {
+	if _, perr := b.n.Project(ctx, project); perr != nil {
 		return nil, perr
 	}
 	out := make(chan *pubsub.Publication, watchBuffer)

@@ -1,0 +1,244 @@
+// Package node is the runtime of one Rotor server: sessions and grants,
+// channel resolution and namespace rules, stream lifecycle and recovery,
+// presence tracking and leave grace, leaves for clients of dead nodes,
+// limits, control messages between nodes, metrics, and every operation
+// the client protocol, the server API and the admin UI offer. Each
+// operation returns a *pubsub.Error; the HTTP edge (package transport)
+// decodes requests, calls one operation and encodes its answer. This
+// package never imports net/http: the hooks that speak HTTP are given to
+// it as the small interfaces it declares (Authorizer, PublishHook,
+// EventSink), and a stream writes to a Sink.
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub"
+)
+
+// ProjectStore is where the node finds projects: the SQLite store or the
+// config file's read-only structure.
+type ProjectStore interface {
+	Project(ctx context.Context, id string) (*admin.Project, error)
+	Projects(ctx context.Context) ([]admin.Project, error)
+}
+
+// Options configure a Node. Zero values mean the documented defaults.
+type Options struct {
+	// NodeID names this node in `info`; "" means a random id.
+	NodeID string
+	// Version is reported by `info`.
+	Version  string
+	Engine   pubsub.Engine
+	Projects ProjectStore
+	Logger   *slog.Logger
+	// QueueBytes bounds each stream's outgoing queue; 0 means 1 MiB.
+	QueueBytes int
+	// ChannelsPerStream bounds the channels of one stream; 0 means 128.
+	ChannelsPerStream int
+	// MaxData bounds publication data, in bytes; 0 means 64 KiB.
+	MaxData int64
+	// SessionTTL is the lifetime of a session whose token has no exp; 0
+	// means 24h.
+	SessionTTL time.Duration
+	// LeaveGrace delays leave after a client's last stream closes; 0 means
+	// 5s.
+	LeaveGrace time.Duration
+	// PresenceTTL is how long presence outlives a dead node; 0 means 60s.
+	PresenceTTL time.Duration
+	// AdminAPIKey, when set, acts on every project in the server API.
+	AdminAPIKey string
+	// Authorizer, PublishHook and Events are the app's hooks
+	// (docs/protocol.md, Private channels and Hooks). Authorizer and
+	// PublishHook are required; nil Events reports no events.
+	Authorizer  Authorizer
+	PublishHook PublishHook
+	Events      EventSink
+	// EventsNeedURL skips, before Events is called, the events of projects
+	// with no events_hook_url: the HTTP dispatcher would drop them anyway.
+	EventsNeedURL bool
+	// HookTimeout bounds auth_url and publish hook calls; 0 means 3s.
+	HookTimeout time.Duration
+	// Limits are per-client rate and size limits.
+	Limits Limits
+	// IdempotencyWindow is how long a publish's idempotency key is
+	// remembered; 0 means pubsub.DefaultIdempotencyWindow.
+	IdempotencyWindow time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Limits are configurable per-client limits; 0 means the default.
+type Limits struct {
+	// CommandRate is /command commands per second per client (default 50),
+	// with CommandBurst (default 100).
+	CommandRate  float64
+	CommandBurst int
+	// APIRate is server API requests per second per API key; 0 = no limit.
+	APIRate float64
+	// PublishRate is client publications per second per client; 0 = no
+	// limit.
+	PublishRate float64
+	// ConnectionsPerIP, StreamsPerClient and ChannelsPerClient bound what
+	// open streams and polls hold on this node; ConnectionsPerIP also
+	// counts request bodies still arriving (see HoldIP). 0 = no limit.
+	ConnectionsPerIP  int
+	StreamsPerClient  int
+	ChannelsPerClient int
+}
+
+func (o *Options) setDefaults() {
+	if o.NodeID == "" {
+		o.NodeID = randomID(8)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.QueueBytes <= 0 {
+		o.QueueBytes = pubsub.DefaultQueueBytes
+	}
+	if o.ChannelsPerStream <= 0 {
+		o.ChannelsPerStream = 128
+	}
+	if o.MaxData <= 0 {
+		o.MaxData = 64 << 10
+	}
+	if o.SessionTTL <= 0 {
+		o.SessionTTL = 24 * time.Hour
+	}
+	if o.LeaveGrace <= 0 {
+		o.LeaveGrace = 5 * time.Second
+	}
+	if o.PresenceTTL <= 0 {
+		o.PresenceTTL = 60 * time.Second
+	}
+	if o.HookTimeout <= 0 {
+		o.HookTimeout = 3 * time.Second
+	}
+	if o.Limits.CommandRate <= 0 {
+		o.Limits.CommandRate = 50
+	}
+	if o.Limits.CommandBurst <= 0 {
+		o.Limits.CommandBurst = 100
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Node is one Rotor server's runtime: it owns the hub and drives the
+// engine. Create it with New, then Start it.
+type Node struct {
+	opts   Options
+	engine pubsub.Engine
+	hub    *pubsub.Hub
+	log    *slog.Logger
+
+	sessions *sessions
+	limits   *Limiter
+	events   *events
+	cluster  *cluster
+	// baseCtx outlives requests: streams whose request has returned
+	// (hijacked SSE) use it. It ends when the node stops.
+	baseCtx  context.Context
+	metrics  *nodeMetrics
+	keys     *apiKeyIndex
+	presence *presenceTracker
+	ghosts   *ghostReaper
+
+	// streams counts open streams (OpenStream to Close), so shutdown can
+	// wait for them to send their disconnect.
+	streams sync.WaitGroup
+}
+
+// New returns a node. It does nothing until Start.
+func New(opts Options) (*Node, error) {
+	if opts.Engine == nil {
+		return nil, errors.New("node: Options.Engine is required")
+	}
+	if opts.Projects == nil {
+		return nil, errors.New("node: Options.Projects is required")
+	}
+	if opts.Authorizer == nil || opts.PublishHook == nil {
+		return nil, errors.New("node: Options.Authorizer and Options.PublishHook are required")
+	}
+	opts.setDefaults()
+	n := &Node{
+		opts:   opts,
+		engine: opts.Engine,
+		hub:    pubsub.NewHub(opts.Engine),
+		log:    opts.Logger.With("component", "node", "node", opts.NodeID),
+	}
+	n.keys = newAPIKeyIndex(opts.Projects)
+	n.baseCtx = context.Background()
+	n.metrics = newNodeMetrics()
+	n.sessions = &sessions{
+		engine: n.engine, tokens: newTokenCache(), authorizer: opts.Authorizer, metrics: n.metrics,
+		log: n.log, now: opts.Now, ttl: opts.SessionTTL, hookTimeout: opts.HookTimeout,
+	}
+	n.limits = &Limiter{
+		limits: opts.Limits, maxData: opts.MaxData, channelsPerStream: opts.ChannelsPerStream,
+		usage: newUsage(), rates: newRateLimiters(opts.Limits), metrics: n.metrics,
+	}
+	n.events = &events{sink: opts.Events, needURL: opts.EventsNeedURL, now: opts.Now, projects: opts.Projects, ctx: n.baseCtx}
+	n.cluster = &cluster{engine: n.engine, hub: n.hub, log: n.log, nodeID: opts.NodeID, version: opts.Version}
+	n.presence = newPresenceTracker(n.engine, n.log, opts.PresenceTTL, opts.LeaveGrace, n.events.emit)
+	n.ghosts = newGhostReaper(n.engine, n.hub, opts.Projects, n.log, n.cluster.isReporter, n.events.emit)
+	n.hub.OnOccupancy(n.events.occupancy)
+	return n, nil
+}
+
+// ID returns the node's id, as `info` reports it.
+func (n *Node) ID() string { return n.opts.NodeID }
+
+// Hub returns the node's hub.
+func (n *Node) Hub() *pubsub.Hub { return n.hub }
+
+// Start starts the engine and the node's background work; both stop when
+// ctx is done.
+func (n *Node) Start(ctx context.Context) error {
+	n.cluster.started = n.opts.Now()
+	n.baseCtx, n.events.ctx = ctx, ctx
+	if err := n.engine.Start(ctx, engineHandler{n}); err != nil {
+		return fmt.Errorf("start engine: %w", err)
+	}
+	go n.presence.run(ctx, n.ghosts.sweep)
+	go n.limits.rates.run(ctx)
+	go n.cluster.run(ctx)
+	return nil
+}
+
+// Shutdown sends every stream `disconnect` reason (3001 on
+// shutdown, docs/configuration.md: rotor serve) and waits, until ctx is
+// done, for every stream to be closed after writing it.
+func (n *Node) Shutdown(ctx context.Context, reason *pubsub.Disconnect) error {
+	n.hub.Shutdown(reason)
+	done := make(chan struct{})
+	go func() {
+		n.streams.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("streams still open at shutdown: %w", ctx.Err())
+	}
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// randomID returns a random id of n bytes of entropy, lower-case base32.
+func randomID(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+).
+	return idEncoding.EncodeToString(b)
+}
