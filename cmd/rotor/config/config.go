@@ -83,6 +83,11 @@ type Engine struct {
 	// Rotor installations can share one Redis. Default "rotor"; no braces
 	// or spaces. Every node of one installation must use the same.
 	Prefix string `koanf:"prefix"`
+	// Timeout bounds dialing Redis and each read and write (the URL's
+	// dial_timeout, read_timeout and write_timeout win where set), so a
+	// call fails with 112 instead of hanging when Redis is away; an engine
+	// call takes at most three times it. Default 1s; must be positive.
+	Timeout time.Duration `koanf:"timeout"`
 }
 
 // Engine types.
@@ -305,7 +310,7 @@ func Default() *Config {
 			ShutdownTimeout: 10 * time.Second,
 			BodyTimeout:     10 * time.Second,
 		},
-		Engine:    Engine{Type: EngineMemory, Prefix: redis.DefaultPrefix},
+		Engine:    Engine{Type: EngineMemory, Prefix: redis.DefaultPrefix, Timeout: redis.DefaultTimeout},
 		Structure: Structure{Store: StoreSQLite, SQLitePath: "rotor.db"},
 		Client: Client{
 			LeaveGrace:  5 * time.Second,
