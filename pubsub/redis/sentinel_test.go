@@ -286,4 +286,3 @@ func containsLine(s, line string) bool {
 	}
 	return false
 }
-
