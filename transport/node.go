@@ -325,6 +325,13 @@ func (n *Node) HandleReconnect() {
 	n.hub.Resync()
 }
 
+// HandleResync implements pubsub.KeyResyncer: the streams holding keys
+// check their channels against history.
+func (n *Node) HandleResync(keys []string) {
+	n.log.Info("engine moved channels: their streams resync from history", "channels", len(keys))
+	n.hub.ResyncKeys(keys...)
+}
+
 // HandleControl implements pubsub.Handler.
 func (n *Node) HandleControl(data []byte) {
 	var c control

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/rotor-rt/rotor/pubsub"
 )
 
 // A Cluster slot that moves to another master (resharding, a failover)
@@ -12,7 +14,8 @@ import (
 // subscriptions by sending SUNSUBSCRIBE on its own, and go-redis does not
 // follow. slotMoved notices, and follow subscribes the keys again on the
 // master that owns them now, then has the node resync from history what
-// was published while they were nowhere.
+// was published while they were nowhere: the streams holding those keys
+// when the Handler is a pubsub.KeyResyncer, every stream otherwise.
 
 // slotMoved is called by sh's reader for a sunsubscribe of topic. A topic
 // still subscribed on sh was not unsubscribed by this node (Unsubscribe
@@ -49,20 +52,24 @@ func (s *subscriber) follow() {
 		}
 		ctx := s.ctx
 		s.mu.Unlock()
-		if n := s.resubscribeMoved(ctx, batch); n > 0 {
-			s.e.log.Info("cluster slot moved: channels resubscribed on their new master, streams resync from history", "channels", n)
-			s.h.HandleReconnect()
+		if keys := s.resubscribeMoved(ctx, batch); len(keys) > 0 {
+			s.e.log.Info("cluster slot moved: channels resubscribed on their new master, streams resync from history", "channels", len(keys))
+			if kr, ok := s.h.(pubsub.KeyResyncer); ok {
+				kr.HandleResync(keys)
+			} else {
+				s.h.HandleReconnect()
+			}
 		}
 	}
 }
 
 // resubscribeMoved waits, a bounded time, for the Cluster's slot map to
 // name other masters for the batch's keys, moves them to those masters'
-// shards and subscribes them there. It returns how many keys moved.
-func (s *subscriber) resubscribeMoved(ctx context.Context, batch map[string]*shard) int {
+// shards and subscribes them there. It returns the keys that moved.
+func (s *subscriber) resubscribeMoved(ctx context.Context, batch map[string]*shard) []string {
 	cc, ok := s.e.rdb.(*goredis.ClusterClient)
 	if !ok {
-		return 0
+		return nil
 	}
 	// The node that told us may know before the others: reload the slot
 	// map until it agrees the slots left, or give up waiting and trust it.
@@ -70,7 +77,7 @@ func (s *subscriber) resubscribeMoved(ctx context.Context, batch map[string]*sha
 	for attempt := 0; ; attempt++ {
 		cc.ReloadState(ctx)
 		if !sleep(ctx, backoff(attempt, s.e.opts.Timeout)) {
-			return 0
+			return nil
 		}
 		if s.slotMapMoved(ctx, cc, batch) || time.Now().After(deadline) {
 			break
@@ -79,7 +86,7 @@ func (s *subscriber) resubscribeMoved(ctx context.Context, batch map[string]*sha
 
 	s.mu.Lock()
 	groups := make(map[*shard][]string)
-	moved := 0
+	var moved []string
 	for key, old := range batch {
 		if s.stopped || s.keys[key] != old {
 			continue // unsubscribed meanwhile
@@ -95,7 +102,7 @@ func (s *subscriber) resubscribeMoved(ctx context.Context, batch map[string]*sha
 		s.keys[key] = sh
 		sh.count++
 		groups[sh] = append(groups[sh], s.e.keys.topic(key))
-		moved++
+		moved = append(moved, key)
 		if old.count == 0 && s.shards[old.addr] == old && old != sh {
 			delete(s.shards, old.addr)
 			old.close()
