@@ -83,11 +83,11 @@ func TestReadyzAnswersFastWhenRedisFreezes(t *testing.T) {
 	}
 	waitFor(http.StatusOK)
 
-	srv.Pause()
+	srv.Freeze()
 	resumed := false
 	defer func() {
 		if !resumed {
-			srv.Resume()
+			srv.Thaw()
 		}
 	}()
 	noticed := waitFor(http.StatusServiceUnavailable)
@@ -98,7 +98,7 @@ func TestReadyzAnswersFastWhenRedisFreezes(t *testing.T) {
 			t.Fatalf("/readyz %d while Redis is frozen", code)
 		}
 	}
-	srv.Resume()
+	srv.Thaw()
 	resumed = true
 	back := waitFor(http.StatusOK)
 

@@ -17,17 +17,20 @@ import goredis "github.com/redis/go-redis/v9"
 // caller starts a new epoch. A restart with persistence changes the id but
 // leaves no previous one, so it keeps epochs; so does a slot migrated
 // between Cluster masters that were never promoted.
+//
+// current_epoch returns the epoch (or nil) and this master's replication
+// id, which the caller records in the meta as 'r'.
 const luaEpoch = `
-local repl = redis.call('info', 'replication')
-local replid = string.match(repl, 'master_replid:(%x+)')
-local promoted = string.match(repl, 'master_replid2:(%x+)') ~= string.rep('0', 40)
 local function current_epoch(meta, history)
+  local repl = redis.call('info', 'replication')
+  local replid = string.match(repl, 'master_replid:(%x+)')
   local epoch = redis.call('hget', meta, 'e')
-  if epoch and promoted and redis.call('hget', meta, 'r') ~= replid then
+  if epoch and string.match(repl, 'master_replid2:(%x+)') ~= string.rep('0', 40)
+      and redis.call('hget', meta, 'r') ~= replid then
     redis.call('del', meta, history)
-    return nil
+    epoch = nil
   end
-  return epoch
+  return epoch, replid
 end
 `
 
@@ -35,14 +38,26 @@ end
 // expire, publish), so history and live delivery never disagree. The epoch is created once, with the caller's random
 // value, when the meta is missing — first publication, expiry, data loss
 // such as FLUSHALL, or a failover since the last write (luaEpoch) — and
-// stale history is dropped with it so stream
-// ids stay increasing.
+// stale history is dropped with it so stream ids stay increasing.
 //
-// KEYS: meta, history. ARGV: topic, data, info ("" for none), history
-// size, history TTL ms, meta TTL ms, new epoch,
-// publish command ("publish" or "spublish").
+// With a third key, the idempotency key, a publication already made with
+// it is answered from the key and nothing is appended or published; else
+// the key remembers "offset:epoch" for the idempotency window. Checking it
+// here, not before the script, is what makes a retry after a lost reply
+// safe: two publishes with one key can never both append.
+//
+// KEYS: meta, history[, idempotency key]. ARGV: topic, data, info ("" for
+// none), history size, history TTL ms, meta TTL ms, new epoch, publish
+// command ("publish" or "spublish"), idempotency window ms.
 var publishScript = goredis.NewScript(luaEpoch + `
-local epoch = current_epoch(KEYS[1], KEYS[2])
+if KEYS[3] then
+  local prev = redis.call('get', KEYS[3])
+  if prev then
+    local o, e = string.match(prev, '^(%d+):(.*)$')
+    return {tonumber(o), e}
+  end
+end
+local epoch, replid = current_epoch(KEYS[1], KEYS[2])
 if not epoch then
   epoch = ARGV[7]
   redis.call('hset', KEYS[1], 'e', epoch)
@@ -63,6 +78,9 @@ if ARGV[3] ~= '' then
   msg = msg .. ',"i":' .. ARGV[3]
 end
 redis.call(ARGV[8], ARGV[1], msg .. '}')
+if KEYS[3] then
+  redis.call('set', KEYS[3], offset .. ':' .. epoch, 'px', ARGV[9])
+end
 return {offset, epoch}
 `)
 
@@ -74,7 +92,7 @@ return {offset, epoch}
 // ("xrange", "xrevrange", or "" for none), start id, end id, count (<0:
 // all).
 var historyScript = goredis.NewScript(luaEpoch + `
-local epoch = current_epoch(KEYS[1], KEYS[2])
+local epoch, replid = current_epoch(KEYS[1], KEYS[2])
 if not epoch then
   epoch = ARGV[1]
   redis.call('hset', KEYS[1], 'e', epoch, 'o', 0, 'r', replid)

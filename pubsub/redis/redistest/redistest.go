@@ -96,21 +96,23 @@ func (s *Server) Kill() {
 	s.cmd = nil
 }
 
-// Pause freezes the server with SIGSTOP: its connections stay open and
-// nothing answers, as with a hung host. Resume undoes it.
-func (s *Server) Pause() { s.signal(syscall.SIGSTOP) }
+// Freeze stops the server with SIGSTOP: connections stay open and
+// commands queue unanswered until Thaw, as with a Redis stalled by a long
+// fork, swap or a VM pause. Commands a client gave up on still run then.
+func (s *Server) Freeze() { s.signal(syscall.SIGSTOP) }
 
-// Resume continues a server frozen by Pause (SIGCONT).
-func (s *Server) Resume() { s.signal(syscall.SIGCONT) }
+// Thaw resumes a frozen server with SIGCONT.
+func (s *Server) Thaw() { s.signal(syscall.SIGCONT) }
 
 func (s *Server) signal(sig os.Signal) {
+	s.t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd == nil {
-		return
+		s.t.Fatalf("redistest: %v: server not running", sig)
 	}
 	if err := s.cmd.Process.Signal(sig); err != nil {
-		s.t.Errorf("redistest: signal %v: %v", sig, err)
+		s.t.Fatalf("redistest: %v: %v", sig, err)
 	}
 }
 
