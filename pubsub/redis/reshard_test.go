@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -78,7 +79,8 @@ func hooked(t *testing.T, url, prefix string) (*Engine, *redirects) {
 // IMPORTING/MIGRATING, MIGRATE, SETSLOT NODE, as redis-cli --cluster
 // reshard does) while one engine publishes and reads history without
 // pause and another is subscribed. Publishing follows TRYAGAIN, ASK and
-// MOVED; history holds every acknowledged publication, in one epoch; the
+// MOVED and never fails; history holds every acknowledged publication, in
+// one epoch; the
 // subscriber notices the sunsubscribe Redis sends when a slot leaves,
 // resubscribes on the new owner, asks for a resync from history, and
 // delivers in order throughout.
@@ -139,6 +141,8 @@ func TestClusterReshard(t *testing.T) {
 	log := newPubLog()
 	var stop atomic.Bool
 	var histErrs, histOK atomic.Int64
+	var errMu sync.Mutex
+	pubErrs := map[string]int{} // the Redis error word of failed publishes
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
@@ -147,6 +151,11 @@ func TestClusterReshard(t *testing.T) {
 			key := keys[n%len(keys)]
 			pos, err := pubE.Publish(ctx, key, data(n), opts)
 			log.record(key, n, pos, err)
+			if err != nil {
+				errMu.Lock()
+				pubErrs[errKind(err)]++
+				errMu.Unlock()
+			}
 			time.Sleep(2 * time.Millisecond)
 		}
 	}()
@@ -316,6 +325,22 @@ func TestClusterReshard(t *testing.T) {
 	for _, f := range log.failed {
 		failed += len(f)
 	}
-	t.Logf("%d slots moved in %s; %d publications acknowledged, %d failed (retried by go-redis until it gave up); %d history reads, %d failed; redirects %v; gaps in live delivery %d, resyncs asked %v",
-		len(moved), reshard.Round(time.Millisecond), log.count(), failed, histOK.Load(), histErrs.Load(), pubRedirects, gaps, rec.resyncSnapshot())
+	errMu.Lock()
+	defer errMu.Unlock()
+	if failed > 0 || histErrs.Load() > 0 {
+		t.Errorf("%d publishes failed %v and %d history reads: the redirect budget should outlast a channel half moved", failed, pubErrs, histErrs.Load())
+	}
+	t.Logf("%d slots moved in %s; %d publications acknowledged, %d failed %v; %d history reads, %d failed; redirects %v; gaps in live delivery %d, resyncs asked %v",
+		len(moved), reshard.Round(time.Millisecond), log.count(), failed, pubErrs, histOK.Load(), histErrs.Load(), pubRedirects, gaps, rec.resyncSnapshot())
+}
+
+// errKind is the first word of the Redis error inside a wrapped engine
+// error ("TRYAGAIN", "ASK", …), or the whole message.
+func errKind(err error) string {
+	var rerr goredis.Error
+	if errors.As(err, &rerr) {
+		kind, _, _ := strings.Cut(rerr.Error(), " ")
+		return kind
+	}
+	return err.Error()
 }
