@@ -286,3 +286,85 @@ func containsLine(s, line string) bool {
 	}
 	return false
 }
+
+// TestPromotedReplicaLostWrites makes the loss TestSentinelFailover could
+// not provoke on loopback: the replica is frozen and cut off while the
+// master acknowledges (and delivers) publications 11–15, the master dies, and
+// the replica, thawed, is promoted (REPLICAOF NO ONE) with 1–10 only. The
+// channel must not continue its epoch at offset 11, which a subscriber
+// that got the lost 11 would drop as a duplicate: it starts a new epoch,
+// for history reads and publishes alike.
+func TestPromotedReplicaLostWrites(t *testing.T) {
+	t.Parallel()
+	master := startServer(t)
+	replica := redistest.StartReplica(t, master)
+	ctx := t.Context()
+	rc := goredis.NewClient(&goredis.Options{Addr: replica.Addr(), Protocol: 2})
+	defer rc.Close()
+	within(t, 10*time.Second, "replica in sync", func() bool {
+		info, err := rc.Info(ctx, "replication").Result()
+		return err == nil && containsLine(info, "master_link_status:up")
+	})
+	prefix := fmt.Sprintf("t%d", prefixSeq.Add(1))
+	onMaster, rec := startEngine(t, master.URL(), prefix)
+	const key = "p|lost"
+	if err := onMaster.Subscribe(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	opts := pubsub.PublishOptions{HistorySize: 100, HistoryTTL: time.Minute}
+	var epoch string
+	for n := 1; n <= 10; n++ {
+		pos, err := onMaster.Publish(ctx, key, data(n), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		epoch = pos.Epoch
+	}
+	within(t, 10*time.Second, "1-10 on the replica", func() bool {
+		n, err := rc.XLen(ctx, onMaster.keys.history(key)).Result()
+		return err == nil && n == 10
+	})
+	// Frozen, the replica cannot reconnect once the master drops it, so
+	// 11-15 stay in the master's backlog. (Killing the master alone loses
+	// nothing on loopback: the kernel still delivers what it had sent.)
+	replica.Freeze()
+	if _, err := master.Do("CLIENT", "KILL", "TYPE", "replica"); err != nil {
+		t.Fatal(err)
+	}
+	for n := 11; n <= 15; n++ {
+		if _, err := onMaster.Publish(ctx, key, data(n), opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	within(t, 10*time.Second, "11-15 delivered", func() bool { return rec.pubCount(key) == 15 })
+	master.Kill()
+	replica.Thaw()
+	if err := rc.SlaveOf(ctx, "NO", "ONE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := rc.XLen(ctx, onMaster.keys.history(key)).Result(); err != nil || n != 10 {
+		t.Fatalf("the promoted replica holds %d publications (%v), want the 10 it had", n, err)
+	}
+
+	onReplica, _ := startEngine(t, replica.URL(), prefix)
+	res, err := onReplica.History(ctx, key, pubsub.HistoryRequest{Limit: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Position.Epoch == epoch || res.Position.Offset != 0 || len(res.Publications) != 0 {
+		t.Fatalf("history on the promoted replica: %+v with %d publications, want a new epoch (not %s) at offset 0",
+			res.Position, len(res.Publications), epoch)
+	}
+	pos, err := onReplica.Publish(ctx, key, data(16), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pos != (pubsub.Position{Epoch: res.Position.Epoch, Offset: 1}) {
+		t.Fatalf("publish on the promoted replica at %+v, want %s:1", pos, res.Position.Epoch)
+	}
+	// Later publications stay in that epoch: the meta now carries the new
+	// master's replication id.
+	if pos, err := onReplica.Publish(ctx, key, data(17), opts); err != nil || pos.Offset != 2 || pos.Epoch != res.Position.Epoch {
+		t.Fatalf("second publish: %+v, %v", pos, err)
+	}
+}
