@@ -339,7 +339,7 @@ func TestPromotedReplicaLostWrites(t *testing.T) {
 	within(t, 10*time.Second, "11-15 delivered", func() bool { return rec.pubCount(key) == 15 })
 	master.Kill()
 	replica.Thaw()
-	if err := rc.SlaveOf(ctx, "NO", "ONE").Err(); err != nil {
+	if err := rc.ReplicaOf(ctx, "NO", "ONE").Err(); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := rc.XLen(ctx, onMaster.keys.history(key)).Result(); err != nil || n != 10 {
