@@ -42,6 +42,14 @@ type Handler interface {
 	HandleReconnect()
 }
 
+// KeyResyncer is an optional Handler capability: the engine may have
+// missed deliveries for keys only (a Cluster slot moved to another
+// master), and the streams holding them must recover from history. An
+// engine calls HandleReconnect instead when the Handler lacks it.
+type KeyResyncer interface {
+	HandleResync(keys []string)
+}
+
 // PublishOptions says how a channel keeps history.
 type PublishOptions struct {
 	// HistorySize is how many publications to keep; 0 keeps none (the

@@ -291,6 +291,26 @@ func (h *Hub) Resync() {
 	}
 }
 
+// ResyncKeys is Resync for the streams that hold one of keys (the engine
+// may have missed deliveries for those only, e.g. after a Cluster slot
+// moved).
+func (h *Hub) ResyncKeys(keys ...string) {
+	marked := make(map[*Stream]struct{})
+	for _, key := range keys {
+		sh := h.shardOf(key)
+		sh.mu.RLock()
+		if cs := sh.chans[key]; cs != nil {
+			for _, e := range cs.subs {
+				marked[e.s] = struct{}{}
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	for s := range marked {
+		s.markResync()
+	}
+}
+
 func (h *Hub) snapshot() []*Stream {
 	h.mu.Lock()
 	defer h.mu.Unlock()

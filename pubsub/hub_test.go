@@ -150,6 +150,13 @@ func TestHubUserOperations(t *testing.T) {
 	if other.Reason() != nil || u2.Reason() != nil {
 		t.Fatal("a stream of another user or project was ended")
 	}
+	h.ResyncKeys("p|y", "p|absent")
+	if _, resync, _ := u2.Take(nil); !resync {
+		t.Fatal("resync of p|y not flagged on its stream")
+	}
+	if _, resync, _ := other.Take(nil); resync {
+		t.Fatal("resync of p|y flagged on a stream without it")
+	}
 	h.Resync()
 	if _, resync, _ := u2.Take(nil); !resync {
 		t.Fatal("resync not flagged")

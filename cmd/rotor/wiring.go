@@ -33,7 +33,10 @@ func newEngine(cfg *config.Config, log *slog.Logger) (pubsub.Engine, error) {
 	case config.EngineMemory:
 		return memory.New(memory.Options{}), nil
 	case config.EngineRedis:
-		e, err := redis.New(redis.Options{URL: cfg.Engine.RedisURL, Prefix: cfg.Engine.Prefix, Logger: log.With("component", "redis")})
+		e, err := redis.New(redis.Options{
+			URL: cfg.Engine.RedisURL, Prefix: cfg.Engine.Prefix, Timeout: cfg.Engine.Timeout,
+			Logger: log.With("component", "redis"),
+		})
 		if err != nil {
 			return nil, fmt.Errorf("redis engine: %w", err)
 		}

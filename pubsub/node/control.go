@@ -34,6 +34,7 @@ const (
 type engineHandler struct{ n *Node }
 
 var _ pubsub.Handler = engineHandler{}
+var _ pubsub.KeyResyncer = engineHandler{}
 
 // HandlePublication implements pubsub.Handler.
 func (h engineHandler) HandlePublication(key string, pub *pubsub.Publication) {
@@ -66,6 +67,13 @@ func (h engineHandler) HandleReconnect() {
 	n := h.n
 	n.log.Info("engine reconnected: streams resync from history")
 	n.hub.Resync()
+}
+
+// HandleResync implements pubsub.KeyResyncer: the streams holding keys
+// check their channels against history (a Cluster slot moved).
+func (h engineHandler) HandleResync(keys []string) {
+	h.n.log.Info("engine moved channels: their streams resync from history", "channels", len(keys))
+	h.n.hub.ResyncKeys(keys...)
 }
 
 // HandleControl implements pubsub.Handler.

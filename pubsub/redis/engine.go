@@ -21,11 +21,12 @@ import (
 )
 
 var (
-	_ pubsub.Engine               = (*Engine)(nil)
-	_ pubsub.HealthChecker        = (*Engine)(nil)
-	_ pubsub.NodeDirectory        = (*Engine)(nil)
-	_ pubsub.ChannelLister        = (*Engine)(nil)
-	_ pubsub.ChannelCountReporter = (*Engine)(nil)
+	_ pubsub.Engine                  = (*Engine)(nil)
+	_ pubsub.HealthChecker           = (*Engine)(nil)
+	_ interface{ Readiness() error } = (*Engine)(nil)
+	_ pubsub.NodeDirectory           = (*Engine)(nil)
+	_ pubsub.ChannelLister           = (*Engine)(nil)
+	_ pubsub.ChannelCountReporter    = (*Engine)(nil)
 )
 
 // Defaults for Options' zero values.
@@ -63,11 +64,14 @@ type Options struct {
 	// Logger receives connection state changes; nil means slog.Default()
 	// with component=redis.
 	Logger *slog.Logger
-	// Timeout bounds dialing, each read and each write; 0 means 1s. It is
-	// what makes calls fail fast with ErrEngineDown when Redis is away.
+	// Timeout bounds dialing, each read and each write; 0 means
+	// DefaultTimeout (1s). It is what makes calls fail fast with
+	// ErrEngineDown when Redis is away: an engine call takes at most three
+	// times the longest of it and the URL's own timeouts.
 	Timeout time.Duration
-	// PingInterval is how often an idle pub/sub connection is checked; 0
-	// means 2s. A connection that misses a pong is replaced.
+	// PingInterval is how often an idle pub/sub connection is checked,
+	// and how often Redis is pinged for Readiness; 0 means 2s. A
+	// connection that misses a pong is replaced.
 	PingInterval time.Duration
 	// MetaTTL is the shortest life of a stream's meta after its last
 	// publication; 0 means 5m. Meta outliving history lets a client tell
@@ -90,6 +94,7 @@ type Engine struct {
 	startMu sync.Mutex
 	started bool
 	subs    *subscriber
+	health  health
 }
 
 // New connects to Redis (lazily: it does not fail when Redis is down) and
@@ -155,6 +160,9 @@ func (e *Engine) Start(ctx context.Context, h pubsub.Handler) error {
 		return err
 	}
 	e.started = true
+	// Start's subscription proved Redis answers; the loop keeps it known.
+	e.ping(ctx)
+	go e.pingLoop(ctx)
 	return nil
 }
 
@@ -168,7 +176,9 @@ func (e *Engine) Close() error {
 	return nil
 }
 
-// Ready reports whether Redis answers and the pub/sub connection is up.
+// Ready asks Redis now whether it answers (within Timeout, and ctx), and
+// reports whether the pub/sub connections are up. Probes that must answer
+// at once use Readiness.
 func (e *Engine) Ready(ctx context.Context) error {
 	ctx, cancel := e.opCtx(ctx)
 	defer cancel()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -59,6 +60,7 @@ type recorder struct {
 	leaves     map[string][]string
 	control    []string
 	reconnects int
+	resyncs    map[string]int // keys HandleResync named, with counts
 	// inflight counts concurrent calls per key: the Handler contract
 	// serialises calls for one key; keys on different Cluster shards
 	// arrive from different readers and may overlap.
@@ -108,6 +110,30 @@ func (r *recorder) HandleReconnect() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.reconnects++
+}
+
+// HandleResync records keys the engine asked to resync.
+func (r *recorder) HandleResync(keys []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.resyncs == nil {
+		r.resyncs = map[string]int{}
+	}
+	for _, k := range keys {
+		r.resyncs[k]++
+	}
+}
+
+func (r *recorder) resyncCount(key string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.resyncs[key]
+}
+
+func (r *recorder) resyncSnapshot() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.resyncs)
 }
 
 func (r *recorder) pubCount(key string) int {

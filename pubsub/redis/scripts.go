@@ -5,11 +5,40 @@ import goredis "github.com/redis/go-redis/v9"
 // Scripts run with EVALSHA (one command per call), falling back to EVAL
 // when Redis lost its script cache (a restart).
 
+// luaEpoch is shared by the scripts that read or create a channel's epoch.
+// Replication is asynchronous: a replica promoted by a failover (Sentinel,
+// Cluster, REPLICAOF NO ONE) may lack the old master's last acknowledged
+// writes, which subscribers may already have received, and reusing their
+// offsets in the same epoch would make those subscribers drop the new
+// publications as duplicates. The meta keeps the replication id of the
+// master that last wrote it ('r'). A master that was promoted (it has a
+// previous replication id) ends the epoch of meta written under another
+// id: current_epoch then deletes meta and history and returns nil, and the
+// caller starts a new epoch. A restart with persistence changes the id but
+// leaves no previous one, so it keeps epochs; so does a slot migrated
+// between Cluster masters that were never promoted.
+//
+// current_epoch returns the epoch (or nil) and this master's replication
+// id, which the caller records in the meta as 'r'.
+const luaEpoch = `
+local function current_epoch(meta, history)
+  local repl = redis.call('info', 'replication')
+  local replid = string.match(repl, 'master_replid:(%x+)')
+  local epoch = redis.call('hget', meta, 'e')
+  if epoch and string.match(repl, 'master_replid2:(%x+)') ~= string.rep('0', 40)
+      and redis.call('hget', meta, 'r') ~= replid then
+    redis.call('del', meta, history)
+    epoch = nil
+  end
+  return epoch, replid
+end
+`
+
 // publishScript is Publish's one atomic step (offset, append, trim,
 // expire, publish), so history and live delivery never disagree. The epoch is created once, with the caller's random
-// value, when the meta is missing — first publication, expiry, or data
-// loss such as FLUSHALL — and stale history is dropped with it so stream
-// ids stay increasing.
+// value, when the meta is missing — first publication, expiry, data loss
+// such as FLUSHALL, or a failover since the last write (luaEpoch) — and
+// stale history is dropped with it so stream ids stay increasing.
 //
 // With a third key, the idempotency key, a publication already made with
 // it is answered from the key and nothing is appended or published; else
@@ -20,7 +49,7 @@ import goredis "github.com/redis/go-redis/v9"
 // KEYS: meta, history[, idempotency key]. ARGV: topic, data, info ("" for
 // none), history size, history TTL ms, meta TTL ms, new epoch, publish
 // command ("publish" or "spublish"), idempotency window ms.
-var publishScript = goredis.NewScript(`
+var publishScript = goredis.NewScript(luaEpoch + `
 if KEYS[3] then
   local prev = redis.call('get', KEYS[3])
   if prev then
@@ -28,12 +57,13 @@ if KEYS[3] then
     return {tonumber(o), e}
   end
 end
-local epoch = redis.call('hget', KEYS[1], 'e')
+local epoch, replid = current_epoch(KEYS[1], KEYS[2])
 if not epoch then
   epoch = ARGV[7]
   redis.call('hset', KEYS[1], 'e', epoch)
   redis.call('del', KEYS[2])
 end
+redis.call('hset', KEYS[1], 'r', replid)
 local offset = redis.call('hincrby', KEYS[1], 'o', 1)
 redis.call('pexpire', KEYS[1], ARGV[6])
 local size = tonumber(ARGV[4])
@@ -61,11 +91,11 @@ return {offset, epoch}
 // KEYS: meta, history. ARGV: new epoch, meta TTL ms, range command
 // ("xrange", "xrevrange", or "" for none), start id, end id, count (<0:
 // all).
-var historyScript = goredis.NewScript(`
-local epoch = redis.call('hget', KEYS[1], 'e')
+var historyScript = goredis.NewScript(luaEpoch + `
+local epoch, replid = current_epoch(KEYS[1], KEYS[2])
 if not epoch then
   epoch = ARGV[1]
-  redis.call('hset', KEYS[1], 'e', epoch, 'o', 0)
+  redis.call('hset', KEYS[1], 'e', epoch, 'o', 0, 'r', replid)
   redis.call('pexpire', KEYS[1], ARGV[2])
   redis.call('del', KEYS[2])
 end

@@ -213,8 +213,12 @@ func (s *subscriber) read(sh *shard) {
 func (s *subscriber) dispatch(sh *shard, msg any) {
 	switch m := msg.(type) {
 	case *goredis.Subscription:
-		if m.Kind == "subscribe" || m.Kind == "ssubscribe" {
+		switch m.Kind {
+		case "subscribe", "ssubscribe":
 			s.confirmed(m.Channel)
+		case "sunsubscribe":
+			// Unasked when the channel's slot left this master.
+			s.slotMoved(sh, m.Channel)
 		}
 	case *goredis.Message:
 		if m.Channel == s.e.keys.control() {

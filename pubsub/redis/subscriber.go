@@ -32,6 +32,10 @@ type subscriber struct {
 	shards  map[string]*shard // Cluster: master address → shard
 	waiters map[string][]chan struct{}
 	wg      sync.WaitGroup
+	// moved holds keys whose Cluster slot left their shard's master,
+	// waiting for follow (migrate.go), which runs while following.
+	moved     map[string]*shard
+	following bool
 }
 
 func newSubscriber(e *Engine) *subscriber {
@@ -40,6 +44,7 @@ func newSubscriber(e *Engine) *subscriber {
 		keys:    make(map[string]*shard),
 		shards:  make(map[string]*shard),
 		waiters: make(map[string][]chan struct{}),
+		moved:   make(map[string]*shard),
 	}
 }
 

@@ -238,6 +238,12 @@ const (
 	defaultDialerRetries   = 1
 	defaultMinRetryBackoff = 8 * time.Millisecond
 	defaultMaxRetryBackoff = 100 * time.Millisecond
+	// defaultMaxRedirects is a Cluster's budget of MOVED, ASK and TRYAGAIN
+	// follow-ups per command (go-redis's default is 3). While a slot
+	// migrates, a channel's two keys may sit on different masters for a
+	// moment (TRYAGAIN); with the 8–100 ms backoff, 8 tries wait about
+	// half a second for them, well inside the call's bound.
+	defaultMaxRedirects = 8
 )
 
 // knobs points at the fields the engine sets in each of go-redis's three
@@ -288,6 +294,9 @@ func (co *clientOptions) newClient(d defaults) (goredis.UniversalClient, bool, t
 		t := knobs{&o.ClientName, &o.Protocol, &o.DialerRetries, &o.MaxRetries, &o.PoolSize,
 			&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.MinRetryBackoff, &o.MaxRetryBackoff,
 			&o.ContextTimeoutEnabled, &o.DisableIdentity}.apply(d)
+		if o.MaxRedirects == 0 {
+			o.MaxRedirects = defaultMaxRedirects
+		}
 		return goredis.NewClusterClient(o), true, t
 	case co.failover != nil:
 		o := co.failover

@@ -85,6 +85,11 @@ type Engine struct {
 	// Rotor installations can share one Redis. Default "rotor"; no braces
 	// or spaces. Every node of one installation must use the same.
 	Prefix string `koanf:"prefix"`
+	// Timeout bounds dialing Redis and each read and write (the URL's
+	// dial_timeout, read_timeout and write_timeout win where set), so a
+	// call fails with 112 instead of hanging when Redis is away; an engine
+	// call takes at most three times it. Default 1s; must be positive.
+	Timeout time.Duration `koanf:"timeout"`
 	// IdempotencyWindow is how long the server API remembers a publish's
 	// idempotency_key, so that a retry with it publishes nothing. Default
 	// 5m; must be positive.
@@ -314,7 +319,7 @@ func Default() *Config {
 			ShutdownTimeout: 10 * time.Second,
 			BodyTimeout:     10 * time.Second,
 		},
-		Engine:    Engine{Type: EngineMemory, Prefix: redis.DefaultPrefix, IdempotencyWindow: pubsub.DefaultIdempotencyWindow},
+		Engine:    Engine{Type: EngineMemory, Prefix: redis.DefaultPrefix, Timeout: redis.DefaultTimeout, IdempotencyWindow: pubsub.DefaultIdempotencyWindow},
 		Structure: Structure{Store: StoreSQLite, SQLitePath: "rotor.db"},
 		Client: Client{
 			LeaveGrace:  5 * time.Second,

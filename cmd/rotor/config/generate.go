@@ -63,6 +63,7 @@ engine:
   # go-redis options in the query: ?dial_timeout=2s&pool_size=20&client_name=rotor-a
   redis_url: ""
   prefix: rotor             # starts every Redis key and topic; the same on every node
+  timeout: 1s               # bound on each Redis dial, read and write; a call then fails with 112
   idempotency_window: 5m    # how long a publish's idempotency_key is remembered (retries publish nothing)
 
 structure:

@@ -130,6 +130,9 @@ func (c *Config) validateEngine(v *validator) {
 	} else if strings.ContainsAny(c.Engine.Prefix, "{}") || strings.ContainsFunc(c.Engine.Prefix, unicode.IsSpace) {
 		v.bad("engine.prefix", "must not contain braces or spaces, not %q", c.Engine.Prefix)
 	}
+	if c.Engine.Timeout <= 0 {
+		v.bad("engine.timeout", "must be positive, not %s", c.Engine.Timeout)
+	}
 }
 
 func (c *Config) validateStructure(v *validator) {

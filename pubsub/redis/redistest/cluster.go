@@ -114,5 +114,47 @@ func StartSentinel(t testing.TB, master *Server) *Server {
 	return s
 }
 
+// StartReplica starts a server replicating master (`--replicaof`).
+func StartReplica(t testing.TB, master *Server) *Server {
+	t.Helper()
+	return Start(t, "--replicaof", "127.0.0.1", strconv.Itoa(master.port))
+}
+
+// StartSentinels starts n Sentinels watching master as "mymaster" with the
+// given quorum, quick to act: the master is down after 1 s without an
+// answer, and a failover may be retried after 5 s. Their engine URL is
+// SentinelsURL.
+func StartSentinels(t testing.TB, master *Server, n, quorum int) []*Server {
+	t.Helper()
+	var out []*Server
+	for range n {
+		s := &Server{t: t, bin: Binary(t), port: FreePort(t), dir: t.TempDir(), sentinel: true}
+		conf := filepath.Join(s.dir, "sentinel.conf")
+		body := "sentinel monitor mymaster 127.0.0.1 " + strconv.Itoa(master.port) + " " + strconv.Itoa(quorum) + "\n" +
+			"sentinel down-after-milliseconds mymaster 1000\n" +
+			"sentinel failover-timeout mymaster 5000\n"
+		if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+			t.Fatalf("redistest: %v", err)
+		}
+		s.args = []string{conf, "--sentinel"}
+		if err := s.start(); err != nil {
+			t.Fatalf("redistest: sentinel: %v", err)
+		}
+		t.Cleanup(s.Kill)
+		out = append(out, s)
+	}
+	return out
+}
+
+// SentinelsURL is the engine URL that finds "mymaster" through every one
+// of sentinels.
+func SentinelsURL(sentinels []*Server) string {
+	addrs := make([]string, len(sentinels))
+	for i, s := range sentinels {
+		addrs[i] = s.Addr()
+	}
+	return "redis-sentinel://" + strings.Join(addrs, ",") + "/mymaster"
+}
+
 // SentinelURL is the engine URL that finds "mymaster" through s.
 func (s *Server) SentinelURL() string { return "redis-sentinel://" + s.Addr() + "/mymaster" }
