@@ -64,13 +64,14 @@ type chaosReport struct {
 
 type phaseFigures struct {
 	*chaosPhase
-	acked          int
-	errs           map[string]int
-	unrecovered    int
-	recoveredP50   time.Duration
-	recoveredMax   time.Duration
-	notRecovered   int // subscribers with no delivery of a publication sent after the fault
-	sampleRecovery int
+	acked        int
+	errs         map[string]int
+	unrecovered  int
+	recoveredP50 time.Duration
+	recoveredMax time.Duration
+	notRecovered int           // subscribers with no delivery of a publication sent after the fault
+	silence      time.Duration // the longest time one subscriber went without a delivery
+	reconnects   int           // streams and poll series that ended and moved to another node
 }
 
 func (rep *chaosReport) fail(class string, sub int, n int, format string, args ...any) {
@@ -148,7 +149,7 @@ func (r *chaosRun) analyze(final map[string]chaosHistory) *chaosReport {
 		} else {
 			rep.sse++
 		}
-		rep.opens += s.opens
+		rep.opens += len(s.ends)
 		rep.openErrors += s.openErrors
 		rep.deliveries += r.checkSub(rep, s, acks[s.channel], rank, final[s.channel])
 	}
@@ -169,8 +170,18 @@ func (r *chaosRun) analyze(final map[string]chaosHistory) *chaosReport {
 		}
 		var rec []time.Duration
 		for _, s := range r.subs {
+			for _, at := range s.ends {
+				if at >= p.Start && at < p.End {
+					f.reconnects++
+				}
+			}
 			var got time.Duration = -1
+			prev := p.Start
 			for _, ev := range s.events {
+				if !ev.Sub && ev.At >= p.Start && ev.At < p.End {
+					f.silence = max(f.silence, ev.At-prev)
+					prev = ev.At
+				}
 				if ev.Sub && !ev.Recovered && ev.At >= p.Start && ev.At < p.End {
 					f.unrecovered++
 				}
@@ -306,12 +317,12 @@ func (r *chaosRun) checkSub(rep *chaosReport, s *chaosSub, acks []chaosAck, rank
 
 // log writes the figures and failures into the test log.
 func (rep *chaosReport) log(t *testing.T) {
-	t.Logf("chaos: %d subscribers (%d SSE, %d long poll), %d publications acknowledged, %d abandoned at the end, %d failed publish attempts, %d deliveries, %d connections opened, %d refused, %d publications excused by recovered:false",
+	t.Logf("chaos: %d subscribers (%d SSE, %d long poll), %d publications acknowledged, %d abandoned at the end, %d failed publish attempts, %d deliveries, %d reconnections, %d refused, %d publications excused by recovered:false",
 		rep.subs, rep.sse, rep.poll, rep.acked, rep.unacked, rep.pubErrors, rep.deliveries, rep.opens, rep.openErrors, rep.excused)
 	for _, f := range rep.phases {
-		t.Logf("chaos phase %-16s %5.1fs..%5.1fs acked %4d, publish errors %v, recovered:false %d, recovery p50 %s max %s (%d without a delivery)",
-			f.Name, f.Start.Seconds(), f.End.Seconds(), f.acked, f.errs, f.unrecovered,
-			f.recoveredP50.Round(time.Millisecond), f.recoveredMax.Round(time.Millisecond), f.notRecovered)
+		t.Logf("chaos phase %-16s %5.1fs..%5.1fs acked %4d, publish errors %v, reconnections %d, recovered:false %d, recovery p50 %s max %s (%d without a delivery), longest silence %s",
+			f.Name, f.Start.Seconds(), f.End.Seconds(), f.acked, f.errs, f.reconnects, f.unrecovered,
+			fmtDur(f.recoveredP50), fmtDur(f.recoveredMax), f.notRecovered, fmtDur(f.silence))
 	}
 }
 
@@ -354,8 +365,8 @@ func (rep *chaosReport) markdown(r *chaosRun) string {
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), strings.TrimSpace(string(commit)), runtime.Version(),
 		strings.TrimSpace(string(redisV)), runtime.NumCPU(), cfg.Nodes, rep.subs, rep.sse, rep.poll, cfg.Channels, cfg.Rate,
 		cfg.Settle, cfg.Down, cfg.Stop)
-	b.WriteString("| fault | what | acknowledged | failed publish attempts | recovered:false | recovery p50 / max |\n")
-	b.WriteString("|---|---|---|---|---|---|\n")
+	b.WriteString("| fault | what | acknowledged | failed publish attempts | reconnections | recovered:false | recovery p50 / max | longest silence |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|\n")
 	for _, f := range rep.phases {
 		errs := "0"
 		if len(f.errs) > 0 {
@@ -369,10 +380,10 @@ func (rep *chaosReport) markdown(r *chaosRun) string {
 		if f.notRecovered > 0 {
 			rec += fmt.Sprintf(" (%d never)", f.notRecovered)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %s | %d | %s |\n", f.Name, f.What, f.acked, errs, f.unrecovered, rec)
+		fmt.Fprintf(&b, "| %s | %s | %d | %s | %d | %d | %s | %s |\n", f.Name, f.What, f.acked, errs, f.reconnects, f.unrecovered, rec, fmtDur(f.silence))
 	}
 	fmt.Fprintf(&b, "\nTotals: %d publications acknowledged (%d abandoned when the run stopped), %d deliveries, "+
-		"%d stream or poll connections opened and %d refused, %d missed publications excused by a `recovered: false` "+
+		"%d reconnections to another node and %d connections refused, %d missed publications excused by a `recovered: false` "+
 		"that history could not fill.\n\n", rep.acked, rep.unacked, rep.deliveries, rep.opens, rep.openErrors, rep.excused)
 	b.WriteString("| check | subscribers | publications | first example |\n|---|---|---|---|\n")
 	for _, c := range chaosClassOrder {
@@ -400,7 +411,10 @@ func fmtDur(d time.Duration) string {
 // writeChaosSection replaces the text between the chaos markers of the
 // module-relative file name.
 func writeChaosSection(name, section string) error {
-	path := filepath.Join(moduleRoot, name)
+	path := name
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(moduleRoot, name)
+	}
 	old, err := os.ReadFile(path)
 	if err != nil {
 		return err

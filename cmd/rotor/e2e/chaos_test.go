@@ -218,8 +218,10 @@ func (r *chaosRun) faults() {
 	}
 	time.Sleep(cfg.Settle)
 
-	r.phase("rolling-restart", "SIGTERM and restart every node in turn, "+cfg.Roll.String()+" apart")
-	for _, n := range r.nodes {
+	// The rolling restart is one phase per node, so each restart gets its
+	// own recovery figures.
+	for i, n := range r.nodes {
+		r.phase(fmt.Sprintf("rolling-%d", i+1), fmt.Sprintf("rolling restart: SIGTERM node %d, restart it", i+1))
 		n.waitExit(n.terminate())
 		n.restart()
 		time.Sleep(cfg.Roll)
@@ -445,8 +447,8 @@ type chaosSub struct {
 	mu         sync.Mutex
 	events     []chaosEvent
 	lastID     string
-	opens      int // connections opened
-	openErrors int // connections refused (status or dial)
+	ends       []time.Duration // when a stream or a series of polls ended and the subscriber moved on
+	openErrors int             // connections refused (status or dial)
 }
 
 func (s *chaosSub) position() chaosPos {
@@ -470,14 +472,16 @@ func (s *chaosSub) run(ctx context.Context, c *http.Client, node int) {
 		}
 		s.mu.Lock()
 		if opened {
-			s.opens++
+			s.ends = append(s.ends, s.r.now())
 			fails = 0
 		} else {
 			s.openErrors++
 			fails++
 		}
 		s.mu.Unlock()
-		node = (node + 1) % len(s.r.bases)
+		// Another node, picked at random, so the subscribers stay spread
+		// over the nodes fault after fault.
+		node = (node + 1 + rand.N(len(s.r.bases)-1)) % len(s.r.bases)
 		wait := time.Duration(25<<min(fails, 5)) * time.Millisecond
 		time.Sleep(wait/2 + rand.N(wait/2+1))
 	}
