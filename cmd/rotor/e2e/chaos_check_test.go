@@ -69,9 +69,10 @@ type phaseFigures struct {
 	unrecovered  int
 	recoveredP50 time.Duration
 	recoveredMax time.Duration
-	notRecovered int           // subscribers with no delivery of a publication sent after the fault
-	silence      time.Duration // the longest time one subscriber went without a delivery
-	reconnects   int           // streams and poll series that ended and moved to another node
+	notRecovered int            // subscribers with no delivery of a publication sent after the fault
+	silence      time.Duration  // the longest time one subscriber went without a delivery
+	reconnects   int            // streams and poll series that ended and moved to another node
+	ends         map[string]int // connections ended or refused, by why
 }
 
 func (rep *chaosReport) fail(class string, sub int, n int, format string, args ...any) {
@@ -149,13 +150,17 @@ func (r *chaosRun) analyze(final map[string]chaosHistory) *chaosReport {
 		} else {
 			rep.sse++
 		}
-		rep.opens += len(s.ends)
+		for _, e := range s.ends {
+			if !e.Refused {
+				rep.opens++
+			}
+		}
 		rep.openErrors += s.openErrors
 		rep.deliveries += r.checkSub(rep, s, acks[s.channel], rank, final[s.channel])
 	}
 
 	for _, p := range r.phases {
-		f := phaseFigures{chaosPhase: p, errs: map[string]int{}}
+		f := phaseFigures{chaosPhase: p, errs: map[string]int{}, ends: map[string]int{}}
 		for _, as := range acks {
 			for _, a := range as {
 				if a.Acked >= p.Start && a.Acked < p.End {
@@ -170,9 +175,12 @@ func (r *chaosRun) analyze(final map[string]chaosHistory) *chaosReport {
 		}
 		var rec []time.Duration
 		for _, s := range r.subs {
-			for _, at := range s.ends {
-				if at >= p.Start && at < p.End {
-					f.reconnects++
+			for _, e := range s.ends {
+				if e.At >= p.Start && e.At < p.End {
+					f.ends[e.Why]++
+					if !e.Refused {
+						f.reconnects++
+					}
 				}
 			}
 			var got time.Duration = -1
@@ -320,8 +328,8 @@ func (rep *chaosReport) log(t *testing.T) {
 	t.Logf("chaos: %d subscribers (%d SSE, %d long poll), %d publications acknowledged, %d abandoned at the end, %d failed publish attempts, %d deliveries, %d reconnections, %d refused, %d publications excused by recovered:false",
 		rep.subs, rep.sse, rep.poll, rep.acked, rep.unacked, rep.pubErrors, rep.deliveries, rep.opens, rep.openErrors, rep.excused)
 	for _, f := range rep.phases {
-		t.Logf("chaos phase %-16s %5.1fs..%5.1fs acked %4d, publish errors %v, reconnections %d, recovered:false %d, recovery p50 %s max %s (%d without a delivery), longest silence %s",
-			f.Name, f.Start.Seconds(), f.End.Seconds(), f.acked, f.errs, f.reconnects, f.unrecovered,
+		t.Logf("chaos phase %-16s %5.1fs..%5.1fs acked %4d, publish errors %v, connections ended %v, recovered:false %d, recovery p50 %s max %s (%d without a delivery), longest silence %s",
+			f.Name, f.Start.Seconds(), f.End.Seconds(), f.acked, f.errs, f.ends, f.unrecovered,
 			fmtDur(f.recoveredP50), fmtDur(f.recoveredMax), f.notRecovered, fmtDur(f.silence))
 	}
 }
@@ -346,8 +354,8 @@ func (rep *chaosReport) judge(t *testing.T, expected map[string]bool) {
 }
 
 const (
-	chaosBegin = "<!-- chaos:begin -->"
-	chaosEnd   = "<!-- chaos:end -->"
+	chaosMarkBegin = "<!-- chaos:begin -->"
+	chaosMarkEnd   = "<!-- chaos:end -->"
 )
 
 // markdown renders the generated section of docs/scaling.md.
@@ -365,22 +373,15 @@ func (rep *chaosReport) markdown(r *chaosRun) string {
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), strings.TrimSpace(string(commit)), runtime.Version(),
 		strings.TrimSpace(string(redisV)), runtime.NumCPU(), cfg.Nodes, rep.subs, rep.sse, rep.poll, cfg.Channels, cfg.Rate,
 		cfg.Settle, cfg.Down, cfg.Stop)
-	b.WriteString("| fault | what | acknowledged | failed publish attempts | reconnections | recovered:false | recovery p50 / max | longest silence |\n")
+	b.WriteString("| fault | what | acknowledged | failed publish attempts | subscriber connections ended or refused | recovered:false | recovery p50 / max | longest silence |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|\n")
 	for _, f := range rep.phases {
-		errs := "0"
-		if len(f.errs) > 0 {
-			var parts []string
-			for _, k := range slices.Sorted(maps.Keys(f.errs)) {
-				parts = append(parts, fmt.Sprintf("%d %s", f.errs[k], k))
-			}
-			errs = strings.Join(parts, ", ")
-		}
+		errs, ends := countList(f.errs), countList(f.ends)
 		rec := fmt.Sprintf("%s / %s", fmtDur(f.recoveredP50), fmtDur(f.recoveredMax))
 		if f.notRecovered > 0 {
 			rec += fmt.Sprintf(" (%d never)", f.notRecovered)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %s | %d | %d | %s | %s |\n", f.Name, f.What, f.acked, errs, f.reconnects, f.unrecovered, rec, fmtDur(f.silence))
+		fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %d | %s | %s |\n", f.Name, f.What, f.acked, errs, ends, f.unrecovered, rec, fmtDur(f.silence))
 	}
 	fmt.Fprintf(&b, "\nTotals: %d publications acknowledged (%d abandoned when the run stopped), %d deliveries, "+
 		"%d reconnections to another node and %d connections refused, %d missed publications excused by a `recovered: false` "+
@@ -399,6 +400,18 @@ func (rep *chaosReport) markdown(r *chaosRun) string {
 		fmt.Fprintf(&b, "| %s%s | %d | %d | %s |\n", c, note, len(st.subs), st.pubs, strings.ReplaceAll(st.examples[0], "|", "/"))
 	}
 	return b.String()
+}
+
+// countList renders counts by kind as "3 conn, 2 112", or "0".
+func countList(m map[string]int) string {
+	if len(m) == 0 {
+		return "0"
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%d %s", m[k], k))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func fmtDur(d time.Duration) string {
@@ -420,10 +433,10 @@ func writeChaosSection(name, section string) error {
 		return err
 	}
 	text := string(old)
-	i, j := strings.Index(text, chaosBegin), strings.Index(text, chaosEnd)
+	i, j := strings.Index(text, chaosMarkBegin), strings.Index(text, chaosMarkEnd)
 	if i < 0 || j < i {
-		return fmt.Errorf("markers %s and %s not found", chaosBegin, chaosEnd)
+		return fmt.Errorf("markers %s and %s not found", chaosMarkBegin, chaosMarkEnd)
 	}
-	text = text[:i+len(chaosBegin)] + "\n" + section + text[j:]
+	text = text[:i+len(chaosMarkBegin)] + "\n" + section + text[j:]
 	return os.WriteFile(path, []byte(text), 0o644)
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -447,8 +448,8 @@ type chaosSub struct {
 	mu         sync.Mutex
 	events     []chaosEvent
 	lastID     string
-	ends       []time.Duration // when a stream or a series of polls ended and the subscriber moved on
-	openErrors int             // connections refused (status or dial)
+	ends       []chaosEnd // streams and series of polls that ended, after which the subscriber moved on
+	openErrors int        // connections refused (status or dial)
 }
 
 func (s *chaosSub) position() chaosPos {
@@ -462,17 +463,18 @@ func (s *chaosSub) run(ctx context.Context, c *http.Client, node int) {
 	fails := 0
 	for ctx.Err() == nil {
 		var opened bool
+		var why string
 		if s.poll {
-			opened = s.pollOn(ctx, c, node)
+			opened, why = s.pollOn(ctx, c, node)
 		} else {
-			opened = s.sseOn(ctx, c, node)
+			opened, why = s.sseOn(ctx, c, node)
 		}
 		if ctx.Err() != nil {
 			return
 		}
 		s.mu.Lock()
+		s.ends = append(s.ends, chaosEnd{At: s.r.now(), Why: why, Refused: !opened})
 		if opened {
-			s.ends = append(s.ends, s.r.now())
 			fails = 0
 		} else {
 			s.openErrors++
@@ -487,16 +489,37 @@ func (s *chaosSub) run(ctx context.Context, c *http.Client, node int) {
 	}
 }
 
+// chaosEnd is how one connection of a subscriber ended.
+type chaosEnd struct {
+	At      time.Duration
+	Why     string // "disconnect 3001", "closed", "refused 503", "refused (connection)", …
+	Refused bool   // the connection never opened
+}
+
+var statusInErr = regexp.MustCompile(`status (\d+)`)
+
+// refusal names why a stream or poll request failed.
+func refusal(err error) string {
+	if m := statusInErr.FindStringSubmatch(err.Error()); m != nil {
+		return "refused " + m[1]
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "timed out"
+	}
+	return "refused (connection)"
+}
+
 // sseOn reads one SSE stream on node until it ends; it reports whether
-// the stream opened.
-func (s *chaosSub) sseOn(ctx context.Context, c *http.Client, node int) bool {
+// the stream opened and how it ended.
+func (s *chaosSub) sseOn(ctx context.Context, c *http.Client, node int) (bool, string) {
 	s.mu.Lock()
 	last := s.lastID
 	s.mu.Unlock()
 	u := fmt.Sprintf("%s/connection/%s/sse?%s", s.r.bases[node], project, s.query)
 	st, err := dialSSE(ctx, c, u, last)
 	if err != nil {
-		return false
+		return false, refusal(err)
 	}
 	defer func() {
 		st.close()
@@ -512,15 +535,17 @@ func (s *chaosSub) sseOn(ctx context.Context, c *http.Client, node int) bool {
 			}
 			s.record(ev.Event, []byte(ev.Data), pos, ev.ID, node)
 		case "disconnect":
-			return true
+			var d disconnectData
+			_ = json.Unmarshal([]byte(ev.Data), &d)
+			return true, fmt.Sprintf("disconnect %d", d.Code)
 		}
 	}
-	return true
+	return true, "closed"
 }
 
 // pollOn long-polls node until a poll fails or answers a disconnect; it
-// reports whether the first poll was answered.
-func (s *chaosSub) pollOn(ctx context.Context, c *http.Client, node int) bool {
+// reports whether the first poll was answered and how the series ended.
+func (s *chaosSub) pollOn(ctx context.Context, c *http.Client, node int) (bool, string) {
 	for first := true; ; first = false {
 		s.mu.Lock()
 		last := s.lastID
@@ -531,10 +556,10 @@ func (s *chaosSub) pollOn(ctx context.Context, c *http.Client, node int) bool {
 		}
 		r, err := pollErr(ctx, c, u, 0)
 		if err != nil {
-			return !first
+			return !first, "poll " + refusal(err)
 		}
 		cur, _ := parsePos(last)
-		end := false
+		end := ""
 		for _, ev := range r.Events {
 			switch ev.Event {
 			case "sub":
@@ -550,7 +575,9 @@ func (s *chaosSub) pollOn(ctx context.Context, c *http.Client, node int) bool {
 					s.record("pub", ev.Data, cur, "", node)
 				}
 			case "disconnect":
-				end = true
+				var d disconnectData
+				_ = json.Unmarshal(ev.Data, &d)
+				end = fmt.Sprintf("poll disconnect %d", d.Code)
 			}
 		}
 		if r.ID != "" {
@@ -558,8 +585,8 @@ func (s *chaosSub) pollOn(ctx context.Context, c *http.Client, node int) bool {
 			s.lastID = r.ID
 			s.mu.Unlock()
 		}
-		if end {
-			return true
+		if end != "" {
+			return true, end
 		}
 	}
 }
