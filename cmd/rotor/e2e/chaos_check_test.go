@@ -440,3 +440,62 @@ func writeChaosSection(name, section string) error {
 	text = text[:i+len(chaosMarkBegin)] + "\n" + section + text[j:]
 	return os.WriteFile(path, []byte(text), 0o644)
 }
+
+// TestChaosChecks feeds the checks made-up deliveries, one failure class
+// per case, so a class that never fires in a real run is still known to
+// work.
+func TestChaosChecks(t *testing.T) {
+	t.Parallel()
+	sub := func(e string, off uint64, rec bool) chaosEvent {
+		return chaosEvent{Sub: true, Pos: chaosPos{e, off}, Recovered: rec}
+	}
+	pub := func(e string, off, n uint64) chaosEvent { return chaosEvent{Pos: chaosPos{e, off}, N: n} }
+	acks := func(ps ...chaosPos) []chaosAck {
+		var as []chaosAck
+		for i, p := range ps {
+			as = append(as, chaosAck{N: uint64(i + 1), Pos: p, Acked: time.Duration(i)})
+		}
+		return as
+	}
+	e1, e2, f1, f2, f3 := chaosPos{"E", 1}, chaosPos{"E", 2}, chaosPos{"F", 1}, chaosPos{"F", 2}, chaosPos{"F", 3}
+	for _, tc := range []struct {
+		name    string
+		events  []chaosEvent
+		acks    []chaosAck
+		last    string
+		want    string // the only class expected; "" for none
+		excused int
+	}{
+		{"clean", []chaosEvent{sub("E", 0, true), pub("E", 1, 1), pub("E", 2, 2)}, acks(e1, e2), "E:2", "", 0},
+		{"loss", []chaosEvent{sub("E", 0, true), pub("E", 2, 2)}, acks(e1, e2), "E:2", classLoss, 0},
+		{"duplicate", []chaosEvent{sub("E", 0, true), pub("E", 1, 1), pub("E", 2, 2), pub("E", 2, 2)}, acks(e1, e2), "E:2", classDup, 0},
+		{"order", []chaosEvent{sub("E", 0, true), pub("E", 2, 2), pub("E", 1, 1)}, acks(e1, e2), "E:2", classOrder, 0},
+		{"excused by recovered:false", []chaosEvent{sub("E", 0, true), pub("E", 1, 1), sub("F", 0, false), pub("F", 1, 3)},
+			acks(e1, e2, f1), "F:1", "", 1},
+		{"hole", []chaosEvent{sub("E", 0, true), pub("E", 1, 1), sub("F", 2, false), pub("F", 3, 5)},
+			acks(e1, f1, f2, f3), "F:3", classHole, 0},
+		{"spurious", []chaosEvent{sub("E", 0, true), pub("E", 1, 1), sub("E", 1, false)}, acks(e1), "E:1", classSpurious, 0},
+		{"silent", []chaosEvent{sub("E", 0, true), pub("E", 1, 1), sub("F", 0, true), pub("F", 1, 2)}, acks(e1, f1), "F:1", classSilent, 0},
+		{"retry duplicate", []chaosEvent{sub("E", 0, true), pub("E", 1, 1), pub("E", 2, 1)}, acks(e1), "E:2", classRetryDup, 0},
+		{"stuck", []chaosEvent{sub("E", 0, true), pub("E", 1, 1)}, acks(e1), "E:1", classStuck, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &chaosRun{}
+			s := &chaosSub{r: r, events: tc.events, lastID: tc.last}
+			final := chaosHistory{Epoch: "E", Offset: 2}
+			if p, _ := parsePos(tc.last); tc.want != classStuck {
+				final = chaosHistory{Epoch: p.Epoch, Offset: p.Offset}
+			}
+			rep := &chaosReport{classes: map[string]*classStat{}}
+			r.checkSub(rep, s, tc.acks, map[string]int{"E": 0, "F": 1}, final)
+			got := slices.Sorted(maps.Keys(rep.classes))
+			var want []string
+			if tc.want != "" {
+				want = []string{tc.want}
+			}
+			if !slices.Equal(got, want) || rep.excused != tc.excused {
+				t.Errorf("classes %v, excused %d; want %v, excused %d", got, rep.excused, want, tc.excused)
+			}
+		})
+	}
+}
