@@ -492,7 +492,7 @@ func (s *chaosSub) run(ctx context.Context, c *http.Client, node int) {
 // chaosEnd is how one connection of a subscriber ended.
 type chaosEnd struct {
 	At      time.Duration
-	Why     string // "disconnect 3001", "closed", "refused 503", "refused (connection)", …
+	Why     string // "disconnect 3001 (reason)", "closed", "refused 503", "refused (connection)", …
 	Refused bool   // the connection never opened
 }
 
@@ -537,7 +537,7 @@ func (s *chaosSub) sseOn(ctx context.Context, c *http.Client, node int) (bool, s
 		case "disconnect":
 			var d disconnectData
 			_ = json.Unmarshal([]byte(ev.Data), &d)
-			return true, fmt.Sprintf("disconnect %d", d.Code)
+			return true, fmt.Sprintf("disconnect %d (%s)", d.Code, d.Reason)
 		}
 	}
 	return true, "closed"
@@ -577,7 +577,7 @@ func (s *chaosSub) pollOn(ctx context.Context, c *http.Client, node int) (bool, 
 			case "disconnect":
 				var d disconnectData
 				_ = json.Unmarshal(ev.Data, &d)
-				end = fmt.Sprintf("poll disconnect %d", d.Code)
+				end = fmt.Sprintf("poll disconnect %d (%s)", d.Code, d.Reason)
 			}
 		}
 		if r.ID != "" {
