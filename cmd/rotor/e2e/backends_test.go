@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -25,9 +26,9 @@ import (
 	"github.com/rotor-rt/rotor/transport/auth"
 )
 
-// recipeMarker is the comment in docs/backends.md naming the file the next
-// fenced block belongs to, as language/path.
-var recipeMarker = regexp.MustCompile(`^<!-- recipe: ([a-z]+)/([A-Za-z0-9_./-]+) -->$`)
+// recipeMarker is the comment in docs/backends.md naming the files the
+// next fenced block belongs to, each as language/path, separated by spaces.
+var recipeMarker = regexp.MustCompile(`^<!-- recipe: ([a-z]+/[A-Za-z0-9_./-]+(?: [a-z]+/[A-Za-z0-9_./-]+)*) -->$`)
 
 // docRecipes returns the programs of docs/backends.md by language, then by
 // path: the blocks after a recipe marker, those naming the same file
@@ -39,7 +40,7 @@ func docRecipes(t *testing.T) map[string]map[string]string {
 		t.Fatal(err)
 	}
 	out := map[string]map[string]string{}
-	var lang, path string
+	var targets []string // language/path of the block to come
 	var block []string
 	inBlock := false
 	sc := bufio.NewScanner(bytes.NewReader(doc))
@@ -47,25 +48,30 @@ func docRecipes(t *testing.T) map[string]map[string]string {
 		line := sc.Text()
 		switch {
 		case inBlock && strings.HasPrefix(line, "```"):
-			if out[lang] == nil {
-				out[lang] = map[string]string{}
+			for _, target := range targets {
+				lang, path, _ := strings.Cut(target, "/")
+				if out[lang] == nil {
+					out[lang] = map[string]string{}
+				}
+				out[lang][path] += strings.Join(block, "\n") + "\n"
 			}
-			out[lang][path] += strings.Join(block, "\n") + "\n"
-			inBlock, lang, path, block = false, "", "", nil
+			inBlock, targets, block = false, nil, nil
 		case inBlock:
 			block = append(block, line)
-		case path != "" && strings.HasPrefix(line, "```"):
+		case targets != nil && strings.HasPrefix(line, "```"):
 			inBlock = true
-		case path != "" && strings.TrimSpace(line) != "":
-			t.Fatalf("docs/backends.md: recipe %s/%s is not followed by a fenced block: %q", lang, path, line)
+		case targets != nil && strings.TrimSpace(line) != "":
+			t.Fatalf("docs/backends.md: recipe %v is not followed by a fenced block: %q", targets, line)
 		default:
 			if m := recipeMarker.FindStringSubmatch(line); m != nil {
-				lang, path = m[1], m[2]
+				targets = strings.Fields(m[1])
+			} else if strings.HasPrefix(line, "<!-- recipe:") {
+				t.Fatalf("docs/backends.md: malformed recipe marker %q", line)
 			}
 		}
 	}
-	if inBlock || path != "" {
-		t.Fatalf("docs/backends.md: recipe %s/%s has no closed block", lang, path)
+	if inBlock || targets != nil {
+		t.Fatalf("docs/backends.md: recipe %v has no closed block", targets)
 	}
 	return out
 }
@@ -111,6 +117,7 @@ func TestBackendRecipes(t *testing.T) {
 			return exec.Command("php", filepath.Join(dir, program+".php"))
 		}},
 	}
+	t.Run("django", func(t *testing.T) { runDjango(t, recipes["django"]) })
 	for _, lang := range langs {
 		t.Run(lang.name, func(t *testing.T) {
 			files := recipes[lang.name]
@@ -264,33 +271,11 @@ func runRecipes(t *testing.T, dir string, lang recipeLang) {
 	}
 
 	// The recipe's server: auth_url and the events hook.
-	server := lang.command(dir, "server", port)
-	server.Env = env
-	logs := &syncBuffer{}
-	server.Stdout, server.Stderr = logs, logs
-	if err := server.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = server.Process.Kill()
-		_ = server.Wait()
-	})
-	eventually(t, 20*time.Second, lang.name+" server listening", func() bool {
-		c, err := net.Dial("tcp", backend)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
+	logs := startBackend(t, lang.command(dir, "server", port), "", env, backend)
 
-	// A token that connects.
-	token := run("token")
-	var conn struct {
-		Session, User string
-	}
-	if status := postJSON(t, s.base+"/connection/"+project+"/connect", "", map[string]string{"token": token}, &conn); status != 200 || conn.User != "alice" {
-		t.Fatalf("connect with the %s token %q: HTTP %d, user %q", lang.name, token, status, conn.User)
-	}
+	// A token that connects, and auth_url: the user's own private channel
+	// is allowed, another's not.
+	checkPrivate(t, s, run("token"), lang.name, logs)
 
 	// A publish run twice with one key: one publication.
 	first, second := run("publish"), run("publish")
@@ -307,21 +292,6 @@ func runRecipes(t *testing.T, dir string, lang recipeLang) {
 	postJSON(t, s.base+"/api/history", apiKey, map[string]any{"channel": "news", "limit": 100}, &history)
 	if pubs := history.Result.Publications; len(pubs) != 1 || pubs[0].Data.Text != "order 4711 shipped" {
 		t.Fatalf("history of news after two publishes with one key = %+v, want one publication", pubs)
-	}
-
-	// auth_url: the user's own private channel is allowed, another's not.
-	var reply struct {
-		Replies []struct {
-			Result *struct{ Grant string }
-			Error  *struct{ Code int }
-		}
-	}
-	postJSON(t, s.base+"/connection/"+project+"/command", "", map[string]any{"session": conn.Session, "commands": []any{
-		map[string]any{"id": 1, "method": "subscribe", "params": map[string]string{"channel": "$user-alice"}},
-		map[string]any{"id": 2, "method": "subscribe", "params": map[string]string{"channel": "$user-bob"}},
-	}}, &reply)
-	if r := reply.Replies; len(r) != 2 || r[0].Result == nil || r[0].Result.Grant == "" || r[1].Error == nil || r[1].Error.Code != 103 {
-		t.Fatalf("subscribe $user-alice, $user-bob through the %s auth_url = %+v\nserver log:\n%s", lang.name, r, logs)
 	}
 
 	// The events hook verified Rotor's real calls: the publish is logged.
@@ -376,6 +346,145 @@ func runRecipes(t *testing.T, dir string, lang recipeLang) {
 		if ok := status/100 == 2; ok != tt.ok {
 			t.Errorf("%s recipe, %s: HTTP %d, want accepted=%v", lang.name, tt.name, status, tt.ok)
 		}
+	}
+}
+
+// djangoServe serves the recipe's view (app/views.py, which imports
+// verify from app/rotor.py) at /rotor/auth with Django's own WSGI
+// application and CSRF middleware, on $PORT.
+const djangoServe = `import os
+from wsgiref.simple_server import make_server
+
+import django
+from django.conf import settings
+
+settings.configure(
+    DEBUG=False, ALLOWED_HOSTS=["127.0.0.1"], ROOT_URLCONF=__name__, SECRET_KEY="e2e",
+    MIDDLEWARE=["django.middleware.common.CommonMiddleware", "django.middleware.csrf.CsrfViewMiddleware"],
+    ROTOR_SECRET=os.environ["ROTOR_SECRET"])
+django.setup()
+
+from django.core.wsgi import get_wsgi_application
+from django.urls import path
+
+from app import views
+
+urlpatterns = [path("rotor/auth", views.rotor_auth)]
+make_server("127.0.0.1", int(os.environ["PORT"]), get_wsgi_application()).serve_forever()
+`
+
+// runDjango serves the Django auth_url view of docs/backends.md and has
+// Rotor ask it about the user's own private channel and another's.
+func runDjango(t *testing.T, files map[string]string) {
+	if files["app/views.py"] == "" || files["app/rotor.py"] == "" {
+		t.Fatalf("docs/backends.md has no Django recipes app/views.py and app/rotor.py: %v", slices.Sorted(maps.Keys(files)))
+	}
+	// Debian's python3-django is for the system interpreter, which may
+	// not be the first python3 on PATH (pyenv).
+	python := ""
+	for _, p := range []string{"python3", "/usr/bin/python3"} {
+		if exec.Command(p, "-c", "import django").Run() == nil {
+			python = p
+			break
+		}
+	}
+	if python == "" {
+		t.Skip("Django is not installed (Debian: python3-django)")
+	}
+	dir := t.TempDir()
+	files["app/__init__.py"] = ""
+	files["serve.py"] = djangoServe
+	for path, src := range files {
+		p := filepath.Join(dir, filepath.FromSlash(path))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	backend := freeAddr(t)
+	_, port, _ := net.SplitHostPort(backend)
+	s := startServer(t, serverConfig{AuthURL: "http://" + backend + "/rotor/auth"})
+	logs := startBackend(t, exec.Command(python, "serve.py"), dir, append(cleanEnv(), "ROTOR_SECRET="+secret, "PORT="+port), backend)
+
+	token, err := apiclient.ConnectionToken([]byte(secret), apiclient.ConnectionClaims{User: "alice", Expires: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPrivate(t, s, token, "django", logs)
+	// Unsigned, or signed long ago: refused.
+	body := []byte(`{"client":"c","user":"alice","channels":["$user-alice"]}`)
+	old := strconv.FormatInt(time.Now().Unix()-360, 10)
+	for name, h := range map[string]http.Header{
+		"unsigned": {"Content-Type": {"application/json"}},
+		"stale": {"Content-Type": {"application/json"}, auth.TimestampHeader: {old},
+			auth.SignatureHeader: {auth.SignTimestamped([]byte(secret), old, body)}},
+	} {
+		if status := replay(t, "http://"+backend+"/rotor/auth", h, body); status != http.StatusUnauthorized {
+			t.Errorf("django view, %s call: HTTP %d, want 401", name, status)
+		}
+	}
+}
+
+// startBackend runs cmd in dir with env until addr accepts connections and
+// returns its output; the process is killed when the test ends.
+func startBackend(t *testing.T, cmd *exec.Cmd, dir string, env []string, addr string) *syncBuffer {
+	t.Helper()
+	if dir != "" {
+		cmd.Dir = dir
+	}
+	cmd.Env = env
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	eventually(t, 20*time.Second, "backend listening on "+addr, func() bool {
+		select {
+		case <-exited:
+			t.Fatalf("backend %v exited at start:\n%s", cmd.Args, logs)
+		default:
+		}
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	return logs
+}
+
+// checkPrivate connects with token (user alice) and subscribes to
+// $user-alice and $user-bob in one command: auth_url must allow the first
+// and deny the second.
+func checkPrivate(t *testing.T, s *server, token, name string, logs *syncBuffer) {
+	t.Helper()
+	var conn struct{ Session, User string }
+	if status := postJSON(t, s.base+"/connection/"+project+"/connect", "", map[string]string{"token": token}, &conn); status != 200 || conn.User != "alice" {
+		t.Fatalf("connect with the %s token %q: HTTP %d, user %q", name, token, status, conn.User)
+	}
+	var reply struct {
+		Replies []struct {
+			Result *struct{ Grant string }
+			Error  *struct{ Code int }
+		}
+	}
+	postJSON(t, s.base+"/connection/"+project+"/command", "", map[string]any{"session": conn.Session, "commands": []any{
+		map[string]any{"id": 1, "method": "subscribe", "params": map[string]string{"channel": "$user-alice"}},
+		map[string]any{"id": 2, "method": "subscribe", "params": map[string]string{"channel": "$user-bob"}},
+	}}, &reply)
+	if r := reply.Replies; len(r) != 2 || r[0].Result == nil || r[0].Result.Grant == "" || r[1].Error == nil || r[1].Error.Code != 103 {
+		t.Fatalf("subscribe $user-alice, $user-bob through the %s auth_url = %+v\nbackend log:\n%s", name, r, logs)
 	}
 }
 
