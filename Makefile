@@ -10,7 +10,9 @@ STATICCHECK_VERSION ?= v0.8.2
 JS_DIRS  := js-client admin/e2e
 # A package whose command has another name is written package:command
 # (varnish installs /usr/sbin/varnishd, not on a user's PATH).
-APT_PKGS := redis-server nginx caddy haproxy chromium varnish:varnishd
+# php-cli and python3-django run the PHP recipes and the Django view of
+# docs/backends.md (TestBackendRecipes).
+APT_PKGS := redis-server nginx caddy haproxy chromium varnish:varnishd php-cli:php python3-django:django-admin
 
 .PHONY: all deps test test-go test-js fuzz bench chaos build lint
 

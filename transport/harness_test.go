@@ -443,6 +443,7 @@ type backend struct {
 type backendCall struct {
 	Body      []byte
 	Signature string
+	Timestamp string
 }
 
 // startBackend starts a backend answering with handle (which may sleep).
@@ -451,7 +452,7 @@ func startBackend(t *testing.T, handle func(n int, body []byte, w http.ResponseW
 	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		b.mu.Lock()
-		b.calls = append(b.calls, backendCall{Body: body, Signature: r.Header.Get("X-Rotor-Signature")})
+		b.calls = append(b.calls, backendCall{Body: body, Signature: r.Header.Get("X-Rotor-Signature"), Timestamp: r.Header.Get("X-Rotor-Timestamp")})
 		n := len(b.calls)
 		b.mu.Unlock()
 		handle(n, body, w)

@@ -83,7 +83,7 @@ func TestPublishHook(t *testing.T) {
 	if req.Channel != "pub:room" || req.Client != c.Client || req.User != "u1" {
 		t.Errorf("hook request = %s", calls[0].Body)
 	}
-	if !auth.VerifyBodySignature([]byte(testSecret), calls[0].Body, calls[0].Signature) {
+	if !auth.VerifyTimestampedSignature([]byte(testSecret), calls[0].Body, calls[0].Timestamp, calls[0].Signature) {
 		t.Errorf("X-Rotor-Signature %q does not verify", calls[0].Signature)
 	}
 }
@@ -118,7 +118,7 @@ func TestEventsHook(t *testing.T) {
 		got = got[:0]
 		calls := be.callList()
 		for i, c := range calls {
-			if !auth.VerifyBodySignature([]byte(testSecret), c.Body, c.Signature) {
+			if !auth.VerifyTimestampedSignature([]byte(testSecret), c.Body, c.Timestamp, c.Signature) {
 				t.Fatalf("call %d: signature %q does not verify", i, c.Signature)
 			}
 			if i < 2 {

@@ -50,7 +50,7 @@ func TestPrivateBatchedAuth(t *testing.T) {
 	if len(calls) != 1 {
 		t.Fatalf("auth_url got %d calls, want 1", len(calls))
 	}
-	if !auth.VerifyBodySignature([]byte(testSecret), calls[0].Body, calls[0].Signature) {
+	if !auth.VerifyTimestampedSignature([]byte(testSecret), calls[0].Body, calls[0].Timestamp, calls[0].Signature) {
 		t.Errorf("X-Rotor-Signature %q does not verify", calls[0].Signature)
 	}
 	if !strings.HasPrefix(calls[0].Signature, "sha256=") {

@@ -101,3 +101,22 @@ func ExampleVerifyWebhook() {
 		_ = body // {"events": [...]}
 	})
 }
+
+// A verifier with a tolerance of its own; while Rotor itself is being
+// upgraded from a release that signed the body alone, AllowUntimestamped
+// accepts those calls too (remove it afterwards: they can be replayed).
+func ExampleWebhookVerifier() {
+	verifier := apiclient.WebhookVerifier{Secret: []byte(secret), Tolerance: 2 * time.Minute}
+	http.HandleFunc("POST /rotor/auth", func(w http.ResponseWriter, r *http.Request) {
+		body, err := verifier.Webhook(r)
+		if errors.Is(err, apiclient.ErrStaleWebhook) {
+			http.Error(w, "stale call", http.StatusUnauthorized) // a replay, or a clock far off
+			return
+		}
+		if err != nil {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		_ = body // {"client": ..., "user": ..., "channels": [...]}
+	})
+}

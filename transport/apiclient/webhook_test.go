@@ -6,16 +6,19 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rotor-rt/rotor/transport/apiclient"
+	"github.com/rotor-rt/rotor/transport/auth"
 )
 
 // TestVerifyWebhook has a real server call a real events hook, which
-// verifies each call with VerifyWebhook; a tampered body, a wrong secret
-// and a missing header are refused.
+// verifies each call with VerifyWebhook; a tampered body or timestamp, a
+// wrong secret, a missing header and a replay older than the tolerance are
+// refused.
 func TestVerifyWebhook(t *testing.T) {
 	t.Parallel()
 	type call struct {
@@ -57,6 +60,19 @@ func TestVerifyWebhook(t *testing.T) {
 		t.Fatalf("events = %s, %v", got.body, err)
 	}
 
+	ts, err := strconv.ParseInt(got.header.Get(apiclient.TimestampHeader), 10, 64)
+	if err != nil || time.Since(time.Unix(ts, 0)).Abs() > time.Minute {
+		t.Fatalf("X-Rotor-Timestamp %q is not the time of the call", got.header.Get(apiclient.TimestampHeader))
+	}
+	with := func(name, value string) http.Header {
+		h := got.header.Clone()
+		if value == "" {
+			h.Del(name)
+		} else {
+			h.Set(name, value)
+		}
+		return h
+	}
 	tests := []struct {
 		name   string
 		secret string
@@ -66,7 +82,10 @@ func TestVerifyWebhook(t *testing.T) {
 		{"tampered body", secret, bytes.Replace(got.body, []byte("hook"), []byte("hack"), 1), got.header},
 		{"wrong secret", strings.Repeat("x", 40), got.body, got.header},
 		{"no signature", secret, got.body, http.Header{}},
-		{"not hex", secret, got.body, http.Header{apiclient.SignatureHeader: {"sha256=zz"}}},
+		{"not hex", secret, got.body, with(apiclient.SignatureHeader, "sha256=zz")},
+		{"tampered timestamp", secret, got.body, with(apiclient.TimestampHeader, strconv.FormatInt(ts+1, 10))},
+		{"timestamp removed", secret, got.body, with(apiclient.TimestampHeader, "")},
+		{"negative timestamp", secret, got.body, with(apiclient.TimestampHeader, "-"+strconv.FormatInt(ts, 10))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,6 +96,47 @@ func TestVerifyWebhook(t *testing.T) {
 	}
 	if err := apiclient.VerifySignature([]byte(secret), got.body, got.header); err != nil {
 		t.Fatalf("VerifySignature of the original call: %v", err)
+	}
+
+	// The captured call replayed later than the tolerance is refused, as
+	// stale and as a bad signature; a longer tolerance takes it.
+	later := func(d time.Duration) func() time.Time {
+		return func() time.Time { return time.Unix(ts, 0).Add(d) }
+	}
+	replay := apiclient.WebhookVerifier{Secret: []byte(secret), Now: later(apiclient.DefaultWebhookTolerance + time.Second)}
+	if err := replay.Signature(got.body, got.header); !errors.Is(err, apiclient.ErrStaleWebhook) || !errors.Is(err, apiclient.ErrBadSignature) {
+		t.Fatalf("replay after the tolerance = %v, want ErrStaleWebhook", err)
+	}
+	early := apiclient.WebhookVerifier{Secret: []byte(secret), Now: later(-apiclient.DefaultWebhookTolerance - time.Second)}
+	if err := early.Signature(got.body, got.header); !errors.Is(err, apiclient.ErrStaleWebhook) {
+		t.Fatalf("call from the future = %v, want ErrStaleWebhook", err)
+	}
+	replay.Tolerance = 10 * time.Minute
+	if err := replay.Signature(got.body, got.header); err != nil {
+		t.Fatalf("within a 10m tolerance: %v", err)
+	}
+	// A replay through the HTTP entry point fails the same way.
+	req := httptest.NewRequest(http.MethodPost, "/hook", bytes.NewReader(got.body))
+	req.Header = got.header.Clone()
+	if _, err := (apiclient.WebhookVerifier{Secret: []byte(secret), Now: later(6 * time.Minute)}).Webhook(req); !errors.Is(err, apiclient.ErrStaleWebhook) {
+		t.Fatalf("Webhook of a replay = %v", err)
+	}
+
+	// A body-only signature (servers before the timestamp) is refused
+	// unless the migration switch is on.
+	old := http.Header{apiclient.SignatureHeader: {auth.SignBody([]byte(secret), got.body)}}
+	if err := apiclient.VerifySignature([]byte(secret), got.body, old); !errors.Is(err, apiclient.ErrBadSignature) {
+		t.Fatalf("body-only signature = %v, want ErrBadSignature", err)
+	}
+	migrating := apiclient.WebhookVerifier{Secret: []byte(secret), AllowUntimestamped: true}
+	if err := migrating.Signature(got.body, old); err != nil {
+		t.Fatalf("body-only signature with AllowUntimestamped: %v", err)
+	}
+	if err := migrating.Signature(got.body, got.header); err != nil {
+		t.Fatalf("timestamped call with AllowUntimestamped: %v", err)
+	}
+	if err := (apiclient.WebhookVerifier{Secret: []byte(secret), AllowUntimestamped: true, Now: later(time.Hour)}).Signature(got.body, got.header); !errors.Is(err, apiclient.ErrStaleWebhook) {
+		t.Fatalf("AllowUntimestamped must still refuse a stale timestamped call: %v", err)
 	}
 }
 

@@ -49,3 +49,46 @@ func TestSignBodyKnownAnswer(t *testing.T) {
 		t.Fatalf("got %s, want %s", got, want)
 	}
 }
+
+func TestTimestampedSignature(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"events":[]}`)
+	const ts = "1764910800"
+	sig := SignTimestamped(testSecret, ts, body)
+	if sig == SignBody(testSecret, body) || !strings.HasPrefix(sig, "sha256=") || len(sig) != len("sha256=")+64 {
+		t.Fatalf("signature %q", sig)
+	}
+	// The signed material is exactly "<timestamp>.<body>", what any HMAC
+	// library computes from the two headers and the raw body.
+	if want := SignBody(testSecret, []byte(ts+"."+string(body))); sig != want {
+		t.Fatalf("SignTimestamped = %s, want HMAC of <ts>.<body> %s", sig, want)
+	}
+	tests := []struct {
+		name      string
+		secret    []byte
+		body      []byte
+		timestamp string
+		header    string
+		want      bool
+	}{
+		{"valid", testSecret, body, ts, sig, true},
+		{"tampered timestamp", testSecret, body, "1764910801", sig, false},
+		{"timestamp moved into the body", testSecret, []byte(ts + "." + string(body)), "", sig, false},
+		{"no timestamp", testSecret, body, "", sig, false},
+		{"signed timestamp with a sign", testSecret, body, "+1", SignTimestamped(testSecret, "+1", body), false},
+		{"signed timestamp too long", testSecret, body, "1234567890123", SignTimestamped(testSecret, "1234567890123", body), false},
+		{"other body", testSecret, []byte(`{}`), ts, sig, false},
+		{"other secret", otherSecret, body, ts, sig, false},
+		{"no secret", nil, body, ts, SignTimestamped(nil, ts, body), false},
+		{"body-only signature", testSecret, body, ts, SignBody(testSecret, body), false},
+		{"not hex", testSecret, body, ts, "sha256=zz", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := VerifyTimestampedSignature(tt.secret, tt.body, tt.timestamp, tt.header); got != tt.want {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

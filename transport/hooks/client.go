@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/rotor-rt/rotor/transport/auth"
@@ -46,7 +47,9 @@ func clientOrDefault(c *http.Client) *http.Client {
 }
 
 // postJSON POSTs v as signed JSON to url and returns the 2xx answer's
-// body. Any other status is an error.
+// body. Any other status is an error. The signature covers
+// "<X-Rotor-Timestamp>.<body>" (docs/security.md, Hook and auth_url
+// signatures).
 func postJSON(ctx context.Context, c *http.Client, url string, secret []byte, v any) ([]byte, error) {
 	body, err := json.Marshal(v)
 	if err != nil {
@@ -58,7 +61,11 @@ func postJSON(ctx context.Context, c *http.Client, url string, secret []byte, v 
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "rotor")
-	req.Header.Set(auth.SignatureHeader, auth.SignBody(secret, body))
+	// Signed at each attempt, so a retried events batch carries a fresh
+	// timestamp and verifiers can keep their tolerance short.
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	req.Header.Set(auth.TimestampHeader, ts)
+	req.Header.Set(auth.SignatureHeader, auth.SignTimestamped(secret, ts, body))
 	resp, err := c.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("hook call: %w", err)

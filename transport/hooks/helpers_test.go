@@ -16,6 +16,7 @@ var testSecret = []byte("0123456789abcdef0123456789abcdef-hooks")
 type recorded struct {
 	body      []byte
 	signature string
+	timestamp string
 	ctype     string
 }
 
@@ -36,7 +37,7 @@ func newHookServer(t *testing.T, answer func(w http.ResponseWriter, r *http.Requ
 			t.Errorf("read body: %v", err)
 		}
 		s.mu.Lock()
-		s.calls = append(s.calls, recorded{body: body, signature: r.Header.Get(auth.SignatureHeader), ctype: r.Header.Get("Content-Type")})
+		s.calls = append(s.calls, recorded{body: body, signature: r.Header.Get(auth.SignatureHeader), timestamp: r.Header.Get(auth.TimestampHeader), ctype: r.Header.Get("Content-Type")})
 		n := len(s.calls)
 		s.mu.Unlock()
 		if r.Method != http.MethodPost {
@@ -58,7 +59,7 @@ func (s *hookServer) recorded() []recorded {
 func (s *hookServer) checkSigned(t *testing.T) {
 	t.Helper()
 	for i, c := range s.recorded() {
-		if !auth.VerifyBodySignature(testSecret, c.body, c.signature) {
+		if !auth.VerifyTimestampedSignature(testSecret, c.body, c.timestamp, c.signature) {
 			t.Errorf("call %d: signature %q does not verify", i+1, c.signature)
 		}
 		if c.ctype != "application/json" {

@@ -47,6 +47,8 @@ type serverConfig struct {
 	RedisPrefix     string        // engine.prefix; empty means the default
 	SessionTTL      time.Duration // client.session_ttl; 0 means the default
 	LogJSON         bool          // log.format: json
+	AuthURL         string        // the project's auth_url; empty means none
+	EventsHookURL   string        // the project's events_hook_url; empty means none
 }
 
 func (c serverConfig) yaml() string {
@@ -104,6 +106,8 @@ structure:
       secret: %q
       api_key: %q
       allowed_origins: ["*"]
+      auth_url: %q
+      events_hook_url: %q
       namespaces:
         - name: default
           history_size: 10000
@@ -115,7 +119,8 @@ log:
   level: warn
   format: %s
 `, c.Addr, c.TLSCert, c.TLSKey, c.H2C, ping, shut, c.Padding, c.StreamLifetime, c.ClientIPHeader, c.MetricsAddr, body,
-		c.AdminHash, c.AdminAPIKey, c.SessionKey, engine, c.RedisURL, prefix, sessionTTL, project, secret, apiKey, c.QueueBytes, logFormat)
+		c.AdminHash, c.AdminAPIKey, c.SessionKey, engine, c.RedisURL, prefix, sessionTTL, project, secret, apiKey,
+		c.AuthURL, c.EventsHookURL, c.QueueBytes, logFormat)
 }
 
 // server is one `rotor serve` process owned by a test.

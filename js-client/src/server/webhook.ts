@@ -17,8 +17,10 @@ export interface VerifyWebhookOptions {
    */
   tolerance?: number;
   /**
-   * Refuse calls without a timestamp header. Default false, so calls from
-   * servers that do not send one yet are still accepted on their signature.
+   * Refuse calls without a timestamp header. Default true: Rotor signs
+   * every call with one, and a call signed over the body alone could be
+   * replayed for ever. Set false only while upgrading from a server that
+   * did not send it.
    */
   requireTimestamp?: boolean;
   /** The clock, in milliseconds (tests). Default Date.now. */
@@ -42,10 +44,11 @@ const toBuffer = (body: string | Uint8Array): Buffer =>
 
 /**
  * Reports whether a call from Rotor is authentic: its signature is the
- * HMAC-SHA256 with the project secret of the raw body — or, when the call
- * carries X-Rotor-Timestamp, of `<timestamp>.<raw body>` — and that
- * timestamp is within `tolerance` of now. Pass the raw bytes, before any
- * JSON parsing.
+ * HMAC-SHA256 with the project secret of `<X-Rotor-Timestamp>.<raw body>`
+ * and that timestamp is within `tolerance` of now (with
+ * `requireTimestamp: false`, a call without the header may instead be
+ * signed over the raw body alone). Pass the raw bytes, before any JSON
+ * parsing.
  */
 export function verifyWebhook(headers: HeadersLike, body: string | Uint8Array, secret: string, opts: VerifyWebhookOptions = {}): boolean {
   if (!secret) return false;
@@ -60,7 +63,7 @@ export function verifyWebhook(headers: HeadersLike, body: string | Uint8Array, s
     const now = (opts.now ?? Date.now)() / 1000;
     if (Math.abs(now - Number(ts)) > (opts.tolerance ?? 300)) return false;
     mac.update(`${ts}.`);
-  } else if (opts.requireTimestamp) {
+  } else if (opts.requireTimestamp ?? true) {
     return false;
   }
   const want = mac.update(raw).digest();

@@ -220,7 +220,15 @@ describe('rotor-js/server against rotor serve', () => {
     hookCalls.length = 0;
     await rotor.publish('news', { hooked: true });
     const call = await until(() => hookCalls.find((c) => c.body.toString().includes('hooked')));
+    expect(call.headers['x-rotor-timestamp']).toMatch(/^\d+$/);
+    expect(Math.abs(Number(call.headers['x-rotor-timestamp']) - Date.now() / 1000)).toBeLessThan(60);
     expect(verifyWebhook(call.headers, call.body, SECRET)).toBe(true);
+    // The same call replayed after the tolerance, or with its timestamp changed, is refused.
+    const later = () => (Number(call.headers['x-rotor-timestamp']) + 301) * 1000;
+    expect(verifyWebhook(call.headers, call.body, SECRET, { now: later })).toBe(false);
+    expect(verifyWebhook(call.headers, call.body, SECRET, { now: later, tolerance: 600 })).toBe(true);
+    const bumped = { ...call.headers, 'x-rotor-timestamp': String(Number(call.headers['x-rotor-timestamp']) + 1) };
+    expect(verifyWebhook(bumped, call.body, SECRET)).toBe(false);
     expect(verifyWebhook(call.headers, call.body.toString(), SECRET)).toBe(true);
     expect(verifyWebhook(new Headers(call.headers), call.body, SECRET)).toBe(true);
     expect(verifyWebhook(call.headers, call.body, 'another-secret')).toBe(false);
@@ -242,8 +250,11 @@ describe('rotor-js/server against rotor serve', () => {
     // The timestamp is signed: changing it breaks the signature.
     expect(verifyWebhook({ ...signed(now - 1000), 'X-Rotor-Timestamp': String(now) }, body, SECRET)).toBe(false);
     const plain = { 'X-Rotor-Signature': `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}` };
-    expect(verifyWebhook(plain, body, SECRET)).toBe(true);
+    // Body-only signatures (servers before the timestamp) are refused unless
+    // the upgrade switch is on.
+    expect(verifyWebhook(plain, body, SECRET)).toBe(false);
     expect(verifyWebhook(plain, body, SECRET, { requireTimestamp: true })).toBe(false);
+    expect(verifyWebhook(plain, body, SECRET, { requireTimestamp: false })).toBe(true);
   });
 
   it('serves auth_url with authHandler', async () => {
