@@ -211,7 +211,8 @@ run_limit=$(awk -v k="$SCALE" 'BEGIN { v = int(120*k) + 60; print v }')
 run_rotor() { # round name engine profile-seconds args...
 	local round=$1 name=$2 engine=$3 prof=$4 prof_pid="" base
 	shift 4
-	base="$work/runs/$round-$name-rotor$([ "$engine" = redis ] && echo -redis)"
+	base="$work/runs/$round-$name-rotor"
+	if [ "$engine" = redis ]; then base+=-redis; fi
 	note_load "$base.load"
 	start_server "$engine"
 	local args=(bench --url "http://127.0.0.1:$PORT" --project bench --secret "$secret" --api-key bench-api-key

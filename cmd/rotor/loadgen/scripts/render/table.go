@@ -215,7 +215,10 @@ func results(o opts, runs []run, tops map[string]string, cmds []string) string {
 	w("| Zero loss and duplicates everywhere | %s | %s |\n\n", zero, metWord(lost == 0 && dup == 0 && len(failed) == 0))
 
 	w("### Every run\n\n")
-	w("W2's two phases (closed loop, and 100 msg/s as W2r) come from one connection of the same subscribers.\n\n")
+	if peersRun {
+		w("The generator runs W2 as two phases over the same 1,000 subscribers: 100 msg/s (W2r below), then the closed loop (W2).\n")
+	}
+	w("Latency is publish→receive in ms; RSS per conn is the server's RSS growth per connection while connecting.\n\n")
 	w("| workload | round | server | subscribers | connect/s | published | deliveries | deliveries/s | p50 / p99 / p99.9 / max ms | lost | duplicates | server CPU s | CPU %% | RSS per conn | generator CPU %% | machine before |\n")
 	w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range runs {
