@@ -19,7 +19,7 @@
 # Environment: GO (go), OUT (docs/benchmarks.md), BENCH_SCALE (1: multiply durations, e.g. 0.5),
 # BENCH_ROUNDS (3 with peers, 1 without), BENCH_PEERS (auto|0), BENCH_PEERS_DIR
 # (../shared/bench), BENCH_REDIS (auto|0|1: also run W2 with the Redis engine, Redis on core 0),
-# BENCH_PPROF (1 without peers, 0 with: profile Rotor during each publishing run; profiling
+# BENCH_KEEP (a folder to copy the raw reports into), BENCH_PPROF (1 without peers, 0 with: profile Rotor during each publishing run; profiling
 # costs the server CPU, so it is off when Rotor is compared with peers).
 set -euo pipefail
 
@@ -280,8 +280,11 @@ run_peer_gen() { # round workload system
 		grep '^{' "$base.log" | tail -1 >"$base.peer.json" || true
 		;;
 	esac
-	if [ "$rc" != 0 ] || [ ! -s "$base.peer.json" ]; then
-		say "$wl $sys failed (exit $rc): $(grep -v '^{' "$base.log" | tail -2 | tr '\n' ' ')"
+	if [ "$rc" != 0 ] || [ ! -s "$base.peer.json" ] || grep -q '"subscribers_ready":0[,}]' "$base.peer.json"; then
+		# Keep why: the generator's first errors (or the harness's last words) go into the page.
+		{ grep -m 2 -i 'error\|fail\|timed out\|limit' "$base.log" || grep -v '^{' "$base.log" | tail -2; } |
+			tr '\n|' '  ' >"$base.fail"
+		say "$wl $sys failed (exit $rc): $(cat "$base.fail")"
 	fi
 }
 
@@ -324,10 +327,13 @@ else
 	done
 fi
 end_load=$(cut -d' ' -f1-3 /proc/loadavg)
+printf '%s\n' "${cmds[@]}" >"$work/commands.txt"
+if [ -n "${BENCH_KEEP:-}" ]; then # keep the raw reports, e.g. to render them again
+	mkdir -p "$BENCH_KEEP" && cp -r "$work/runs/." "$BENCH_KEEP/" && cp "$work/commands.txt" "$BENCH_KEEP/" 2>/dev/null || true
+fi
 
 mem_kb=$(awk '/MemTotal/ { print $2 }' /proc/meminfo)
 cpu_model=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
-printf '%s\n' "${cmds[@]}" >"$work/commands.txt"
 $GO run ./cmd/rotor/loadgen/scripts/render \
 	-dir "$work/runs" -out "$OUT" -commands "$work/commands.txt" -mode "$mode" -peers-note "$peers_note" \
 	-rounds "$ROUNDS" -scale "$SCALE" -started "$started" -load "start $start_load, end $end_load" \

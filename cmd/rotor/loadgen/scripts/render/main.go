@@ -119,8 +119,15 @@ func loadRuns(dir string) ([]run, map[string]string, error) {
 		if len(got) == 0 { // a failed run leaves an empty or partial file
 			got = []run{{Workload: wl, Failed: true}}
 		}
+		note := ""
+		if f, err := os.ReadFile(filepath.Join(dir, base+".fail")); err == nil {
+			note = strings.TrimSpace(string(f))
+		}
 		for _, r := range got {
-			r.Round, r.System, r.Load = round, sys, load
+			r.Round, r.System, r.Load, r.Note = round, sys, load, note
+			if note != "" {
+				r.Failed = true
+			}
 			runs = append(runs, r)
 		}
 	}

@@ -18,6 +18,7 @@ type run struct {
 	System   string // rotor, rotor-redis, centrifugo, nchan
 	Load     string // how busy the machine was just before
 	Failed   bool
+	Note     string // why it failed, when it did
 
 	Subscribers      int
 	ConnectRate      float64 // connections per second

@@ -36,17 +36,24 @@ var metrics = []metric{
 
 var peerSystems = []string{"centrifugo", "nchan"}
 
-// medians holds, per system and workload, the median of each metric over
-// the rounds that did not fail.
+// medians holds every run; a figure is the median over a system's valid
+// runs (not failed, nothing lost or duplicated).
 type medians struct{ runs []run }
 
-func (m medians) get(sys string, mt metric) (float64, bool) {
-	var v []float64
+func valid(r run) bool { return !r.Failed && r.Lost == 0 && r.Duplicates == 0 }
+
+// values returns sys's valid figures of mt by round.
+func (m medians) values(sys string, mt metric) map[int]float64 {
+	v := map[int]float64{}
 	for _, r := range m.runs {
-		if r.System == sys && r.Workload == mt.workload && !r.Failed {
-			v = append(v, mt.get(r))
+		if r.System == sys && r.Workload == mt.workload && valid(r) {
+			v[r.Round] = mt.get(r)
 		}
 	}
+	return v
+}
+
+func median(v []float64) (float64, bool) {
 	if len(v) == 0 {
 		return 0, false
 	}
@@ -55,6 +62,35 @@ func (m medians) get(sys string, mt metric) (float64, bool) {
 		return v[len(v)/2], true
 	}
 	return (v[len(v)/2-1] + v[len(v)/2]) / 2, true
+}
+
+func (m medians) get(sys string, mt metric) (float64, bool) {
+	var v []float64
+	for _, x := range m.values(sys, mt) {
+		v = append(v, x)
+	}
+	return median(v)
+}
+
+// paired returns the medians of a and b over the rounds where both have a
+// valid run, so a ratio never sets one round's machine against another's;
+// n is how many rounds that was, of all the rounds a has.
+func (m medians) paired(a, b string, mt metric) (av, bv float64, n, all int, ok bool) {
+	va, vb := m.values(a, mt), m.values(b, mt)
+	var xa, xb []float64
+	for round, x := range va {
+		if y, found := vb[round]; found {
+			xa, xb = append(xa, x), append(xb, y)
+		}
+	}
+	for _, r := range m.runs {
+		if r.System == a && r.Workload == mt.workload {
+			all++
+		}
+	}
+	av, ok = median(xa)
+	bv, _ = median(xb)
+	return av, bv, len(xa), all, ok
 }
 
 func (mt metric) show(v float64) string {
@@ -107,21 +143,23 @@ var targets = []target{
 
 // check returns the ratio measured and whether the target is met; ok is
 // false when either side was not measured.
-func (t target) check(m medians) (ratio float64, met, ok bool) {
+func (t target) check(m medians) (ratio float64, met, ok bool, note string) {
 	sys := "rotor"
 	if t.of == "rotor" { // Redis against memory
 		sys = "rotor-redis"
 	}
-	a, aok := m.get(sys, t.metric)
-	b, bok := m.get(t.of, t.metric)
-	if !aok || !bok || b == 0 {
-		return 0, false, false
+	a, b, n, all, ok := m.paired(sys, t.of, t.metric)
+	if !ok || b == 0 {
+		return 0, false, false, ""
+	}
+	if n < all {
+		note = fmt.Sprintf(" (%d of %d rounds valid on both)", n, all)
 	}
 	ratio = a / b
 	if t.metric.lower {
-		return ratio, ratio <= t.factor, true
+		return ratio, ratio <= t.factor, true, note
 	}
-	return ratio, ratio >= t.factor, true
+	return ratio, ratio >= t.factor, true, note
 }
 
 func results(o opts, runs []run, tops map[string]string, cmds []string) string {
@@ -143,6 +181,7 @@ func results(o opts, runs []run, tops map[string]string, cmds []string) string {
 	if o.peersNote != "" {
 		w("- %s.\n", o.peersNote)
 	}
+	w("- A run that failed, lost or duplicated messages is left out of the medians (it stays under Every run); a ratio uses only the rounds where both servers have a valid run.\n")
 	w("\n")
 
 	w("### Ratios\n\n")
@@ -161,23 +200,27 @@ func results(o opts, runs []run, tops map[string]string, cmds []string) string {
 			}
 		}
 		ratio := "—"
-		rv, rok := m.get("rotor", mt)
-		if p, pv, ok := m.bestPeer(mt); ok && rok && pv != 0 {
-			ratio = fmt.Sprintf("%.2f× %s (%s)", rv/pv, systemName(p), betterWord(mt))
+		if p, _, ok := m.bestPeer(mt); ok {
+			if rv, pv, n, all, ok := m.paired("rotor", p, mt); ok && pv != 0 {
+				ratio = fmt.Sprintf("%.2f× %s (%s", rv/pv, systemName(p), betterWord(mt))
+				if n < all {
+					ratio += fmt.Sprintf("; %d of %d rounds valid on both", n, all)
+				}
+				ratio += ")"
+			}
 		}
 		w("| %s | %s | %s |\n", mt.label, strings.Join(cells, " | "), ratio)
 	}
 	redisRow := func(label string, mt metric) {
-		rv, rok := m.get("rotor-redis", mt)
-		mv, mok := m.get("rotor", mt)
-		if !rok {
+		v, ok := m.get("rotor-redis", mt)
+		if !ok {
 			return
 		}
 		ratio := "—"
-		if mok && mv != 0 {
+		if rv, mv, _, _, ok := m.paired("rotor-redis", "rotor", mt); ok && mv != 0 {
 			ratio = fmt.Sprintf("%.2f× Rotor with memory (%s)", rv/mv, betterWord(mt))
 		}
-		w("| %s | %s | — | — | %s |\n", label, mt.show(rv), ratio)
+		w("| %s | %s | — | — | %s |\n", label, mt.show(v), ratio)
 	}
 	redisRow("W2 Redis engine: deliveries/s (closed loop)", metricByLabel("W2 deliveries"))
 	redisRow("W2 Redis engine: latency p99 at 100 msg/s", metricByLabel("W2 latency p99"))
@@ -185,7 +228,7 @@ func results(o opts, runs []run, tops map[string]string, cmds []string) string {
 
 	w("### Targets\n\n| target | measured | |\n|---|---|---|\n")
 	for _, t := range targets {
-		ratio, met, ok := t.check(m)
+		ratio, met, ok, note := t.check(m)
 		of := systemName(t.of) + "'s"
 		if t.of == "rotor" {
 			of = "memory's"
@@ -194,7 +237,7 @@ func results(o opts, runs []run, tops map[string]string, cmds []string) string {
 		case !ok:
 			w("| %s | not measured | — |\n", t.label)
 		default:
-			w("| %s | Rotor = %.2f × %s | %s |\n", t.label, ratio, of, metWord(met))
+			w("| %s | Rotor = %.2f × %s%s | %s |\n", t.label, ratio, of, note, metWord(met))
 		}
 	}
 	var lost, dup int64
@@ -212,7 +255,24 @@ func results(o opts, runs []run, tops map[string]string, cmds []string) string {
 	if len(failed) > 0 {
 		zero += "; failed: " + strings.Join(failed, ", ")
 	}
-	w("| Zero loss and duplicates everywhere | %s | %s |\n\n", zero, metWord(lost == 0 && dup == 0 && len(failed) == 0))
+	w("| Zero loss and duplicates everywhere | %s | %s |\n", zero, metWord(lost == 0 && dup == 0 && len(failed) == 0))
+	var peerNotes []string
+	for _, r := range runs {
+		if r.System != "rotor" && r.System != "rotor-redis" && (r.Lost > 0 || r.Duplicates > 0 || r.Failed) {
+			what := fmt.Sprintf("%d lost, %d duplicated", r.Lost, r.Duplicates)
+			if r.Failed {
+				what = "failed"
+			}
+			peerNotes = append(peerNotes, fmt.Sprintf("%s %s round %d: %s", systemName(r.System), r.Workload, r.Round, what))
+		}
+	}
+	if peersRun {
+		if len(peerNotes) == 0 {
+			peerNotes = []string{"none lost, duplicated or failed"}
+		}
+		w("| (peers, for reference) | %s | |\n", strings.Join(peerNotes, "; "))
+	}
+	w("\n")
 
 	w("### Every run\n\n")
 	if peersRun {
@@ -223,7 +283,7 @@ func results(o opts, runs []run, tops map[string]string, cmds []string) string {
 	w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range runs {
 		if r.Failed && r.Subscribers == 0 {
-			w("| %s | %d | %s | failed |  |  |  |  |  |  |  |  |  |  |  | %s |\n", r.Workload, r.Round, systemName(r.System), r.Load)
+			w("| %s | %d | %s | failed: %s |  |  |  |  |  |  |  |  |  |  |  | %s |\n", r.Workload, r.Round, systemName(r.System), r.Note, r.Load)
 			continue
 		}
 		if !r.Publishes {
