@@ -75,6 +75,7 @@ if [ "$PEERS" = 0 ]; then
 elif [ ! -x "$PEERS_DIR/anchor-run.sh" ]; then
 	peers_note="peers skipped: $PEERS_DIR (the shared peer harness beside this checkout) is not there"
 else
+	peers_shown=$PEERS_DIR # as given, for the page
 	PEERS_DIR=$(cd "$PEERS_DIR" && pwd)
 	anchors=${ANCHORS:-$HOME/.cache/rotor-anchors}
 	say "installing missing peers with $PEERS_DIR/anchors-setup.sh (may take minutes the first time)"
@@ -269,13 +270,16 @@ run_peer_gen() { # round workload system
 		local args=(-target rotor -workload "$wl" -addr "127.0.0.1:$PORT" -pid "$server_pid"
 			-rotor-project bench -rotor-secret "$secret" -rotor-api-key bench-api-key
 			-json "$base.peer.json" "${flags[@]}")
-		[ "$round" = 1 ] && cmds+=("$wl ($sys): bench ${args[*]//$secret/SECRET}")
+		if [ "$round" = 1 ]; then
+			local shown="${args[*]//$secret/SECRET}"
+			cmds+=("$wl ($sys): bench ${shown//$base.peer.json/FILE}")
+		fi
 		timeout -k 5 "$run_limit" $pin_gen "$gen" "${args[@]}" >"$base.log" 2>&1 || rc=$?
 		stop_server
 		[ "$sys" = rotor-redis ] && stop_redis
 		;;
 	*)
-		[ "$round" = 1 ] && cmds+=("$wl ($sys): $PEERS_DIR/anchor-run.sh $sys $wl ${flags[*]}")
+		[ "$round" = 1 ] && cmds+=("$wl ($sys): $peers_shown/anchor-run.sh $sys $wl ${flags[*]}")
 		TMPDIR="$work/tmp" timeout -k 5 $((run_limit + 30)) "$PEERS_DIR/anchor-run.sh" "$sys" "$wl" "${flags[@]}" >"$base.log" 2>&1 || rc=$?
 		grep '^{' "$base.log" | tail -1 >"$base.peer.json" || true
 		;;

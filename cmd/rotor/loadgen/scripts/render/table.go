@@ -237,7 +237,8 @@ func results(o opts, runs []run, tops map[string]string, cmds []string) string {
 		case !ok:
 			w("| %s | not measured | — |\n", t.label)
 		default:
-			w("| %s | Rotor = %.2f × %s%s | %s |\n", t.label, ratio, of, note, metWord(met))
+			// Three decimals: 0.8003 must not read as a met 0.80.
+			w("| %s | Rotor = %.3f × %s%s | %s |\n", t.label, ratio, of, note, metWord(met))
 		}
 	}
 	var lost, dup int64
