@@ -56,10 +56,14 @@ FUZZTIME ?= 4s
 fuzz:
 	FUZZTIME=$(FUZZTIME) GO=$(GO) ./.ci/fuzz.sh
 
-# bench runs the workloads W1-W4 of docs/benchmarks.md (and W2/W3 on Redis when
-# redis-server is present) with `rotor bench`, server on core 0 and the
-# generator on core 1, and rewrites the results in docs/benchmarks.md.
-# BENCH_SCALE=0.3 shortens every run; BENCH_REDIS=0 skips Redis.
+# bench runs the workloads W1-W4 of docs/benchmarks.md and rewrites its results
+# section. With ../shared/bench (the peer harness) beside the checkout it installs
+# the missing peers with its anchors-setup.sh and measures Rotor, Centrifugo and
+# Nchan with that harness's generator, back to back in rounds, and reports ratios
+# of medians; without it, Rotor alone with `rotor bench`, saying why the peers were
+# skipped. Server on core 0, generator on core 1; W2 also on Redis when
+# redis-server is present. BENCH_SCALE=0.5 shortens every run, BENCH_ROUNDS=1 runs
+# one round, BENCH_PEERS=0 skips the peers, BENCH_REDIS=0 skips Redis.
 bench:
 	GO=$(GO) ./cmd/rotor/loadgen/scripts/bench.sh
 
