@@ -88,6 +88,7 @@ func (n *Node) handleAPI(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, perr)
 		return
 	}
+	observedAPI(ctx).project = p.ID
 	if !n.rates.allowAPI(key) {
 		n.refusedBy(limitAPIRate)
 		writeError(w, http.StatusTooManyRequests, pubsub.Errorf(pubsub.CodeTooManyRequests, "too many requests"))
@@ -95,6 +96,7 @@ func (n *Node) handleAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	res, perr := m(n, ctx, p, &params)
 	if perr != nil {
+		observedAPI(ctx).code = perr.Code
 		status := http.StatusOK
 		if perr.Code == pubsub.CodeUnavailable {
 			status = http.StatusServiceUnavailable
@@ -250,7 +252,10 @@ func (n *Node) apiUnsubscribe(ctx context.Context, p *admin.Project, a *apiParam
 	if a.User == "" {
 		return nil, pubsub.Errorf(pubsub.CodeBadRequest, "user is required")
 	}
-	if err := n.engine.Revoke(ctx, grantRevocationKey(p.ID, a.User, c.ch.Full), n.opts.Now(), n.opts.SessionTTL); err != nil {
+	done := n.engineOp("revoke")
+	err := n.engine.Revoke(ctx, grantRevocationKey(p.ID, a.User, c.ch.Full), n.opts.Now(), n.opts.SessionTTL)
+	done(err)
+	if err != nil {
 		return nil, pubsub.AsError(err)
 	}
 	if err := n.sendControl(ctx, control{Op: opUnsubscribe, Project: p.ID, User: a.User, Key: c.key}); err != nil {
@@ -277,7 +282,10 @@ func (n *Node) apiDisconnect(ctx context.Context, p *admin.Project, a *apiParams
 	} else {
 		// Marks are kept to the millisecond; a session issued in this
 		// same millisecond is refused too, which is the safe side.
-		if err := n.engine.Revoke(ctx, pubsub.Key(p.ID, a.User), n.opts.Now(), n.opts.SessionTTL); err != nil {
+		done := n.engineOp("revoke")
+		err := n.engine.Revoke(ctx, pubsub.Key(p.ID, a.User), n.opts.Now(), n.opts.SessionTTL)
+		done(err)
+		if err != nil {
 			return nil, pubsub.AsError(err)
 		}
 		c.Code, c.Reason = pubsub.DisconnectRevoked, "session revoked"

@@ -110,7 +110,9 @@ func (n *Node) runCommands(ctx context.Context, id *identity, cmds []command) []
 		var perr *pubsub.Error
 		switch c.Method {
 		case "subscribe":
+			start := time.Now()
 			res, perr = n.cmdSubscribe(ctx, id, &c.Params, answers)
+			n.ops.subscribeDur.Observe(time.Since(start).Seconds())
 		case "unsubscribe":
 			res, perr = n.cmdUnsubscribe(ctx, id, &c.Params)
 		case "publish":

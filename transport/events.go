@@ -32,7 +32,7 @@ func (n *Node) newEventsDispatcher() *hooks.Dispatcher {
 		Client:     hooks.NewHTTPClient(n.opts.HookTimeout),
 		Retries:    n.opts.HookRetries,
 		QueueBytes: n.opts.EventsQueueBytes,
-		Observer:   eventsObserver{n.metrics},
+		Observer:   hookObserver{eventsObserver{n.metrics}, n.ops},
 		Logger:     n.opts.Logger.With("component", "events-hook"),
 	})
 }

@@ -109,7 +109,7 @@ func (n *Node) Collectors() []prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "rotor", Name: name, Help: help}, f)
 	}
 	m := n.metrics
-	return []prometheus.Collector{
+	return append([]prometheus.Collector{
 		gauge("streams", "Open SSE streams and pending long polls.", func() float64 { return float64(n.hub.Stats().Streams) }),
 		gauge("channels", "Channels with local subscribers.", func() float64 { return float64(n.hub.Stats().Channels) }),
 		gauge("subscriptions", "Channel subscriptions of open streams.", func() float64 { return float64(n.hub.Stats().Subscriptions) }),
@@ -123,5 +123,5 @@ func (n *Node) Collectors() []prometheus.Collector {
 			return float64(n.dispatcher.QueuedBytes())
 		}),
 		m.refusals, m.deliveries, m.hookDuration, m.engineErrors, m.streamsOpen, m.eventsDropped,
-	}
+	}, n.ops.collectors()...)
 }

@@ -185,6 +185,8 @@ type Node struct {
 	// handler has returned. It ends when the node stops.
 	baseCtx  context.Context
 	metrics  *nodeMetrics
+	ops      *opsMetrics
+	charts   *charts
 	keys     *apiKeyIndex
 	presence *presenceTracker
 	ghosts   *ghostReaper
@@ -220,6 +222,8 @@ func New(opts Options) (*Node, error) {
 	n.heartbeats = newHeartbeats()
 	n.baseCtx = context.Background()
 	n.metrics = newNodeMetrics()
+	n.ops = newOpsMetrics(n)
+	n.charts = newCharts()
 	n.presence = newPresenceTracker(n)
 	n.ghosts = newGhostReaper(n)
 	n.hub.OnOccupancy(n.occupancy)
@@ -256,6 +260,7 @@ func (n *Node) Start(ctx context.Context) error {
 	go n.heartbeats.run(ctx, n.opts.Ping)
 	go n.rates.run(ctx)
 	go n.reportLoop(ctx)
+	go n.chartLoop(ctx)
 	return nil
 }
 

@@ -21,7 +21,9 @@ func (n *Node) publish(ctx context.Context, c chanRef, data json.RawMessage, inf
 		n.refusedBy(limitMessageSize)
 		return pubsub.Position{}, pubsub.Errorf(pubsub.CodeLimitExceeded, "data is larger than %d bytes", n.opts.MaxBody)
 	}
+	done := n.engineOp("publish")
 	pos, err := n.engine.Publish(ctx, c.key, data, publishOptions(c.ns, info))
+	done(err)
 	if err != nil {
 		n.log.WarnContext(ctx, "publish", "key", c.key, "err", err)
 		return pubsub.Position{}, n.fail(err)
@@ -31,6 +33,7 @@ func (n *Node) publish(ctx context.Context, c chanRef, data json.RawMessage, inf
 		ev.Client, ev.User, ev.Info = info.Client, info.User, info.Info
 	}
 	n.emit(c.project, ev)
+	n.charts.act.published(c.project.ID)
 	return pos, nil
 }
 
@@ -59,7 +62,9 @@ func (n *Node) history(ctx context.Context, c chanRef, hp historyParams) (*histo
 		}
 		limit = *hp.Limit
 	}
+	done := n.engineOp("history")
 	res, err := n.engine.History(ctx, c.key, pubsub.HistoryRequest{Since: hp.Since, Limit: limit, Reverse: hp.Reverse})
+	done(err)
 	if err != nil {
 		return nil, n.fail(err)
 	}
@@ -85,7 +90,9 @@ func (n *Node) presenceClients(ctx context.Context, c chanRef) (map[string]*pubs
 	if !c.ns.Presence {
 		return nil, pubsub.Errorf(pubsub.CodeNotAvailable, "presence is off in namespace %q", c.ns.Name)
 	}
+	done := n.engineOp("presence")
 	m, err := n.engine.Presence(ctx, c.key)
+	done(err)
 	if err != nil {
 		return nil, n.fail(err)
 	}

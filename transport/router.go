@@ -17,13 +17,13 @@ func (n *Node) Routes(r chi.Router) {
 	r.Route("/connection/{project}", func(r chi.Router) {
 		r.Get("/sse", n.withProject(n.handleSSE))
 		r.Get("/poll", n.withProject(n.handlePoll))
-		r.With(n.limitBody).Post("/connect", n.withProject(n.handleConnect))
+		r.With(n.limitBody).Post("/connect", n.observeConnect(n.withProject(n.handleConnect)))
 		r.With(n.limitBody).Post("/command", n.withProject(n.handleCommand))
 		r.Options("/*", n.withProject(func(w http.ResponseWriter, r *http.Request, _ *admin.Project) {
 			w.WriteHeader(http.StatusNoContent)
 		}))
 	})
-	r.With(n.limitBody).Post("/api/{method}", n.handleAPI)
+	r.With(n.limitBody).Post("/api/{method}", n.observeAPI(n.handleAPI))
 	n.pusherRoutes(r.With(n.limitBody))
 	openAPIRoutes(r)
 }

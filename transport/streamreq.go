@@ -1,6 +1,8 @@
 package transport
 
 import (
+	"time"
+
 	"context"
 	"errors"
 	"net/http"
@@ -189,6 +191,7 @@ func (n *Node) parseTokenStream(ctx context.Context, p *admin.Project, q url.Val
 // failure it has answered the request and returns nil; otherwise the
 // caller owns release and the stream, and has one more in n.streams.
 func (n *Node) openStream(w http.ResponseWriter, r *http.Request, p *admin.Project, transport, since, lastEventID string) (*streamRequest, *pubsub.Stream, func()) {
+	start := time.Now()
 	req, bad := n.parseStream(r, p, since, lastEventID)
 	if bad != nil {
 		writeError(w, bad.status, bad.err)
@@ -217,5 +220,5 @@ func (n *Node) openStream(w http.ResponseWriter, r *http.Request, p *admin.Proje
 		return nil, nil, nil
 	}
 	n.streams.Add(1)
-	return req, st, release
+	return req, st, n.streamOpened(r, transport, start, release)
 }

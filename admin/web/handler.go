@@ -200,6 +200,7 @@ func (h *Handler) UI() http.Handler {
 		r.Post("/logout", h.logout)
 		r.Get("/", h.dashboard)
 		r.Get("/stats", h.stats)
+		r.Get("/charts", h.chartsFragment)
 		r.Get("/projects", h.projects)
 		r.Post("/projects", h.createProject)
 		r.Get("/projects/new", h.newProject)
