@@ -84,6 +84,26 @@ func (c Chart) segments(l Line) []string {
 	return out
 }
 
+// point is a place on a chart, in SVG units.
+type point struct{ X, Y string }
+
+// lastPoint is where the line's newest value is drawn (none or one), marked
+// so that a line of a single sample still shows.
+func (c Chart) lastPoint(l Line) []point {
+	top := c.max()
+	n := len(l.Values)
+	for i := n - 1; i >= 0; i-- {
+		if v := l.Values[i]; !math.IsNaN(v) {
+			x := 0.0
+			if n > 1 {
+				x = float64(i) * chartW / float64(n-1)
+			}
+			return []point{{fmt.Sprintf("%.1f", x), fmt.Sprintf("%.1f", chartH-v/top*chartH)}}
+		}
+	}
+	return nil
+}
+
 // last is the line's newest value with a sample, formatted.
 func (l Line) last() string {
 	for i := len(l.Values) - 1; i >= 0; i-- {
