@@ -8,7 +8,9 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 # staticcheck 2026.2.2; the installed binary is used when present.
 STATICCHECK_VERSION ?= v0.8.2
 JS_DIRS  := js-client admin/e2e
-APT_PKGS := redis-server nginx caddy haproxy chromium
+# A package whose command has another name is written package:command
+# (varnish installs /usr/sbin/varnishd, not on a user's PATH).
+APT_PKGS := redis-server nginx caddy haproxy chromium varnish:varnishd
 
 .PHONY: all deps test test-go test-js fuzz bench build lint
 
@@ -18,8 +20,9 @@ all: build
 # present, node_modules in place) skips apt and npm entirely.
 deps:
 	@missing=""; \
-	for p in $(APT_PKGS); do \
-		command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
+	for e in $(APT_PKGS); do \
+		p=$${e%%:*}; c=$${e#*:}; \
+		command -v $$c >/dev/null 2>&1 || [ -x /usr/sbin/$$c ] || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \

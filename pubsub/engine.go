@@ -53,6 +53,36 @@ type PublishOptions struct {
 	HistoryTTL time.Duration
 	// Info is the publisher's info, when a client published.
 	Info *ClientInfo
+	// IdempotencyKey, when not empty, makes the publication happen at most
+	// once per key and channel within IdempotencyWindow: a second Publish
+	// with the same key to the same channel appends and delivers nothing
+	// and returns the first one's position. The engine checks it in the
+	// same atomic step as the append, so a publisher that retries after a
+	// failure it cannot interpret (a timeout, ErrEngineDown) never
+	// produces two publications. Callers bound it to MaxIdempotencyKey
+	// bytes (the server API refuses longer keys).
+	IdempotencyKey string
+	// IdempotencyWindow is how long a key is remembered after the
+	// publication it names; 0 means DefaultIdempotencyWindow.
+	IdempotencyWindow time.Duration
+}
+
+// DefaultIdempotencyWindow is PublishOptions.IdempotencyWindow's zero
+// value: long enough to cover a publisher's retries through an outage of
+// its engine, short enough that remembered keys cost little.
+const DefaultIdempotencyWindow = 5 * time.Minute
+
+// MaxIdempotencyKey is the longest idempotency key, in bytes.
+const MaxIdempotencyKey = 128
+
+// IdempotencyWindowOrDefault returns the window to apply:
+// o.IdempotencyWindow, or DefaultIdempotencyWindow when it is not
+// positive.
+func (o PublishOptions) IdempotencyWindowOrDefault() time.Duration {
+	if o.IdempotencyWindow > 0 {
+		return o.IdempotencyWindow
+	}
+	return DefaultIdempotencyWindow
 }
 
 // HistoryRequest selects publications from a channel's history.
@@ -84,7 +114,7 @@ type Broker interface {
 	// Publish assigns the next offset, appends to history (trimmed to
 	// HistorySize, expiring after HistoryTTL) and delivers to every node
 	// subscribed to key, as one atomic step. It returns the publication's
-	// position.
+	// position. Empty data is kept as JSON null.
 	Publish(ctx context.Context, key string, data json.RawMessage, opts PublishOptions) (Position, error)
 	// PublishJoin and PublishLeave deliver join/leave events to every node
 	// subscribed to key. They are not kept in history.
@@ -113,6 +143,8 @@ type PresenceStats struct {
 // PresenceStore keeps who is in a channel, each entry expiring after its
 // TTL unless added again (so a dead node leaves no ghost).
 type PresenceStore interface {
+	// AddPresence adds or refreshes info.Client for ttl; an empty client
+	// id is an error.
 	AddPresence(ctx context.Context, key string, info *ClientInfo, ttl time.Duration) error
 	RemovePresence(ctx context.Context, key, client string) error
 	Presence(ctx context.Context, key string) (map[string]*ClientInfo, error)

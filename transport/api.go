@@ -30,6 +30,9 @@ type apiParams struct {
 	Reconnect bool            `json:"reconnect"`
 	Pattern   string          `json:"pattern"`
 	Commands  []apiCommand    `json:"commands"`
+	// IdempotencyKey makes publish and broadcast happen at most once per
+	// channel within the idempotency window (see checkIdempotencyKey).
+	IdempotencyKey string `json:"idempotency_key"`
 	historyParams
 }
 
@@ -147,15 +150,27 @@ func (n *Node) apiPublish(ctx context.Context, p *admin.Project, a *apiParams) (
 	if perr != nil {
 		return nil, perr
 	}
+	if perr := checkIdempotencyKey(a.IdempotencyKey); perr != nil {
+		return nil, perr
+	}
 	data, perr := compactData(a.Data)
 	if perr != nil {
 		return nil, perr
 	}
-	pos, perr := n.publish(ctx, c, data, nil)
+	pos, perr := n.publishKeyed(ctx, c, data, a.IdempotencyKey)
 	if perr != nil {
 		return nil, perr
 	}
 	return publishResult{Offset: pos.Offset, Epoch: pos.Epoch}, nil
+}
+
+// checkIdempotencyKey refuses a key longer than the engines remember; ""
+// means none.
+func checkIdempotencyKey(key string) *pubsub.Error {
+	if len(key) > pubsub.MaxIdempotencyKey {
+		return pubsub.Errorf(pubsub.CodeBadRequest, "idempotency_key is %d bytes, longer than %d", len(key), pubsub.MaxIdempotencyKey)
+	}
+	return nil
 }
 
 type broadcastItem struct {
@@ -169,6 +184,9 @@ func (n *Node) apiBroadcast(ctx context.Context, p *admin.Project, a *apiParams)
 	if len(a.Channels) == 0 {
 		return nil, pubsub.Errorf(pubsub.CodeBadRequest, "channels is required")
 	}
+	if perr := checkIdempotencyKey(a.IdempotencyKey); perr != nil {
+		return nil, perr
+	}
 	data, perr := compactData(a.Data)
 	if perr != nil {
 		return nil, perr
@@ -179,7 +197,7 @@ func (n *Node) apiBroadcast(ctx context.Context, p *admin.Project, a *apiParams)
 		c, perr := resolve(p, name)
 		if perr == nil {
 			var pos pubsub.Position
-			pos, perr = n.publish(ctx, c, data, nil)
+			pos, perr = n.publishKeyed(ctx, c, data, a.IdempotencyKey)
 			results[i].Offset, results[i].Epoch = pos.Offset, pos.Epoch
 		}
 		results[i].Error = perr

@@ -21,6 +21,22 @@ type apiKeyIndex struct {
 	byHash  map[[32]byte]string
 	built   time.Time
 	invalid bool
+	// version is the store's version the index was built from, for stores
+	// that have one: a new version is seen at once, without waiting for
+	// the change notice or rebuildEvery.
+	version int64
+}
+
+// versioned is the optional part of a ProjectStore whose structure has a
+// version that moves with every change (the SQLite and engine stores).
+type versioned interface{ Version() int64 }
+
+// storeVersion returns the store's version, or 0 when it has none.
+func (x *apiKeyIndex) storeVersion() int64 {
+	if v, ok := x.store.(versioned); ok {
+		return v.Version()
+	}
+	return 0
 }
 
 func newAPIKeyIndex(store ProjectStore) *apiKeyIndex {
@@ -43,7 +59,7 @@ func (x *apiKeyIndex) lookup(ctx context.Context, key string) (*admin.Project, e
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	id, ok := x.byHash[h]
-	if !ok && (x.invalid || time.Since(x.built) > rebuildEvery) {
+	if !ok && (x.invalid || x.version != x.storeVersion() || time.Since(x.built) > rebuildEvery) {
 		if err := x.rebuildLocked(ctx); err != nil {
 			return nil, err
 		}
@@ -65,6 +81,7 @@ func (x *apiKeyIndex) lookup(ctx context.Context, key string) (*admin.Project, e
 }
 
 func (x *apiKeyIndex) rebuildLocked(ctx context.Context) error {
+	version := x.storeVersion()
 	projects, err := x.store.Projects(ctx)
 	if err != nil {
 		return fmt.Errorf("list projects for API keys: %w", err)
@@ -75,6 +92,6 @@ func (x *apiKeyIndex) rebuildLocked(ctx context.Context) error {
 			m[sha256.Sum256([]byte(p.APIKey))] = p.ID
 		}
 	}
-	x.byHash, x.built, x.invalid = m, time.Now(), false
+	x.byHash, x.built, x.invalid, x.version = m, time.Now(), false, version
 	return nil
 }

@@ -41,7 +41,8 @@ type Options struct {
 	Engine   pubsub.Engine
 	Projects ProjectStore
 	Logger   *slog.Logger
-	// Ping is the SSE heartbeat interval; 0 means 20s.
+	// Ping is the longest silence on an SSE stream: a stream that wrote
+	// nothing for most of it gets a heartbeat; 0 means 20s.
 	Ping time.Duration
 	// QueueBytes bounds each stream's outgoing queue; 0 means 1 MiB.
 	QueueBytes int
@@ -81,6 +82,9 @@ type Options struct {
 	EventsQueueBytes int64
 	// Limits are per-client rate and size limits.
 	Limits Limits
+	// IdempotencyWindow is how long a publish's idempotency key is
+	// remembered; 0 means pubsub.DefaultIdempotencyWindow.
+	IdempotencyWindow time.Duration
 	// Padding is the size of a comment sent first on every SSE stream,
 	// for proxies that buffer the start of a response; 0 sends none.
 	Padding int
@@ -241,6 +245,9 @@ func New(opts Options) (*Node, error) {
 	}
 	return n, nil
 }
+
+// ID returns the node's id, as `info` reports it.
+func (n *Node) ID() string { return n.opts.NodeID }
 
 // Hub returns the node's hub.
 func (n *Node) Hub() *pubsub.Hub { return n.hub }

@@ -17,12 +17,29 @@ import (
 
 // publish publishes data (already compact JSON) to a resolved channel.
 func (n *Node) publish(ctx context.Context, c chanRef, data json.RawMessage, info *pubsub.ClientInfo) (pubsub.Position, *pubsub.Error) {
+	return n.publishWith(ctx, c, data, publishOptions(c.ns, info))
+}
+
+// publishKeyed is publish from the server API, with the publisher's
+// idempotency key ("" for none). A repeated key answers the first
+// publication's position and still emits a publish event: when the first
+// attempt failed with 112 after Redis applied it, its event was never sent.
+// Events carry the offset, so receivers drop the rare repeat by (channel,
+// offset).
+func (n *Node) publishKeyed(ctx context.Context, c chanRef, data json.RawMessage, idemKey string) (pubsub.Position, *pubsub.Error) {
+	opts := publishOptions(c.ns, nil)
+	opts.IdempotencyKey, opts.IdempotencyWindow = idemKey, n.opts.IdempotencyWindow
+	return n.publishWith(ctx, c, data, opts)
+}
+
+func (n *Node) publishWith(ctx context.Context, c chanRef, data json.RawMessage, opts pubsub.PublishOptions) (pubsub.Position, *pubsub.Error) {
 	if int64(len(data)) > n.opts.MaxBody {
 		n.refusedBy(limitMessageSize)
 		return pubsub.Position{}, pubsub.Errorf(pubsub.CodeLimitExceeded, "data is larger than %d bytes", n.opts.MaxBody)
 	}
+	info := opts.Info
 	done := n.engineOp("publish")
-	pos, err := n.engine.Publish(ctx, c.key, data, publishOptions(c.ns, info))
+	pos, err := n.engine.Publish(ctx, c.key, data, opts)
 	done(err)
 	if err != nil {
 		n.log.WarnContext(ctx, "publish", "key", c.key, "err", err)

@@ -32,7 +32,34 @@ var (
 	sseEvent = []byte("event: ")
 	sseData  = []byte("data: ")
 	ssePing  = []byte(": ping\n\n")
+	sseClock = []byte("event: ping\ndata: {\"time\":")
 )
+
+// clockEvery is how often a clock stream carries the server's time while
+// other events flow (and never more often than the ping interval allows):
+// often enough that a client sees events held back by a proxy within a
+// couple of seconds, few enough bytes not to matter.
+const clockEvery = 500 * time.Millisecond
+
+// nudgeAfter is how long after the opening events a heartbeat follows
+// them: some proxies (Varnish with its default VCL) pass a response's
+// first body write on only when the next one arrives, and a next write
+// that comes with the first, in one read, does not count. One timer per
+// opening, none per idle stream.
+const nudgeAfter = 100 * time.Millisecond
+
+// ping appends a heartbeat: a comment, or on a clock stream a ping event
+// with the server's time in Unix milliseconds, which a client can read
+// (EventSource hides comments) to measure how late events arrive.
+func (s *sseSink) ping(clock bool, now time.Time) {
+	if !clock {
+		s.buf = append(s.buf, ssePing...)
+		return
+	}
+	s.buf = append(s.buf, sseClock...)
+	s.buf = strconv.AppendInt(s.buf, now.UnixMilli(), 10)
+	s.buf = append(s.buf, "}\n\n"...)
+}
 
 func (s *sseSink) event(kind pubsub.EventKind, id []byte, data []byte) {
 	if kind == pubsub.EventPub {
@@ -80,7 +107,7 @@ func (n *Node) handleSSE(w http.ResponseWriter, r *http.Request, p *admin.Projec
 	if st == nil {
 		return
 	}
-	sc := &sseConn{n: n, st: st, client: req.id.client, project: p, release: release}
+	sc := &sseConn{n: n, st: st, client: req.id.client, project: p, release: release, clock: r.URL.Query().Get("clock") == "1"}
 	sc.sink = &sseSink{}
 	sc.state = &streamState{n: n, st: st, chans: req.chans, sink: sc.sink, lost: req.lost}
 	if err := sc.state.start(r.Context(), req.since, true); err != nil {
@@ -131,6 +158,18 @@ type sseConn struct {
 	project *admin.Project
 	release func()
 	timers  []*time.Timer
+	// clock: the client asked for ping events with the server's time
+	// (?clock=1) instead of comment heartbeats.
+	clock bool
+	// lastClock is when the last ping event went out, pinged whether the
+	// pending write ends with one; only the writer touches them.
+	lastClock time.Time
+	pinged    bool
+	// trailing: queued for a trailing ping (heartbeats.trail).
+	trailing atomic.Bool
+	// opened: the opening write is out and its nudge scheduled; only the
+	// writer touches it.
+	opened bool
 
 	// wake is set, before the stream is registered for heartbeats, for a
 	// stream served in its handler goroutine; nil for hijacked ones.
@@ -202,7 +241,9 @@ func (sc *sseConn) serve(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	flush := func() bool {
-		_ = rc.SetWriteDeadline(time.Now().Add(n.opts.WriteTimeout))
+		now := time.Now()
+		sc.stampClock(now)
+		_ = rc.SetWriteDeadline(now.Add(n.opts.WriteTimeout))
 		if len(sink.buf) > 0 {
 			if _, err := w.Write(sink.buf); err != nil {
 				return false
@@ -219,10 +260,12 @@ func (sc *sseConn) serve(w http.ResponseWriter, r *http.Request) {
 	if !flush() {
 		return
 	}
+	sc.opened = true
 	// Heartbeats come from the node's one ticker (heartbeats.run), which
 	// wakes this loop through sc.wake; no timer per stream.
 	sc.wake = make(chan struct{}, 1)
 	n.heartbeats.add(sc)
+	sc.nudge()
 	for {
 		select {
 		case <-ctx.Done():
@@ -243,7 +286,7 @@ func (sc *sseConn) serve(w http.ResponseWriter, r *http.Request) {
 			if !sc.pingDue.Swap(false) {
 				continue
 			}
-			sink.buf = append(sink.buf, ssePing...)
+			sc.heartbeat(time.Now())
 			if !flush() {
 				return
 			}
@@ -345,14 +388,20 @@ func (sc *sseConn) writeOnce() bool {
 		pooled = nil
 	}
 	more := sc.fill(n.baseCtx)
+	now := time.Now()
 	if sc.pingDue.Swap(false) && len(sink.buf) == 0 {
-		sink.buf = append(sink.buf, ssePing...)
+		sc.heartbeat(now)
 	}
+	sc.stampClock(now)
 	ok := true
 	if len(sink.buf) > 0 {
-		_ = sc.conn.SetWriteDeadline(time.Now().Add(n.opts.WriteTimeout))
+		_ = sc.conn.SetWriteDeadline(now.Add(n.opts.WriteTimeout))
 		if _, err := sc.conn.Write(sink.buf); err != nil {
 			ok = false
+		}
+		if ok && !sc.opened {
+			sc.opened = true
+			sc.nudge()
 		}
 		sc.lastWrite.Store(time.Now().UnixNano())
 	}
@@ -366,4 +415,44 @@ func (sc *sseConn) writeOnce() bool {
 	}
 	sink.buf = nil
 	return ok && more
+}
+
+// heartbeat appends the ping of a quiet stream.
+func (sc *sseConn) heartbeat(now time.Time) {
+	sc.sink.ping(sc.clock, now)
+	if sc.clock {
+		sc.lastClock = now
+		sc.pinged = true
+	}
+}
+
+// stampClock appends a ping event with the server's time to a clock
+// stream's pending write when the last one is clockEvery old, so that
+// a client sees the server's clock while other events flow too. A write
+// of events that goes out without one asks the heartbeats for a trailing
+// ping: every event of a clock stream is followed by a ping within
+// clockEvery, so a client that sees an event and then nothing for longer
+// knows the rest is held on the way.
+func (sc *sseConn) stampClock(now time.Time) {
+	pinged := sc.pinged
+	sc.pinged = false
+	if !sc.clock || len(sc.sink.buf) == 0 || pinged {
+		// Nothing to write, or the write ends with a ping already.
+		return
+	}
+	if now.Sub(sc.lastClock) < min(clockEvery, sc.n.opts.Ping) {
+		sc.n.heartbeats.trail(sc)
+		return
+	}
+	sc.heartbeat(now)
+	sc.pinged = false
+}
+
+// nudge asks for a heartbeat nudgeAfter from now, whatever else the
+// stream writes meanwhile. A stream over by then ignores it.
+func (sc *sseConn) nudge() {
+	time.AfterFunc(nudgeAfter, func() {
+		sc.pingDue.Store(true)
+		sc.schedule()
+	})
 }

@@ -1,12 +1,11 @@
 package transport
 
 import (
-	"time"
-
 	"context"
 	"errors"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"

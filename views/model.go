@@ -13,6 +13,9 @@ type Page struct {
 	Base string
 	// ReadOnly shows the read-only badge and disables structure forms.
 	ReadOnly bool
+	// Owner, with ReadOnly, names the node that owns the structure when
+	// it is read from the engine; "" when it comes from the config file.
+	Owner string
 	// LoggedIn shows the navigation and the logout button.
 	LoggedIn bool
 	// Flash is a one-line notice shown at the top ("Project created").
@@ -28,6 +31,14 @@ func (p Page) URL(elems ...string) string {
 		u += "/" + url.PathEscape(e)
 	}
 	return u
+}
+
+// ReadOnlyNote says why the structure is read-only and where to edit it.
+func (p Page) ReadOnlyNote() string {
+	if p.Owner != "" {
+		return "The structure is owned by " + p.Owner + " and read here from the engine: make changes on that node"
+	}
+	return "The structure comes from the config file: edit the file and restart"
 }
 
 // FieldErrors maps a form field's name to what is wrong with it.

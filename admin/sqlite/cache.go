@@ -174,6 +174,14 @@ func (s *Store) Project(_ context.Context, id string) (*admin.Project, error) {
 
 // Projects returns a copy of every project, ordered by id.
 func (s *Store) Projects(_ context.Context) ([]admin.Project, error) {
+	_, out := s.Snapshot()
+	return out, nil
+}
+
+// Snapshot returns the structure version and a copy of every project,
+// ordered by id, both from the same moment: what a node copies into the
+// engine for nodes on other hosts.
+func (s *Store) Snapshot() (int64, []admin.Project) {
 	snap := s.snap.Load()
 	out := make([]admin.Project, 0, len(snap.order))
 	for _, id := range snap.order {
@@ -182,8 +190,12 @@ func (s *Store) Projects(_ context.Context) ([]admin.Project, error) {
 		p.Namespaces = slices.Clone(p.Namespaces)
 		out = append(out, p)
 	}
-	return out, nil
+	return snap.version, out
 }
+
+// Version returns the structure version of the in-memory copy: it moves
+// with every write to the file, by any process.
+func (s *Store) Version() int64 { return s.snap.Load().version }
 
 // writeTx runs fn in an immediate transaction on the writer connection,
 // bumps the structure version and, once committed, reloads the snapshot.

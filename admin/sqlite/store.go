@@ -39,6 +39,7 @@ type Store struct {
 	r   *sqlx.DB // read pool
 	log *slog.Logger
 
+	owner      string // the file's random id (OwnerID)
 	snap       atomic.Pointer[snapshot]
 	reloadMu   sync.Mutex    // serializes reloads so snapshots only move forward
 	invalidate chan struct{} // Invalidate → Run
@@ -78,6 +79,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err := migrate(ctx, s.w); err != nil {
 		_ = s.Close()
 		return nil, err
+	}
+	if err := s.r.GetContext(ctx, &s.owner, `SELECT owner FROM structure_owner WHERE id = 1`); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("read structure owner id: %w", err)
 	}
 	if err := s.reload(ctx); err != nil {
 		_ = s.Close()
@@ -129,6 +134,11 @@ func openDB(path, txlock string, conns int) (*sqlx.DB, error) {
 	db.SetConnMaxLifetime(0)
 	return db, nil
 }
+
+// OwnerID returns the file's random id, made once when the file was
+// created: every process on this file shares it, a copy of the file on
+// another host too, a different file never.
+func (s *Store) OwnerID() string { return s.owner }
 
 // ReadOnly reports false: this store is edited from the admin UI and API.
 func (s *Store) ReadOnly() bool { return false }

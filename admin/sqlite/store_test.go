@@ -43,10 +43,19 @@ func TestMigrateEmptyAndReopen(t *testing.T) {
 	if err := a.CreateProject(t.Context(), &admin.Project{ID: "p1", Name: "One"}); err != nil {
 		t.Fatalf("CreateProject: %v", err)
 	}
+	ownerA := a.OwnerID()
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
 	b := openTest(t, path) // migrations must be a no-op now
+	// The owner id belongs to the file: the same after a reopen, another
+	// for another file.
+	if ownerA == "" || b.OwnerID() != ownerA {
+		t.Fatalf("owner id after reopen = %q, before %q", b.OwnerID(), ownerA)
+	}
+	if other := openTest(t, ""); other.OwnerID() == ownerA {
+		t.Fatalf("two files share owner id %q", ownerA)
+	}
 	p, err := b.Project(t.Context(), "p1")
 	if err != nil {
 		t.Fatalf("Project after reopen: %v", err)
@@ -58,8 +67,8 @@ func TestMigrateEmptyAndReopen(t *testing.T) {
 	if err := b.r.GetContext(t.Context(), &n, `SELECT COUNT(*) FROM schema_migrations`); err != nil {
 		t.Fatal(err)
 	}
-	if n != 1 {
-		t.Fatalf("schema_migrations rows = %d, want 1", n)
+	if n != 2 {
+		t.Fatalf("schema_migrations rows = %d, want 2", n)
 	}
 }
 

@@ -133,7 +133,7 @@ func (h *Handler) apiStoreError(w http.ResponseWriter, r *http.Request, err erro
 func (h *Handler) apiWriter(w http.ResponseWriter, r *http.Request) Writer {
 	wr := h.writer()
 	if wr == nil {
-		h.apiStoreError(w, r, errReadOnly)
+		h.apiStoreError(w, r, h.readOnlyErr())
 	}
 	return wr
 }

@@ -9,8 +9,14 @@ import (
 	"github.com/rotor-rt/rotor/pubsub"
 )
 
-// errReadOnly refuses writes on a file structure.
-var errReadOnly = admin.ErrReadOnly
+// readOnlyErr is the refusal of a write: the structure is the config
+// file's, or another node owns it.
+func (h *Handler) readOnlyErr() error {
+	if o, ok := h.opts.Store.(Owned); ok {
+		return &admin.OwnedElsewhereError{Owner: o.OwnerNode()}
+	}
+	return admin.ErrReadOnly
+}
 
 // classify maps a store or node error to an HTTP status, a protocol error code
 // (docs/protocol.md, Error codes)
@@ -18,7 +24,10 @@ var errReadOnly = admin.ErrReadOnly
 func classify(err error) (status, code int, msg string) {
 	var fe *admin.FieldError
 	var pe *pubsub.Error
+	var oe *admin.OwnedElsewhereError
 	switch {
+	case errors.As(err, &oe):
+		return http.StatusConflict, pubsub.CodePermissionDenied, oe.Error()
 	case errors.As(err, &fe):
 		return http.StatusBadRequest, pubsub.CodeBadRequest, err.Error()
 	case errors.Is(err, admin.ErrExists):

@@ -31,9 +31,16 @@ import (
 type Store interface {
 	Project(ctx context.Context, id string) (*admin.Project, error)
 	Projects(ctx context.Context) ([]admin.Project, error)
-	// ReadOnly reports whether the structure comes from a file: forms are
-	// disabled and every write refused.
+	// ReadOnly reports whether the structure comes from a file or from
+	// another node: forms are disabled and every write refused.
 	ReadOnly() bool
+}
+
+// Owned is an optional capability of a read-only Store whose structure is
+// edited on another node (*enginestore.Store): pages and refusals name it.
+type Owned interface {
+	// OwnerNode names the node that owns the structure.
+	OwnerNode() string
 }
 
 // Writer is the optional write side of a Store (*sqlite.Store).
@@ -237,7 +244,7 @@ func (h *Handler) UI() http.Handler {
 // API returns the admin JSON API, to be mounted at /api/admin.
 func (h *Handler) API() http.Handler {
 	r := chi.NewRouter()
-	r.Use(h.requireAPIKey)
+	r.Use(h.requireAPIKey, h.ownerHeader)
 	r.Get("/projects", h.apiProjects)
 	r.Post("/projects", h.apiCreateProject)
 	r.Get("/projects/{id}", h.apiProject)

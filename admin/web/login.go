@@ -11,7 +11,7 @@ import (
 )
 
 func (h *Handler) loginPage(r *http.Request) views.Page {
-	return views.Page{Title: "Log in", Base: h.opts.BasePath, ReadOnly: h.opts.Store.ReadOnly()}
+	return views.Page{Title: "Log in", Base: h.opts.BasePath, ReadOnly: h.opts.Store.ReadOnly(), Owner: h.owner()}
 }
 
 func (h *Handler) loggedIn(r *http.Request) bool {

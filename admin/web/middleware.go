@@ -101,3 +101,17 @@ func (a assetsOnly) Open(name string) (fs.File, error) {
 	}
 	return f, nil
 }
+
+// OwnerHeader names, on every admin API answer of a node that reads the
+// structure from the engine, the node that owns it: where writes go.
+const OwnerHeader = "Rotor-Structure-Owner"
+
+// ownerHeader sets OwnerHeader when the store is owned by another node.
+func (h *Handler) ownerHeader(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if owner := h.owner(); owner != "" {
+			w.Header().Set(OwnerHeader, owner)
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -45,7 +45,7 @@ func (h *Handler) projectCopy(r *http.Request) (*admin.Project, error) {
 func (h *Handler) writerOrRefuse(w http.ResponseWriter, r *http.Request) Writer {
 	wr := h.writer()
 	if wr == nil {
-		h.storeError(w, r, errReadOnly)
+		h.storeError(w, r, h.readOnlyErr())
 	}
 	return wr
 }

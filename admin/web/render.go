@@ -26,7 +26,16 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, c t
 }
 
 func (h *Handler) page(r *http.Request, title string) views.Page {
-	return views.Page{Title: title, Base: h.opts.BasePath, ReadOnly: h.opts.Store.ReadOnly(), LoggedIn: h.loggedIn(r)}
+	return views.Page{Title: title, Base: h.opts.BasePath, ReadOnly: h.opts.Store.ReadOnly(), Owner: h.owner(), LoggedIn: h.loggedIn(r)}
+}
+
+// owner names the node that owns a structure read from the engine, "" for
+// other stores.
+func (h *Handler) owner() string {
+	if o, ok := h.opts.Store.(Owned); ok {
+		return o.OwnerNode()
+	}
+	return ""
 }
 
 func (h *Handler) renderError(w http.ResponseWriter, r *http.Request, status int, msg string) {

@@ -469,8 +469,46 @@ func TestReadOnly(t *testing.T) {
 	if res, body := e.api("DELETE", "/projects/demo", ""); res.StatusCode != http.StatusConflict || !strings.Contains(body, "read-only") {
 		t.Errorf("API delete on a read-only store = %d %s", res.StatusCode, body)
 	}
-	if res, _ := e.api("GET", "/projects/demo", ""); res.StatusCode != 200 {
-		t.Errorf("API read on a read-only store = %d", res.StatusCode)
+	if res, _ := e.api("GET", "/projects/demo", ""); res.StatusCode != 200 || res.Header.Get(web.OwnerHeader) != "" {
+		t.Errorf("API read on a read-only store = %d, %s %q", res.StatusCode, web.OwnerHeader, res.Header.Get(web.OwnerHeader))
+	}
+}
+
+// ownedStore is a read-only structure owned by another node, as
+// *enginestore.Store serves it (tested with Redis in cmd/rotor/e2e).
+type ownedStore struct{ *admin.StaticStore }
+
+func (ownedStore) OwnerNode() string { return "owner-host (node abc)" }
+
+func TestReadOnlyOwnedElsewhere(t *testing.T) {
+	t.Parallel()
+	static, err := admin.NewStaticStore([]admin.Project{{ID: "demo", Name: "Demo", Secret: strings.Repeat("s", 32),
+		APIKey: "k", DefaultNamespace: "default", Namespaces: []admin.Namespace{admin.DefaultNamespaceSettings("default")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, ownedStore{static})
+	e.login()
+	_, body := e.get("/admin/projects/demo")
+	if !strings.Contains(body, "read-only") || !strings.Contains(body, "owned by owner-host (node abc)") || !strings.Contains(body, "<fieldset disabled") {
+		t.Fatal("project page does not say it is read-only and who owns it")
+	}
+	if res, body := e.post("/admin/projects/demo/delete", nil); res.StatusCode != http.StatusConflict || !strings.Contains(body, "owned by owner-host (node abc)") {
+		t.Errorf("UI delete = %d, want 409 naming the owner", res.StatusCode)
+	}
+	if res, _ := e.api("GET", "/projects", ""); res.StatusCode != http.StatusOK || res.Header.Get(web.OwnerHeader) != "owner-host (node abc)" {
+		t.Errorf("API list = %d, %s %q; want 200 naming the owner", res.StatusCode, web.OwnerHeader, res.Header.Get(web.OwnerHeader))
+	}
+	for _, c := range []struct{ method, path, body string }{
+		{"POST", "/projects", `{"id":"x"}`},
+		{"PATCH", "/projects/demo", `{"name":"x"}`},
+		{"DELETE", "/projects/demo", ""},
+		{"PATCH", "/projects/demo/namespaces/default", `{"presence":true}`},
+	} {
+		res, body := e.api(c.method, c.path, c.body)
+		if res.StatusCode != http.StatusConflict || !strings.Contains(body, `"code":103`) || !strings.Contains(body, "owned by owner-host (node abc)") {
+			t.Errorf("API %s %s = %d %s, want 409 code 103 naming the owner", c.method, c.path, res.StatusCode, body)
+		}
 	}
 }
 

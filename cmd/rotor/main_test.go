@@ -86,6 +86,9 @@ func TestCheckconfigNamesEveryField(t *testing.T) {
 		{"env and flags", []string{"ROTOR_LOG_FORMAT=yaml"}, []string{"checkconfig", "--engine.type=redis"},
 			[]string{"log.format", "engine.redis_url"}, false},
 		{"defaults", nil, []string{"checkconfig"}, nil, true},
+		{"engine store with the memory engine", nil, []string{"checkconfig", "--structure.store=engine"},
+			[]string{"structure.store: engine reads the structure another node wrote into Redis, so it needs engine.type redis"}, false},
+		{"engine store with redis", nil, []string{"checkconfig", "--structure.store=engine", "--redis-url=redis://r:6379/0", "--engine.type=redis"}, nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,33 +1,34 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rotor-rt/rotor/cmd/rotor/config"
+	"github.com/rotor-rt/rotor/transport/apiclient"
 )
 
 type publishOptions struct {
-	project, channel, data, url, apiKey string
+	project, channel, data, url, apiKey, idempotencyKey string
 }
 
 func newPublishCmd(g *globalFlags) *cobra.Command {
 	var o publishOptions
 	cmd := &cobra.Command{
-		Use:   "publish --project P --channel C --data JSON [--url URL] [--api-key K]",
+		Use:   "publish --project P --channel C --data JSON [--url URL] [--api-key K] [--idempotency-key K]",
 		Short: "Publish to a channel through the server API",
-		Long: "publish POSTs {channel, data} to URL/api/publish (docs/protocol.md) and prints the reply.\n" +
+		Long: "publish POSTs {channel, data, idempotency_key} to URL/api/publish (docs/protocol.md) and prints the reply.\n" +
 			"The key is --api-key, else the project's api_key from the configured structure,\n" +
-			"else admin.api_key. The URL defaults to the config's http.address.",
+			"else admin.api_key. The URL defaults to the config's http.address.\n" +
+			"A 112, 5xx or timeout is retried up to 4 times with the same idempotency key, so the\n" +
+			"publication happens once; give --idempotency-key to make repeated runs publish once too.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.loadConfig(cmd)
@@ -43,6 +44,7 @@ func newPublishCmd(g *globalFlags) *cobra.Command {
 	f.StringVar(&o.data, "data", "", "publication data, any JSON value (required)")
 	f.StringVar(&o.url, "url", "", "server base URL (default: from http.address, e.g. http://127.0.0.1:8000)")
 	f.StringVar(&o.apiKey, "api-key", "", "API key (default: the project's api_key, else admin.api_key)")
+	f.StringVar(&o.idempotencyKey, "idempotency-key", "", "publish at most once with this key (1 to 128 bytes) within engine.idempotency_window (default: a random key per run)")
 	for _, name := range []string{"project", "channel", "data"} {
 		_ = cmd.MarkFlagRequired(name)
 	}
@@ -52,6 +54,9 @@ func newPublishCmd(g *globalFlags) *cobra.Command {
 func runPublish(ctx context.Context, cfg *config.Config, o publishOptions, out io.Writer) error {
 	if !json.Valid([]byte(o.data)) {
 		return fmt.Errorf("--data is not valid JSON: %q", o.data)
+	}
+	if len(o.idempotencyKey) > apiclient.MaxIdempotencyKey {
+		return fmt.Errorf("--idempotency-key is %d bytes, longer than %d", len(o.idempotencyKey), apiclient.MaxIdempotencyKey)
 	}
 	key, err := publishKey(ctx, cfg, o)
 	if err != nil {
@@ -65,48 +70,43 @@ func runPublish(ctx context.Context, cfg *config.Config, o publishOptions, out i
 	}
 	// project is sent too: a global admin key needs it (docs/protocol.md, Server API), and a
 	// project key must agree with it.
-	body, err := json.Marshal(struct {
-		Project string          `json:"project"`
-		Channel string          `json:"channel"`
-		Data    json.RawMessage `json:"data"`
-	}{o.project, o.channel, json.RawMessage(o.data)})
+	c, err := apiclient.New(base, key, apiclient.Options{Project: o.project})
 	if err != nil {
-		return fmt.Errorf("encode request: %w", err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+"/api/publish", bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("publish: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "apikey "+key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("publish: %w", err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	reply, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return fmt.Errorf("publish: read reply: %w", err)
-	}
-	reply = bytes.TrimSpace(reply)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("publish: HTTP %d: %s", resp.StatusCode, reply)
-	}
-	var parsed struct {
-		Error json.RawMessage `json:"error"`
-	}
-	if err := json.Unmarshal(reply, &parsed); err != nil {
-		return fmt.Errorf("publish: reply is not JSON: %q", reply)
-	}
-	if _, err := fmt.Fprintf(out, "%s\n", reply); err != nil {
 		return err
 	}
-	if len(parsed.Error) > 0 && string(parsed.Error) != "null" {
-		return fmt.Errorf("publish: %s", parsed.Error)
+	defer c.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	pos, err := c.Publish(ctx, apiclient.PublishRequest{
+		Channel: o.channel, Data: json.RawMessage(o.data), IdempotencyKey: o.idempotencyKey,
+	})
+	var reply any
+	var apiErr *apiclient.Error
+	switch {
+	case errors.As(err, &apiErr):
+		reply = map[string]any{"error": apiErr}
+	case err != nil:
+		return fmt.Errorf("publish: %w", err)
+	default:
+		reply = map[string]any{"result": publishResult{Offset: pos.Offset, Epoch: pos.Epoch}}
+	}
+	b, jerr := json.Marshal(reply)
+	if jerr != nil {
+		return fmt.Errorf("publish: encode reply: %w", jerr)
+	}
+	if _, werr := fmt.Fprintf(out, "%s\n", b); werr != nil {
+		return werr
+	}
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
 	}
 	return nil
+}
+
+// publishResult is printed in the server's own order of fields.
+type publishResult struct {
+	Offset uint64 `json:"offset"`
+	Epoch  string `json:"epoch"`
 }
 
 // publishKey picks the API key: the flag, else the project's own key,

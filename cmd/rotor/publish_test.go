@@ -22,6 +22,8 @@ type apiServer struct {
 	bodies []map[string]any
 	status int
 	reply  string
+	// unavailable is how many requests are answered 503 (112) first.
+	unavailable int
 }
 
 func (a *apiServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -39,6 +41,10 @@ func (a *apiServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.keys = append(a.keys, r.Header.Get("Authorization"))
 	a.bodies = append(a.bodies, body)
 	status, reply := a.status, a.reply
+	if a.unavailable > 0 {
+		a.unavailable--
+		status, reply = http.StatusServiceUnavailable, `{"error":{"code":112,"message":"temporarily unavailable"}}`
+	}
 	a.mu.Unlock()
 	if status == 0 {
 		status, reply = http.StatusOK, `{"result":{"offset":1,"epoch":"abc"}}`
@@ -99,7 +105,10 @@ func TestPublishErrors(t *testing.T) {
 		want   string
 		out    string
 	}{
-		{"http status", http.StatusUnauthorized, `{"error":{"code":101,"message":"unauthorized"}}`, nil, "HTTP 401", ""},
+		{"http status", http.StatusUnauthorized, `{"error":{"code":101,"message":"unauthorized"}}`, nil, "HTTP 401",
+			`{"error":{"code":101,"message":"unauthorized"}}` + "\n"},
+		{"not rotor", http.StatusNotFound, `404 page not found`, nil, "HTTP 404", `{"error":{"code":104,"message":"HTTP 404: 404 page not found"}}` + "\n"},
+		{"idempotency key too long", 0, "", []string{"--idempotency-key", strings.Repeat("k", 129)}, "longer than 128", ""},
 		{"error reply", http.StatusOK, `{"error":{"code":102,"message":"unknown channel"}}`, nil, "unknown channel",
 			`{"error":{"code":102,"message":"unknown channel"}}` + "\n"},
 		{"bad data", 0, "", []string{"--data", "{nope"}, "--data is not valid JSON", ""},
@@ -118,6 +127,47 @@ func TestPublishErrors(t *testing.T) {
 			}
 			if out != tt.out {
 				t.Errorf("out = %q, want %q", out, tt.out)
+			}
+		})
+	}
+}
+
+// TestPublishRetriesWithKey checks that a 112 is retried with the same
+// idempotency key: the caller's, or one made for the run.
+func TestPublishRetriesWithKey(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+		want string // "" means any non-empty key
+	}{
+		{"generated key", nil, ""},
+		{"given key", []string{"--idempotency-key", "order-1"}, "order-1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			api := &apiServer{unavailable: 2}
+			srv := httptest.NewServer(api)
+			t.Cleanup(srv.Close)
+			args := append([]string{"publish", "--config", fileConfig(t, ""), "--url", srv.URL,
+				"--project", "demo", "--channel", "news", "--data", `1`}, tt.args...)
+			if _, err := run(t, nil, args...); err != nil {
+				t.Fatal(err)
+			}
+			api.mu.Lock()
+			defer api.mu.Unlock()
+			if len(api.bodies) != 3 {
+				t.Fatalf("%d requests, want 3", len(api.bodies))
+			}
+			key, _ := api.bodies[0]["idempotency_key"].(string)
+			if key == "" || tt.want != "" && key != tt.want {
+				t.Fatalf("idempotency_key = %q, want %q", key, tt.want)
+			}
+			for i, b := range api.bodies {
+				if b["idempotency_key"] != key {
+					t.Fatalf("request %d has idempotency_key %v, want %q", i, b["idempotency_key"], key)
+				}
 			}
 		})
 	}

@@ -20,8 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
-	"github.com/rotor-rt/rotor/admin"
-	"github.com/rotor-rt/rotor/admin/sqlite"
 	"github.com/rotor-rt/rotor/cmd/rotor/config"
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/redis"
@@ -92,12 +90,6 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	return slog.New(transport.LogHandler(slog.NewTextHandler(w, opts)))
 }
 
-// structureStore is what serve needs from either structure store.
-type structureStore interface {
-	transport.ProjectStore
-	ReadOnly() bool
-}
-
 // runServe runs the server until ctx is done, then drains it.
 func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) error {
 	log := newLogger(cfg, os.Stderr)
@@ -117,17 +109,17 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 
-	store, sqliteStore, err := openStructure(runCtx, cfg, log)
-	if err != nil {
-		return err
-	}
-	if sqliteStore != nil {
-		defer sqliteStore.Close()
-	}
 	engine, err := newEngine(cfg, log)
 	if err != nil {
 		return err
 	}
+	// ctx, not runCtx: a node waiting for its structure stops on a signal.
+	st, err := openStructure(ctx, cfg, engine, log)
+	if err != nil || st == nil {
+		return err
+	}
+	defer st.close()
+	store, sqliteStore := st.store, st.sqlite
 	node, err := transport.New(transport.Options{
 		Version:           version,
 		Engine:            engine,
@@ -145,6 +137,7 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 		HookTimeout:       cfg.Hooks.Timeout,
 		HookRetries:       cfg.Hooks.Retries,
 		EventsQueueBytes:  cfg.Hooks.EventsQueueBytes,
+		IdempotencyWindow: cfg.Engine.IdempotencyWindow,
 		Limits: transport.Limits{
 			CommandRate:       cfg.Limits.EffectiveCommandRate(),
 			CommandBurst:      cfg.Limits.EffectiveCommandBurst(),
@@ -178,9 +171,7 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 		case <-time.After(time.Second):
 		}
 	}
-	if sqliteStore != nil {
-		go sqliteStore.Run(runCtx, nil)
-	}
+	st.start(runCtx, node)
 
 	r := chi.NewRouter()
 	r.Use(transport.RequestID)
@@ -271,21 +262,6 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 	}
 	log.Info("stopped")
 	return nil
-}
-
-func openStructure(ctx context.Context, cfg *config.Config, log *slog.Logger) (structureStore, *sqlite.Store, error) {
-	if cfg.Structure.Store == config.StoreFile {
-		s, err := admin.NewStaticStore(cfg.Structure.AdminProjects())
-		if err != nil {
-			return nil, nil, fmt.Errorf("structure from config: %w", err)
-		}
-		return s, nil, nil
-	}
-	s, err := sqlite.Open(ctx, cfg.Structure.SQLitePath, sqlite.WithLogger(log.With("component", "sqlite")))
-	if err != nil {
-		return nil, nil, fmt.Errorf("open structure store %s: %w", cfg.Structure.SQLitePath, err)
-	}
-	return s, s, nil
 }
 
 // mountOps adds /healthz and /readyz (docs/deploy.md, Watching it).

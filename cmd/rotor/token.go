@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/admin/enginestore"
 	"github.com/rotor-rt/rotor/admin/sqlite"
 	"github.com/rotor-rt/rotor/cmd/rotor/config"
 )
@@ -33,6 +36,31 @@ func openProjects(ctx context.Context, cfg *config.Config) (projectFinder, func(
 			return nil, nil, fmt.Errorf("structure from config: %w", err)
 		}
 		return s, func() error { return nil }, nil
+	case config.StoreEngine:
+		// The snapshot the owner wrote into Redis; a lookup does not wait
+		// long for one.
+		// The engine as serve makes it, so with the same keys.
+		engine, err := newEngine(cfg, slog.New(slog.DiscardHandler))
+		if err != nil {
+			return nil, nil, err
+		}
+		closeEngine := func() error { return nil }
+		if c, ok := engine.(io.Closer); ok {
+			closeEngine = c.Close
+		}
+		r, ok := engine.(enginestore.Reader)
+		if !ok {
+			_ = closeEngine()
+			return nil, nil, errEngineStoreNeedsRedis
+		}
+		wctx, cancel := context.WithTimeout(ctx, engineLookupWait)
+		defer cancel()
+		s, err := enginestore.Open(wctx, r, nil)
+		if err != nil {
+			_ = closeEngine()
+			return nil, nil, fmt.Errorf("structure from the engine (none within %v: is the owner node, structure.store: sqlite, running?): %w", engineLookupWait, err)
+		}
+		return s, closeEngine, nil
 	default:
 		// sqlite.Open creates a missing file; a lookup must not leave an
 		// empty database behind, so a missing file is an error here.
@@ -47,6 +75,10 @@ func openProjects(ctx context.Context, cfg *config.Config) (projectFinder, func(
 		return s, s.Close, nil
 	}
 }
+
+// engineLookupWait bounds how long token and publish wait for a
+// structure snapshot in the engine.
+const engineLookupWait = 5 * time.Second
 
 // findProject looks a project up in the configured structure.
 func findProject(ctx context.Context, cfg *config.Config, id string) (_ *admin.Project, err error) {
@@ -75,7 +107,8 @@ func newTokenCmd(g *globalFlags) *cobra.Command {
 		Long: "token prints an HS256 JWT signed with the project's secret (docs/security.md): a\n" +
 			"connection token with claims sub, exp and info, or with --channel a subscription\n" +
 			"token that also carries the channel claim. The project is looked up in the\n" +
-			"configured structure (the SQLite file, or the config with structure.store: file).",
+			"configured structure (the SQLite file, the config with structure.store: file, or\n" +
+			"the snapshot in Redis with structure.store: engine).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.loadConfig(cmd)

@@ -1,5 +1,6 @@
 import { backoff } from './backoff';
 import { Batcher } from './batcher';
+import { DeliveryWatch, sseRetryDelay } from './delivery';
 import { Emitter } from './emitter';
 import { Codes, isTemporary, RotorError, UnauthorizedError } from './errors';
 import { streamId } from './positions';
@@ -30,6 +31,12 @@ export interface RotorOptions {
   transport?: 'auto' | TransportName;
   /** How long a new stream may stay silent before the client decides a proxy buffers it, ms. Default 4000. */
   fallbackDelay?: number;
+  /** How much later than the stream's best a server ping may arrive before the client decides a proxy buffers it, ms. Default 1000. */
+  lateLimit?: number;
+  /** After a fallback to long polling, SSE is tried again after this long, doubling on each fallback in a row, ms. Default 30000. */
+  sseRetryDelay?: number;
+  /** The longest wait before SSE is tried again, ms. Default 600000. */
+  maxSseRetryDelay?: number;
   /** Reconnect backoff bounds, ms. Defaults 500 and 20000. */
   minReconnectDelay?: number;
   maxReconnectDelay?: number;
@@ -52,7 +59,7 @@ export interface RotorEvents {
   connect: { client: string; user: string; transport: TransportName };
   /** The client stopped and will not reconnect by itself. */
   disconnect: StateReason;
-  /** Events now travel by another transport (the SSE stream proved buffered). */
+  /** Events now travel by another transport: 'poll' when the SSE stream proved buffered, 'sse' when it is tried again. */
   transport: { transport: TransportName; reason: string };
   /** Every publication of every subscription, including server-side ones. */
   publication: Publication;
@@ -77,6 +84,10 @@ interface ActiveStream {
   subs: Map<string, Subscription>;
   alive: boolean;
   handle: Stream;
+  /** SSE streams in 'auto' mode: judges whether events arrive in time. */
+  watch?: DeliveryWatch;
+  /** When the stream was opened (Date.now()). */
+  opened: number;
 }
 
 interface SubscribeResult {
@@ -128,6 +139,12 @@ export class Rotor extends Emitter<RotorEvents> {
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
   private fallbackTimer: ReturnType<typeof setTimeout> | undefined;
+  private watchTimer: ReturnType<typeof setInterval> | undefined;
+  private sseRetryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Fallbacks to polling in a row, without a healthy SSE stream between them. */
+  private fallbacks = 0;
+  /** The server's heartbeat interval, ms, from the connect reply. */
+  private pingMs = 20000;
 
   /**
    * @param endpoint the project's base URL, `https://host/connection/{project}`
@@ -139,8 +156,8 @@ export class Rotor extends Emitter<RotorEvents> {
     // method of another object, so they are always called through globalThis.
     const f = opts.fetch ?? globalThis.fetch;
     this.o = {
-      transport: 'auto', fallbackDelay: 4000, minReconnectDelay: 500, maxReconnectDelay: 20000, pollTimeout: 25,
-      timeout: 10000, ...opts, fetch: (...a) => f.call(globalThis, ...a),
+      transport: 'auto', fallbackDelay: 4000, lateLimit: 1000, sseRetryDelay: 30000, maxSseRetryDelay: 600000,
+      minReconnectDelay: 500, maxReconnectDelay: 20000, pollTimeout: 25, timeout: 10000, ...opts, fetch: (...a) => f.call(globalThis, ...a),
     };
     this.ES = opts.EventSource !== undefined ? opts.EventSource : (globalThis.EventSource ?? null);
     this.token = opts.token;
@@ -163,6 +180,7 @@ export class Rotor extends Emitter<RotorEvents> {
     if (this._state !== 'disconnected') return;
     this.attempts = 0;
     this.silentFailures = 0;
+    this.fallbacks = 0;
     this._transport = this.initialTransport();
     this.setState('connecting');
     this.emit('connecting', { code: Codes.Called, reason: 'connect called' });
@@ -439,6 +457,7 @@ export class Rotor extends Emitter<RotorEvents> {
     this.client = r.client;
     this.user = r.user;
     this.expires = r.expires;
+    if (typeof r.ping === 'number' && r.ping > 0) this.pingMs = r.ping * 1000;
     this.scheduleRefresh();
     for (const [ch, res] of Object.entries(r.subs ?? {})) {
       let sub = this.subs.get(ch);
@@ -540,7 +559,7 @@ export class Rotor extends Emitter<RotorEvents> {
     }
     const q = new URLSearchParams({ session: this.session });
     for (const s of subs) q.append('grant', s._grant!);
-    const st: ActiveStream = { key, subs: new Map(subs.map((s) => [s.channel, s])), alive: false, handle: { close() {} } };
+    const st: ActiveStream = { key, subs: new Map(subs.map((s) => [s.channel, s])), alive: false, handle: { close() {} }, opened: Date.now() };
     this.stream = st;
     const cb = {
       event: (name: string, data: unknown) => this.onEvent(st, name, data),
@@ -550,11 +569,16 @@ export class Rotor extends Emitter<RotorEvents> {
     const positions = () => subs.map((s) => s._pos!);
     if (this._transport === 'sse') {
       q.set('since', streamId(positions()));
+      // clock=1: heartbeats as ping events with the server's time, which
+      // the watch below reads (EventSource hides comment heartbeats).
+      if (this.o.transport === 'auto') q.set('clock', '1');
       st.handle = openSSE(this.ES!, `${this.base}/sse?${q}`, cb);
       if (this.o.transport === 'auto') {
         this.fallbackTimer = setTimeout(() => {
           if (this.stream === st && !st.alive) this.fallback('no event within the fallback delay: a proxy buffers the stream');
         }, this.o.fallbackDelay);
+        st.watch = new DeliveryWatch({ ping: this.pingMs, lateLimit: this.o.lateLimit }, st.opened);
+        this.watchTimer = setInterval(() => this.checkDelivery(st), 500);
       }
     } else {
       st.handle = openPoll(this.o.fetch, () => {
@@ -570,17 +594,52 @@ export class Rotor extends Emitter<RotorEvents> {
 
   private closeStream(): void {
     clearTimeout(this.fallbackTimer);
-    this.fallbackTimer = undefined;
+    clearInterval(this.watchTimer);
+    this.fallbackTimer = this.watchTimer = undefined;
     const st = this.stream;
     this.stream = null;
     st?.handle.close();
   }
 
-  /** Switches to long polling for the rest of this connection; positions make it lossless. */
+  /**
+   * Switches to long polling; positions make it lossless. SSE is tried
+   * again later, with a longer wait after each fallback in a row, since a
+   * buffering proxy may be gone (another network) or may have been a
+   * false alarm (a stalled tab).
+   */
   private fallback(reason: string): void {
     this._transport = 'poll';
+    this.fallbacks++;
     this.emit('transport', { transport: 'poll', reason });
     this.openStream(true);
+    clearTimeout(this.sseRetryTimer);
+    this.sseRetryTimer = setTimeout(() => {
+      this.sseRetryTimer = undefined;
+      if (this._state === 'disconnected' || this._transport !== 'poll' || this.o.transport !== 'auto' || !this.ES) return;
+      this._transport = 'sse';
+      this.emit('transport', { transport: 'sse', reason: 'trying SSE again after a fallback' });
+      this.openStream(true);
+    }, sseRetryDelay(this.fallbacks, this.o.sseRetryDelay, this.o.maxSseRetryDelay));
+  }
+
+  /** A ping event: the server's time, to judge whether events arrive in time. */
+  private onClock(st: ActiveStream, data: unknown): void {
+    const t = (data as { time?: unknown } | null)?.time;
+    const why = st.watch?.clock(typeof t === 'number' ? t : NaN, Date.now());
+    if (why) this.fallback(why);
+  }
+
+  private checkDelivery(st: ActiveStream): void {
+    if (this.stream !== st || !st.watch) return;
+    const now = Date.now();
+    const why = st.watch.check(now);
+    if (why) {
+      this.fallback(why);
+      return;
+    }
+    // A stream that has delivered in time for a while ends the run of
+    // fallbacks: the next one waits the base delay again.
+    if (this.fallbacks > 0 && st.alive && now - st.opened > 4 * this.o.sseRetryDelay) this.fallbacks = 0;
   }
 
   private alive(st: ActiveStream): void {
@@ -610,6 +669,11 @@ export class Rotor extends Emitter<RotorEvents> {
 
   private onEvent(st: ActiveStream, name: string, data: unknown): void {
     if (this.stream !== st) return;
+    if (name === 'ping') {
+      this.onClock(st, data);
+      return;
+    }
+    st.watch?.seen(Date.now());
     const d = data as { channel?: string };
     const sub = d.channel !== undefined ? st.subs.get(d.channel) : undefined;
     switch (name) {
@@ -728,7 +792,8 @@ export class Rotor extends Emitter<RotorEvents> {
     this.starting = false;
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.refreshTimer);
-    this.reconnectTimer = this.refreshTimer = undefined;
+    clearTimeout(this.sseRetryTimer);
+    this.reconnectTimer = this.refreshTimer = this.sseRetryTimer = undefined;
     this.closeStream();
     this.session = null;
     const err = new RotorError(Codes.Disconnected, 'client is disconnected');

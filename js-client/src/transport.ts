@@ -26,8 +26,8 @@ export interface Stream {
 /** The constructor of EventSource, injectable for tests. */
 export type EventSourceCtor = new (url: string) => EventSource;
 
-/** Events a stream carries (docs/protocol.md, Events). */
-export const EVENTS = ['sub', 'pub', 'join', 'leave', 'unsub', 'disconnect'];
+/** Events a stream carries (docs/protocol.md, Events); `ping` only on streams opened with `clock=1`. */
+export const EVENTS = ['sub', 'pub', 'join', 'leave', 'unsub', 'disconnect', 'ping'];
 
 /** Opens a Server-Sent Events stream at url. */
 export function openSSE(ES: EventSourceCtor, url: string, cb: StreamCallbacks): Stream {

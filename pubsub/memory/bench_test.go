@@ -82,3 +82,20 @@ func BenchmarkHistory(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPublishIdempotent is BenchmarkPublish with a new idempotency
+// key on every publication, the cost a retrying publisher adds.
+func BenchmarkPublishIdempotent(b *testing.B) {
+	e, ctx := startedEngine(b)
+	data := json.RawMessage(`{"price":42}`)
+	opts := benchOpts
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		i++
+		opts.IdempotencyKey = "key-" + strconv.Itoa(i)
+		if _, err := e.Publish(ctx, "p|ticker", data, opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -16,12 +16,17 @@ type channel struct {
 	ring []*pubsub.Publication
 	head int // index of the oldest publication in ring
 	n    int // how many publications ring holds
-	// expires is when the state is dropped: last publish + history TTL.
+	// expires is when the whole state is dropped (a new epoch follows):
+	// the last publish + the longer of the history TTL and the meta TTL.
 	expires time.Time
+	// historyExpires is when the publications are dropped: the last
+	// publish + the history TTL. Epoch and offset outlive them, so a
+	// client sees a gap in the same epoch, not data loss.
+	historyExpires time.Time
 }
 
 func newChannel(expires time.Time) *channel {
-	return &channel{epoch: newEpoch(), expires: expires}
+	return &channel{epoch: newEpoch(), expires: expires, historyExpires: expires}
 }
 
 func (c *channel) expired(now time.Time) bool { return !now.Before(c.expires) }
@@ -61,6 +66,14 @@ func (c *channel) push(pub *pubsub.Publication) {
 	}
 	c.ring[c.head] = pub
 	c.head = (c.head + 1) % size
+}
+
+// expireHistory drops the publications, and the ring, once the history
+// TTL has passed.
+func (c *channel) expireHistory(now time.Time) {
+	if c.ring != nil && !now.Before(c.historyExpires) {
+		c.ring, c.head, c.n = nil, 0, 0
+	}
 }
 
 // clear drops every publication, keeping the ring for reuse.

@@ -2,7 +2,8 @@
 // offsets, presence and revocation marks kept in this process's memory.
 //
 // State is sharded by key so publishers to different keys rarely contend.
-// Everything it keeps expires (channel state after its history TTL,
+// Everything it keeps expires (publications after their history TTL,
+// epoch and offset after the longer of that and 5m,
 // presence entries after their TTL, revocation marks after theirs), lazily
 // on access and by a janitor goroutine, so memory never grows without
 // bound. A channel whose state expired starts again with a new epoch, which
@@ -30,9 +31,16 @@ const shardCount = 64
 
 // Defaults applied when a TTL is zero or negative.
 const (
-	// defaultHistoryTTL is how long a channel's state lives after its last
-	// publication when PublishOptions.HistoryTTL is 0 (engine.go contract).
+	// defaultHistoryTTL is how long a channel's history lives after its
+	// last publication when PublishOptions.HistoryTTL is 0 (engine.go
+	// contract).
 	defaultHistoryTTL = 5 * time.Minute
+	// defaultMetaTTL is the shortest life of a channel's epoch and offset
+	// after its last publication, and of the epoch History gives a channel
+	// never published to. Meta outliving history lets a client tell
+	// "history expired" (same epoch, gap) from "data lost" (new epoch),
+	// as in the Redis engine.
+	defaultMetaTTL = 5 * time.Minute
 	// defaultPresenceTTL applies to AddPresence with ttl <= 0, so an entry
 	// never lives forever (the default of client.presence_ttl).
 	defaultPresenceTTL = 60 * time.Second
@@ -75,6 +83,18 @@ type shard struct {
 	channels map[string]*channel
 	presence map[string]map[string]presenceEntry
 	revoked  map[string]revocation
+	// idem remembers the position of each publication made with an
+	// idempotency key, until the key's window ends.
+	idem map[idemKey]idemEntry
+}
+
+// idemKey names a remembered idempotency key: keys are per channel.
+type idemKey struct{ channel, key string }
+
+// idemEntry is what a repeated publish answers, and until when.
+type idemEntry struct {
+	pos     pubsub.Position
+	expires time.Time
 }
 
 // New returns an engine. It stores publications at once; call Start to
@@ -96,6 +116,7 @@ func New(opts Options) *Engine {
 		s.channels = make(map[string]*channel)
 		s.presence = make(map[string]map[string]presenceEntry)
 		s.revoked = make(map[string]revocation)
+		s.idem = make(map[idemKey]idemEntry)
 	}
 	return e
 }

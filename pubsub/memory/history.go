@@ -15,6 +15,9 @@ func (e *Engine) Publish(ctx context.Context, key string, data json.RawMessage, 
 	if err := ctx.Err(); err != nil {
 		return pubsub.Position{}, err
 	}
+	if len(data) == 0 {
+		data = json.RawMessage("null") // as the Redis engine: history stays valid JSON
+	}
 	ttl := opts.HistoryTTL
 	if ttl <= 0 {
 		ttl = defaultHistoryTTL
@@ -27,17 +30,30 @@ func (e *Engine) Publish(ctx context.Context, key string, data json.RawMessage, 
 
 	s.mu.Lock()
 	now := e.now()
+	var ikey idemKey
+	if opts.IdempotencyKey != "" {
+		ikey = idemKey{channel: key, key: opts.IdempotencyKey}
+		if prev, ok := s.idem[ikey]; ok && now.Before(prev.expires) {
+			s.mu.Unlock()
+			return prev.pos, nil
+		}
+	}
 	c := s.channels[key]
 	if c == nil || c.expired(now) {
 		c = newChannel(now)
 		s.channels[key] = c
 	}
+	c.expireHistory(now)
 	c.offset++
 	pub := &pubsub.Publication{Offset: c.offset, Data: data, Info: opts.Info, Epoch: c.epoch}
 	c.resize(size)
 	c.push(pub)
-	c.expires = now.Add(ttl)
+	c.historyExpires = now.Add(ttl)
+	c.expires = now.Add(max(ttl, defaultMetaTTL))
 	pos := pubsub.Position{Epoch: c.epoch, Offset: c.offset}
+	if opts.IdempotencyKey != "" {
+		s.idem[ikey] = idemEntry{pos: pos, expires: now.Add(opts.IdempotencyWindowOrDefault())}
+	}
 	s.mu.Unlock()
 
 	// Still under s.deliver: the next publication to this key waits.
@@ -61,9 +77,10 @@ func (e *Engine) History(ctx context.Context, key string, req pubsub.HistoryRequ
 	now := e.now()
 	c := s.channels[key]
 	if c == nil || c.expired(now) {
-		c = newChannel(now.Add(defaultHistoryTTL))
+		c = newChannel(now.Add(defaultMetaTTL))
 		s.channels[key] = c
 	}
+	c.expireHistory(now)
 	return pubsub.HistoryResult{
 		Publications: c.read(req),
 		Position:     pubsub.Position{Epoch: c.epoch, Offset: c.offset},

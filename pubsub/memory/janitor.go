@@ -20,8 +20,8 @@ func (e *Engine) janitor(ctx context.Context) {
 	}
 }
 
-// Sweep drops every expired channel state, presence entry and revocation
-// mark now. The janitor calls it; tests may too.
+// Sweep drops every expired channel state, history, presence entry,
+// revocation mark and idempotency key now. The janitor calls it; tests may too.
 func (e *Engine) Sweep() {
 	for i := range e.shards {
 		s := &e.shards[i]
@@ -31,7 +31,9 @@ func (e *Engine) Sweep() {
 		for key, c := range s.channels {
 			if c.expired(now) {
 				delete(s.channels, key)
+				continue
 			}
+			c.expireHistory(now)
 		}
 		for key := range s.presence {
 			s.livePresence(key, now)
@@ -39,6 +41,11 @@ func (e *Engine) Sweep() {
 		for key, r := range s.revoked {
 			if !now.Before(r.expires) {
 				delete(s.revoked, key)
+			}
+		}
+		for key, r := range s.idem {
+			if !now.Before(r.expires) {
+				delete(s.idem, key)
 			}
 		}
 		s.mu.Unlock()
@@ -50,10 +57,14 @@ type Counts struct {
 	// Channels is the number of keys with stream state (epoch, offset,
 	// history).
 	Channels int
+	// Publications is the number of publications held in histories.
+	Publications int
 	// Presence is the number of presence entries over all keys.
 	Presence int
 	// Revocations is the number of revocation marks.
 	Revocations int
+	// IdempotencyKeys is the number of remembered idempotency keys.
+	IdempotencyKeys int
 }
 
 // Len counts the state the engine holds, including what has expired but
@@ -64,10 +75,14 @@ func (e *Engine) Len() Counts {
 		s := &e.shards[i]
 		s.mu.Lock()
 		n.Channels += len(s.channels)
+		for _, c := range s.channels {
+			n.Publications += c.n
+		}
 		for _, clients := range s.presence {
 			n.Presence += len(clients)
 		}
 		n.Revocations += len(s.revoked)
+		n.IdempotencyKeys += len(s.idem)
 		s.mu.Unlock()
 	}
 	return n

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/pubsub/enginetest"
 )
 
 // TestJanitorFreesState runs the janitor on synctest's fake clock: state
@@ -19,7 +20,7 @@ func TestJanitorFreesState(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		e := New(Options{SweepInterval: time.Second})
-		if err := e.Start(ctx, newRecorder()); err != nil {
+		if err := e.Start(ctx, enginetest.NewRecorder()); err != nil {
 			t.Fatal(err)
 		}
 		for i := range 100 {
@@ -41,10 +42,11 @@ func TestJanitorFreesState(t *testing.T) {
 			at   time.Duration
 			want Counts
 		}{
-			{0, Counts{Channels: 101, Presence: 100, Revocations: 100}},
-			{6 * time.Second, Counts{Channels: 101, Presence: 0, Revocations: 100}},
-			{11 * time.Second, Counts{Channels: 1, Presence: 0, Revocations: 100}},
-			{21 * time.Second, Counts{Channels: 1, Presence: 0, Revocations: 0}},
+			{0, Counts{Channels: 101, Publications: 100, Presence: 100, Revocations: 100}},
+			{6 * time.Second, Counts{Channels: 101, Publications: 100, Presence: 0, Revocations: 100}},
+			// History goes after its TTL; epochs and offsets stay 5m.
+			{11 * time.Second, Counts{Channels: 101, Publications: 0, Presence: 0, Revocations: 100}},
+			{21 * time.Second, Counts{Channels: 101, Publications: 0, Presence: 0, Revocations: 0}},
 			{5*time.Minute + time.Second, Counts{}},
 		}
 		start := time.Now()

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/rotor-rt/rotor/pubsub"
@@ -21,6 +22,9 @@ func (e *Engine) AddPresence(ctx context.Context, key string, info *pubsub.Clien
 	}
 	if ttl <= 0 {
 		ttl = defaultPresenceTTL
+	}
+	if info == nil || info.Client == "" {
+		return errors.New("memory add presence: client id is empty")
 	}
 	s := e.shardOf(key)
 	s.mu.Lock()

@@ -12,8 +12,15 @@ import (
 // BenchmarkPublish publishes through Redis into a history of 100, with one
 // subscribed node receiving. It reports Redis commands per publication
 // (from INFO commandstats, leaving out the benchmark's own INFO and
-// CONFIG and the subscriber's PINGs)..
+// CONFIG and the subscriber's PINGs).
 func BenchmarkPublish(b *testing.B) {
+	b.Run("no key", func(b *testing.B) { benchmarkPublish(b, false) })
+	// A new idempotency key on every publication: one more GET and SET
+	// inside the script, no more round trips.
+	b.Run("idempotency key", func(b *testing.B) { benchmarkPublish(b, true) })
+}
+
+func benchmarkPublish(b *testing.B, withKey bool) {
 	srv := startServer(b)
 	e, _ := startEngine(b, srv.URL(), "bench")
 	ctx := b.Context()
@@ -30,7 +37,12 @@ func BenchmarkPublish(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	i := 0
 	for b.Loop() {
+		if withKey {
+			i++
+			opts.IdempotencyKey = "key-" + strconv.Itoa(i)
+		}
 		if _, err := e.Publish(ctx, "p|bench", payload, opts); err != nil {
 			b.Fatal(err)
 		}

@@ -30,9 +30,13 @@ func (e *Engine) Publish(ctx context.Context, key string, data json.RawMessage, 
 	// Meta outlives history (at least MetaTTL) so that expired history
 	// reads as a gap in the same epoch rather than as data loss.
 	metaTTL := max(histTTL, e.opts.MetaTTL)
-	res, err := publishScript.Run(ctx, e.rdb,
-		[]string{e.keys.meta(key), e.keys.history(key)},
+	keys := []string{e.keys.meta(key), e.keys.history(key)}
+	if opts.IdempotencyKey != "" {
+		keys = append(keys, e.keys.idem(key, opts.IdempotencyKey))
+	}
+	res, err := publishScript.Run(ctx, e.rdb, keys,
 		e.keys.topic(key), []byte(data), info, size, ms(histTTL), ms(metaTTL), randomID(), e.publishCmd(),
+		ms(opts.IdempotencyWindowOrDefault()),
 	).Slice()
 	if err != nil {
 		return pubsub.Position{}, e.wrap("publish", err)

@@ -10,11 +10,22 @@ func (k keyspace) history(key string) string   { return k.prefix + ":h:{" + key 
 func (k keyspace) topic(key string) string     { return k.prefix + ":t:{" + key + "}" }
 func (k keyspace) presence(key string) string  { return k.prefix + ":p:{" + key + "}" }
 func (k keyspace) presenceZ(key string) string { return k.prefix + ":pz:{" + key + "}" }
-func (k keyspace) revoke(user string) string   { return k.prefix + ":r:{" + user + "}" }
+
+// idem is a channel's remembered idempotency key: in the channel's slot
+// (the hash tag is the first {...}), so the publish script can read and
+// write it in the same atomic step as the append.
+func (k keyspace) idem(key, idemKey string) string {
+	return k.prefix + ":i:{" + key + "}" + idemKey
+}
+func (k keyspace) revoke(user string) string { return k.prefix + ":r:{" + user + "}" }
 
 // control is the topic every node subscribes to (classic pub/sub, which a
 // Cluster broadcasts to every shard).
 func (k keyspace) control() string { return k.prefix + ":control" }
+
+// structure holds the structure snapshot: one hash (version, owner, data),
+// so one key and one slot in a Cluster.
+func (k keyspace) structure() string { return k.prefix + ":structure" }
 
 // The node directory and channel counts live under one hash tag so that
 // one script can read them all in a Cluster.

@@ -11,10 +11,23 @@ import goredis "github.com/redis/go-redis/v9"
 // loss such as FLUSHALL — and stale history is dropped with it so stream
 // ids stay increasing.
 //
-// KEYS: meta, history. ARGV: topic, data, info ("" for none), history
-// size, history TTL ms, meta TTL ms, new epoch,
-// publish command ("publish" or "spublish").
+// With a third key, the idempotency key, a publication already made with
+// it is answered from the key and nothing is appended or published; else
+// the key remembers "offset:epoch" for the idempotency window. Checking it
+// here, not before the script, is what makes a retry after a lost reply
+// safe: two publishes with one key can never both append.
+//
+// KEYS: meta, history[, idempotency key]. ARGV: topic, data, info ("" for
+// none), history size, history TTL ms, meta TTL ms, new epoch, publish
+// command ("publish" or "spublish"), idempotency window ms.
 var publishScript = goredis.NewScript(`
+if KEYS[3] then
+  local prev = redis.call('get', KEYS[3])
+  if prev then
+    local o, e = string.match(prev, '^(%d+):(.*)$')
+    return {tonumber(o), e}
+  end
+end
 local epoch = redis.call('hget', KEYS[1], 'e')
 if not epoch then
   epoch = ARGV[7]
@@ -35,6 +48,9 @@ if ARGV[3] ~= '' then
   msg = msg .. ',"i":' .. ARGV[3]
 end
 redis.call(ARGV[8], ARGV[1], msg .. '}')
+if KEYS[3] then
+  redis.call('set', KEYS[3], offset .. ':' .. epoch, 'px', ARGV[9])
+end
 return {offset, epoch}
 `)
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/redis"
 	"github.com/rotor-rt/rotor/transport/auth"
 )
@@ -40,8 +41,9 @@ type HTTP struct {
 	TLSKey string `koanf:"tls_key"`
 	// H2C serves cleartext HTTP/2 for proxies that speak it. Zero value: off.
 	H2C bool `koanf:"h2c"`
-	// Ping is the SSE heartbeat interval and the "ping" of the connect
-	// reply. Default 20s; must be positive.
+	// Ping is the longest silence on an SSE stream (the heartbeat fills
+	// it) and the "ping" of the connect reply. Default 20s; must be
+	// positive.
 	Ping time.Duration `koanf:"ping"`
 	// ShutdownTimeout bounds a graceful shutdown: streams get disconnect
 	// 3001, then the server waits this long for requests to finish.
@@ -83,6 +85,10 @@ type Engine struct {
 	// Rotor installations can share one Redis. Default "rotor"; no braces
 	// or spaces. Every node of one installation must use the same.
 	Prefix string `koanf:"prefix"`
+	// IdempotencyWindow is how long the server API remembers a publish's
+	// idempotency_key, so that a retry with it publishes nothing. Default
+	// 5m; must be positive.
+	IdempotencyWindow time.Duration `koanf:"idempotency_window"`
 }
 
 // Engine types.
@@ -93,8 +99,10 @@ const (
 
 // Structure says where projects and namespaces live (docs/admin.md, Read-only mode).
 type Structure struct {
-	// Store is "sqlite" (editable, the default) or "file" (read-only,
-	// from Projects below).
+	// Store is "sqlite" (editable, the default; with the Redis engine
+	// this node owns the structure and copies it into Redis), "file"
+	// (read-only, from Projects below) or "engine" (read-only, the
+	// snapshot the sqlite node wrote into Redis; needs engine.type redis).
 	Store string `koanf:"store"`
 	// SQLitePath is the SQLite database file. Default "rotor.db"; required
 	// when Store is "sqlite".
@@ -109,6 +117,7 @@ type Structure struct {
 const (
 	StoreSQLite = "sqlite"
 	StoreFile   = "file"
+	StoreEngine = "engine"
 )
 
 // Project is admin.Project as written in the config file; see
@@ -305,7 +314,7 @@ func Default() *Config {
 			ShutdownTimeout: 10 * time.Second,
 			BodyTimeout:     10 * time.Second,
 		},
-		Engine:    Engine{Type: EngineMemory, Prefix: redis.DefaultPrefix},
+		Engine:    Engine{Type: EngineMemory, Prefix: redis.DefaultPrefix, IdempotencyWindow: pubsub.DefaultIdempotencyWindow},
 		Structure: Structure{Store: StoreSQLite, SQLitePath: "rotor.db"},
 		Client: Client{
 			LeaveGrace:  5 * time.Second,

@@ -106,6 +106,7 @@ func TestEnvKeysWithUnderscores(t *testing.T) {
 		"ROTOR_ENGINE_TYPE=redis", "ROTOR_ENGINE_REDIS_URL=redis://127.0.0.1:6379/0",
 		"ROTOR_STRUCTURE_SQLITE_PATH=/tmp/x.db", "ROTOR_LIMITS_COMMAND_RATE=2.5",
 		"ROTOR_CLIENT_MAX_BODY=1024", "ROTOR_HTTP_SHUTDOWN_TIMEOUT=1m",
+		"ROTOR_ENGINE_IDEMPOTENCY_WINDOW=90s",
 	}
 	cfg, err := Load("", env, nil)
 	if err != nil {
@@ -114,6 +115,7 @@ func TestEnvKeysWithUnderscores(t *testing.T) {
 	want := Default()
 	want.HTTP.TLSCert, want.HTTP.TLSKey, want.HTTP.H2C = "/c.pem", "/k.pem", true
 	want.Engine.Type, want.Engine.RedisURL = EngineRedis, "redis://127.0.0.1:6379/0"
+	want.Engine.IdempotencyWindow = 90 * time.Second
 	want.Structure.SQLitePath = "/tmp/x.db"
 	want.Limits.CommandRate = 2.5
 	want.Client.MaxBody = 1024
@@ -254,6 +256,11 @@ func TestValidateStoreRequirements(t *testing.T) {
 		{"sqlite without path", func(c *Config) { c.Structure.SQLitePath = "" }, []string{"structure.sqlite_path"}},
 		{"redis without url", func(c *Config) { c.Engine.Type = EngineRedis }, []string{"engine.redis_url"}},
 		{"tls key without cert", func(c *Config) { c.HTTP.TLSKey = "k" }, []string{"http.tls_cert"}},
+		{"engine store with the memory engine", func(c *Config) { c.Structure.Store = StoreEngine }, []string{"structure.store"}},
+		{"engine store with redis", func(c *Config) {
+			c.Structure.Store = StoreEngine
+			c.Engine.Type, c.Engine.RedisURL = EngineRedis, "redis://r:6379/0"
+		}, nil},
 		{"redis cluster urls", func(c *Config) {
 			c.Engine.Type, c.Engine.RedisURL = EngineRedis, "redis://a:1, redis://b:2"
 		}, nil},
@@ -267,6 +274,7 @@ func TestValidateStoreRequirements(t *testing.T) {
 		{"session key of 32 characters", func(c *Config) { c.Admin.SessionKey = strings.Repeat("k", 32) }, nil},
 		{"session key of 31 characters", func(c *Config) { c.Admin.SessionKey = strings.Repeat("k", 31) }, []string{"admin.session_key"}},
 		{"zero session ttl", func(c *Config) { c.Client.SessionTTL = 0 }, []string{"client.session_ttl"}},
+		{"zero idempotency window", func(c *Config) { c.Engine.IdempotencyWindow = 0 }, []string{"engine.idempotency_window"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -48,7 +48,7 @@ http:
   tls_cert: ""              # PEM certificate; with tls_key: HTTPS with HTTP/2
   tls_key: ""               # PEM private key
   h2c: false                # cleartext HTTP/2 for proxies that speak it
-  ping: 20s                 # SSE heartbeat interval, also the connect reply's "ping"
+  ping: 20s                 # longest silence on an SSE stream (heartbeat), also the connect reply's "ping"
   shutdown_timeout: 10s     # graceful shutdown bound; 0 closes at once
   padding: 0                # bytes of comment sent first on SSE streams, for buffering proxies; 0: none
   stream_lifetime: 0s       # end SSE streams after about this long (clients resume); 0: unlimited
@@ -63,10 +63,12 @@ engine:
   # go-redis options in the query: ?dial_timeout=2s&pool_size=20&client_name=rotor-a
   redis_url: ""
   prefix: rotor             # starts every Redis key and topic; the same on every node
+  idempotency_window: 5m    # how long a publish's idempotency_key is remembered (retries publish nothing)
 
 structure:
   # file: the projects below, read-only, working at once (what this file starts with);
-  # sqlite: projects kept in sqlite_path and edited in the admin UI (the built-in default).
+  # sqlite: projects kept in sqlite_path and edited in the admin UI (the built-in default);
+  # engine: read-only, the snapshot a sqlite node wrote into Redis (nodes on other hosts).
   # With sqlite the projects below are ignored (serve warns); create projects in the
   # admin UI or with the admin API instead.
   store: file

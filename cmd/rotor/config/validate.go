@@ -108,6 +108,9 @@ func (c *Config) validateHTTP(v *validator) {
 }
 
 func (c *Config) validateEngine(v *validator) {
+	if c.Engine.IdempotencyWindow <= 0 {
+		v.bad("engine.idempotency_window", "must be a positive duration")
+	}
 	switch c.Engine.Type {
 	case EngineMemory:
 	case EngineRedis:
@@ -139,8 +142,12 @@ func (c *Config) validateStructure(v *validator) {
 		if len(c.Structure.Projects) == 0 {
 			v.bad("structure.projects", "must list at least one project when structure.store is file")
 		}
+	case StoreEngine:
+		if c.Engine.Type != EngineRedis {
+			v.bad("structure.store", "engine reads the structure another node wrote into Redis, so it needs engine.type redis (with %q there is no shared engine): use sqlite or file", c.Engine.Type)
+		}
 	default:
-		v.bad("structure.store", "must be sqlite or file, not %q", c.Structure.Store)
+		v.bad("structure.store", "must be sqlite, file or engine, not %q", c.Structure.Store)
 	}
 	seen := map[string]bool{}
 	for i, p := range c.Structure.Projects {

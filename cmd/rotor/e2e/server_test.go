@@ -125,6 +125,7 @@ type server struct {
 	path   string // config file
 	base   string // http(s)://host:port
 	client *http.Client
+	dir    string // working directory of the process; "" is the test's
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -183,6 +184,7 @@ func (s *server) start() error {
 	cmd := exec.Command(rotorBin, "serve", "--config", s.path)
 	cmd.Stdout, cmd.Stderr = s.logs, s.logs
 	cmd.Env = cleanEnv()
+	cmd.Dir = s.dir
 	if err := cmd.Start(); err != nil {
 		s.mu.Unlock()
 		return fmt.Errorf("start rotor: %w", err)

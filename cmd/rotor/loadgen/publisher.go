@@ -1,16 +1,16 @@
 package loadgen
 
 import (
-	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rotor-rt/rotor/transport/apiclient"
 )
 
 // publisher sends publications through the server API (docs/protocol.md, Server API) and keeps
@@ -18,8 +18,7 @@ import (
 // subscriber of that channel must reach.
 type publisher struct {
 	cfg      *Config
-	url      string
-	client   *http.Client
+	client   *apiclient.Client
 	channels []string
 	final    []atomic.Uint64 // highest offset published per channel
 	seq      atomic.Uint64   // publications started
@@ -31,7 +30,7 @@ type publisher struct {
 	rng      atomic.Uint64
 }
 
-func newPublisher(cfg *Config, channels []string) *publisher {
+func newPublisher(cfg *Config, channels []string) (*publisher, error) {
 	tr := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
 		MaxIdleConns:        cfg.Inflight * 2,
@@ -40,16 +39,32 @@ func newPublisher(cfg *Config, channels []string) *publisher {
 	}
 	p := &publisher{
 		cfg:      cfg,
-		url:      cfg.URL + "/api/publish",
-		client:   &http.Client{Transport: tr, Timeout: 30 * time.Second},
 		channels: channels,
 		final:    make([]atomic.Uint64, len(channels)),
 	}
 	p.rng.Store(uint64(time.Now().UnixNano()) | 1)
-	return p
+	if cfg.Idle {
+		return p, nil // holds channels and offsets, never publishes
+	}
+	// One attempt, no retries: the bench counts failures rather than
+	// hiding them, and so sends no idempotency key either.
+	client, err := apiclient.New(cfg.URL, cfg.APIKey, apiclient.Options{
+		HTTPClient:     &http.Client{Transport: tr},
+		MaxAttempts:    1,
+		AttemptTimeout: 30 * time.Second,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("publisher: %w", err)
+	}
+	p.client = client
+	return p, nil
 }
 
-func (p *publisher) close() { p.client.CloseIdleConnections() }
+func (p *publisher) close() {
+	if p.client != nil {
+		p.client.CloseIdleConnections()
+	}
+}
 
 // pick chooses a channel: round robin over few channels would make
 // latency periodic, so a cheap xorshift picks at random.
@@ -69,52 +84,27 @@ func (p *publisher) pick() int {
 	}
 }
 
-// worker holds one request buffer.
+// worker holds one payload buffer.
 type worker struct {
 	p    *publisher
-	body []byte
-	rb   bytes.Buffer
+	data []byte
 }
 
 // publishOne sends one publication with the current time stamped in it.
 func (w *worker) publishOne(ctx context.Context, seq uint64) {
 	p := w.p
 	ch := p.pick()
-	w.body = append(w.body[:0], `{"channel":`...)
-	w.body = strconv.AppendQuote(w.body, p.channels[ch])
-	w.body = append(w.body, `,"data":`...)
-	w.body = appendPayload(w.body, seq, time.Now().UnixNano(), p.cfg.Payload)
-	w.body = append(w.body, '}')
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(w.body))
-	if err != nil {
-		p.fail(err)
-		return
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "apikey "+p.cfg.APIKey)
-	resp, err := p.client.Do(req)
+	w.data = appendPayload(w.data[:0], seq, time.Now().UnixNano(), p.cfg.Payload)
+	pos, err := p.client.Publish(ctx, apiclient.PublishRequest{Channel: p.channels[ch], Data: json.RawMessage(w.data)})
 	if err != nil {
 		if ctx.Err() == nil {
 			p.fail(err)
 		}
 		return
 	}
-	w.rb.Reset()
-	_, err = w.rb.ReadFrom(io.LimitReader(resp.Body, 1<<20))
-	_ = resp.Body.Close()
-	if err != nil {
-		p.fail(fmt.Errorf("read publish reply: %w", err))
-		return
-	}
-	b := w.rb.Bytes()
-	off, ok := uintField(b, keyOffset)
-	if resp.StatusCode != http.StatusOK || !ok || bytes.Contains(b, []byte(`"error"`)) {
-		p.fail(fmt.Errorf("publish: HTTP %d: %.300s", resp.StatusCode, b))
-		return
-	}
 	for {
 		cur := p.final[ch].Load()
-		if off <= cur || p.final[ch].CompareAndSwap(cur, off) {
+		if pos.Offset <= cur || p.final[ch].CompareAndSwap(cur, pos.Offset) {
 			break
 		}
 	}

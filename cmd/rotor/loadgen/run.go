@@ -46,7 +46,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := r.makeSubscribers(channels); err != nil {
 		return nil, err
 	}
-	r.pub = newPublisher(&cfg, channels)
+	if r.pub, err = newPublisher(&cfg, channels); err != nil {
+		return nil, err
+	}
 	defer r.pub.close()
 	return r.execute(ctx)
 }

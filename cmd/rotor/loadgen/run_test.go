@@ -24,7 +24,7 @@ const (
 
 // startNode runs a real Rotor node (memory engine, one project with
 // history) on a loopback httptest server.
-func startNode(t *testing.T) string {
+func startNode(t testing.TB) string {
 	t.Helper()
 	ns := admin.DefaultNamespaceSettings("default")
 	ns.HistorySize = 1000

@@ -184,11 +184,10 @@ export function nginxBinary() {
 /**
  * Starts nginx on a free port in front of upstream with response buffering
  * forced on, as a badly configured proxy would: SSE events sit in nginx's
- * buffers and the client has to notice. proxy_buffering alone does not hold
- * small events back in nginx 1.22 (it forwards what it reads while the
- * client can take it), so gzip — the usual real-world culprit — is on for
- * event streams too: nginx then holds the stream, headers included, until a
- * compressed block fills.
+ * buffers and the client has to notice. gzip — a common real-world culprit —
+ * is on for event streams too: nginx then holds the stream, headers
+ * included, until a compressed block fills. (Buffering without gzip is in
+ * proxies.mjs, nginx-buffering.)
  */
 export async function startBufferingNginx(upstreamPort) {
   const bin = nginxBinary();

@@ -1,0 +1,140 @@
+package enginetest
+
+import (
+	"maps"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/rotor-rt/rotor/pubsub"
+)
+
+func (s *suite) capabilityTests() []test {
+	return []test{
+		{"declared and implemented agree", func(t *testing.T) {
+			e := s.newEngine(t)
+			_, nd := e.Engine.(pubsub.NodeDirectory)
+			_, cl := e.Engine.(pubsub.ChannelLister)
+			_, cr := e.Engine.(pubsub.ChannelCountReporter)
+			_, hc := e.Engine.(pubsub.HealthChecker)
+			for _, c := range []struct {
+				name string
+				cap  Capability
+				has  bool
+			}{
+				{"NodeDirectory", NodeDirectory, nd},
+				{"ChannelLister and ChannelCountReporter", ChannelLister, cl && cr},
+				{"HealthChecker", HealthChecker, hc},
+			} {
+				declared := s.cfg.Capabilities&c.cap != 0
+				if declared != c.has {
+					t.Errorf("%s: declared %v, implemented %v", c.name, declared, c.has)
+				}
+			}
+			if cl != cr {
+				t.Errorf("ChannelLister %v without its other half ChannelCountReporter %v", cl, cr)
+			}
+		}},
+		{"HealthChecker", func(t *testing.T) {
+			s.need(t, HealthChecker)
+			e, _ := s.started(t)
+			if err := e.Engine.(pubsub.HealthChecker).Ready(t.Context()); err != nil {
+				t.Fatalf("Ready after Start: %v", err)
+			}
+		}},
+		{"NodeDirectory", func(t *testing.T) {
+			s.need(t, NodeDirectory)
+			e := s.newEngine(t)
+			d := e.Engine.(pubsub.NodeDirectory)
+			ctx := t.Context()
+			nodes := func() []pubsub.NodeInfo {
+				t.Helper()
+				got, err := d.Nodes(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				slices.SortFunc(got, func(a, b pubsub.NodeInfo) int {
+					if a.ID < b.ID {
+						return -1
+					}
+					if a.ID > b.ID {
+						return 1
+					}
+					return 0
+				})
+				return got
+			}
+			if got := nodes(); len(got) != 0 {
+				t.Fatalf("nodes before any update: %+v", got)
+			}
+			a := pubsub.NodeInfo{ID: "a", Version: "1", Uptime: 5, Clients: 3, Subscriptions: 4, Channels: 2, PublicationsPerSec: 1.5}
+			if err := d.UpdateNode(ctx, a, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.UpdateNode(ctx, pubsub.NodeInfo{ID: "b", Clients: 1}, 2*unit); err != nil {
+				t.Fatal(err)
+			}
+			if got := nodes(); len(got) != 2 || got[0] != a || got[1].ID != "b" {
+				t.Fatalf("nodes %+v", got)
+			}
+			a.Clients = 7
+			if err := d.UpdateNode(ctx, a, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			e.pass(2 * unit)
+			if got := nodes(); len(got) != 1 || got[0] != a {
+				t.Fatalf("after b's heartbeat expired: %+v, want only %+v", got, a)
+			}
+		}},
+		{"ChannelLister", func(t *testing.T) {
+			s.need(t, ChannelLister)
+			e := s.newEngine(t)
+			l := e.Engine.(pubsub.ChannelLister)
+			r := e.Engine.(pubsub.ChannelCountReporter)
+			ctx := t.Context()
+			if err := r.ReportChannels(ctx, "a", map[string]int{"p|news": 2, "p|chat/1": 1, "q|news": 5}, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.ReportChannels(ctx, "b", map[string]int{"p|news": 3}, 2*unit); err != nil {
+				t.Fatal(err)
+			}
+			for _, tt := range []struct {
+				pattern string
+				want    map[string]int
+			}{
+				{"p|*", map[string]int{"p|news": 5}}, // path.Match: * stops at /
+				{"*|news", map[string]int{"p|news": 5, "q|news": 5}},
+				{"p|chat/*", map[string]int{"p|chat/1": 1}},
+				{"", map[string]int{"p|news": 5, "p|chat/1": 1, "q|news": 5}},
+				{"z|*", map[string]int{}},
+			} {
+				if got, err := l.Channels(ctx, tt.pattern); err != nil || !maps.Equal(got, tt.want) {
+					t.Errorf("Channels(%q) = %v, %v; want %v", tt.pattern, got, err, tt.want)
+				}
+			}
+			if _, err := l.Channels(ctx, "["); err == nil {
+				t.Error("a bad pattern was accepted")
+			}
+			e.pass(2 * unit)
+			if got, err := l.Channels(ctx, "p|news"); err != nil || !maps.Equal(got, map[string]int{"p|news": 2}) {
+				t.Errorf("after b's report expired: %v, %v", got, err)
+			}
+			// A new report replaces the node's old one.
+			if err := r.ReportChannels(ctx, "a", map[string]int{"p|news": 1}, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := l.Channels(ctx, "*"); err != nil || !maps.Equal(got, map[string]int{"p|news": 1}) {
+				t.Errorf("after a new report: %v, %v", got, err)
+			}
+		}},
+	}
+}
+
+// need skips t unless the engine declares c (the agreement between what
+// is declared and implemented is its own test).
+func (s *suite) need(t *testing.T, c Capability) {
+	t.Helper()
+	if s.cfg.Capabilities&c == 0 {
+		t.Skip("the engine does not offer this capability")
+	}
+}
