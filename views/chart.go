@@ -36,6 +36,20 @@ type Line struct {
 	Total bool
 }
 
+// empty reports whether no chart has a single sample yet.
+func (c Charts) empty() bool {
+	for _, ch := range c.Charts {
+		for _, l := range ch.Lines {
+			for _, v := range l.Values {
+				if !math.IsNaN(v) {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
 const (
 	chartW = 600
 	chartH = 120
