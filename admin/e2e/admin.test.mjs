@@ -393,10 +393,11 @@ test('operators: channel list, user actions through to the stream, charts', asyn
     assert.equal(d.reconnect, false);
     await page.screenshot({ path: join(imgDir, 'admin-user.png') });
 
-    // Carol is disconnected with reconnect allowed.
-    await page.goto(base + '/admin/projects/demo/users/carol');
-    await page.check('#disconnect-form input[name=reconnect]');
-    await page.click('#disconnect-form button');
+    // Carol is disconnected from the channel's presence, with reconnect
+    // allowed.
+    await page.goto(base + '/admin/projects/demo/channels?channel=room:3');
+    await page.click('#presence tr:has-text("carol") button:has-text("Reconnect")');
+    assert.match(await page.textContent('main'), /may reconnect at once/);
     await page.click('#confirm-form button');
     await page.waitForSelector('text=Disconnected carol.');
     const dc = await sc.waitFor('disconnect');

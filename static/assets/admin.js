@@ -64,7 +64,8 @@ function charts(section) {
   async function refresh() {
     try {
       const res = await fetch(src, { credentials: 'same-origin' });
-      if (!res.ok) return;
+      // A session that ended redirects to the login page: keep the charts.
+      if (!res.ok || res.redirected) return;
       const doc = new DOMParser().parseFromString(await res.text(), 'text/html');
       section.replaceChildren(...doc.body.childNodes);
     } catch (e) {
