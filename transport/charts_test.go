@@ -4,10 +4,23 @@ import (
 	"fmt"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/redis/redistest"
 )
+
+// TestSampleRingSize keeps docs/admin.md (Charts) true: a sample is 48
+// bytes and a ring of 90 about 4.3 KB.
+func TestSampleRingSize(t *testing.T) {
+	t.Parallel()
+	if s := unsafe.Sizeof(pubsub.Sample{}); s != 48 {
+		t.Errorf("a sample is %d bytes, documented as 48", s)
+	}
+	if s := unsafe.Sizeof(sampleRing{}); s > 4400 {
+		t.Errorf("a ring is %d bytes, documented as about 4.3 KB", s)
+	}
+}
 
 func TestSampleRingKeepsTheNewest(t *testing.T) {
 	t.Parallel()
