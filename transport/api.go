@@ -35,7 +35,12 @@ func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 		writeError(w, perr)
 		return
 	}
+	obs := observedAPI(ctx)
+	obs.project = p.ID
 	res, perr := s.node.API(ctx, p, method, &params)
+	if perr != nil {
+		obs.code = perr.Code
+	}
 	switch {
 	case perr == nil:
 		writeJSON(w, http.StatusOK, node.APIReply{Result: res})

@@ -248,7 +248,10 @@ func apiUnsubscribe(n *Node, ctx context.Context, p *admin.Project, a *APIParams
 	if a.User == "" {
 		return nil, pubsub.Errorf(pubsub.CodeBadRequest, "user is required")
 	}
-	if err := n.engine.Revoke(ctx, grantRevocationKey(p.ID, a.User, c.ch.Full), n.opts.Now(), n.opts.SessionTTL); err != nil {
+	done := n.metrics.ops.engineOp("revoke")
+	err := n.engine.Revoke(ctx, grantRevocationKey(p.ID, a.User, c.ch.Full), n.opts.Now(), n.opts.SessionTTL)
+	done(err)
+	if err != nil {
 		return nil, pubsub.AsError(err)
 	}
 	if err := n.sendControl(ctx, control{Op: opUnsubscribe, Project: p.ID, User: a.User, Key: c.key}); err != nil {
@@ -275,7 +278,10 @@ func apiDisconnect(n *Node, ctx context.Context, p *admin.Project, a *APIParams)
 	} else {
 		// Marks are kept to the millisecond; a session issued in this
 		// same millisecond is refused too, which is the safe side.
-		if err := n.engine.Revoke(ctx, pubsub.Key(p.ID, a.User), n.opts.Now(), n.opts.SessionTTL); err != nil {
+		done := n.metrics.ops.engineOp("revoke")
+		err := n.engine.Revoke(ctx, pubsub.Key(p.ID, a.User), n.opts.Now(), n.opts.SessionTTL)
+		done(err)
+		if err != nil {
 			return nil, pubsub.AsError(err)
 		}
 		c.Code, c.Reason = pubsub.DisconnectRevoked, "session revoked"
