@@ -31,12 +31,14 @@ func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	p, perr := s.node.APIProject(ctx, key, params.Project)
+	obs := observedAPI(ctx)
+	if p != nil {
+		obs.project = p.ID
+	}
 	if perr != nil {
 		writeError(w, perr)
 		return
 	}
-	obs := observedAPI(ctx)
-	obs.project = p.ID
 	res, perr := s.node.API(ctx, p, method, &params)
 	if perr != nil {
 		obs.code = perr.Code

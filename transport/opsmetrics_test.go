@@ -3,9 +3,12 @@ package transport
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/rotor-rt/rotor/admin"
 )
 
 // metricValue returns the value of the series name{labels} among the
@@ -100,4 +103,34 @@ func TestOpsMetrics(t *testing.T) {
 		v, _ := metricValue(t, s, "rotor_streams_open", sse11)
 		return v == 0
 	})
+}
+
+// TestAPIRateRefusalCharted: a request refused by api_rate is counted as
+// an API error of its project in the charts, and under 429.
+func TestAPIRateRefusalCharted(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, func(o *Options, _ *admin.Project) { o.Limits.APIRate = 0.01 })
+	refused := false
+	for range 50 {
+		if st, _ := s.apiRaw("history", "p-api-key", []byte(`{"channel":"news"}`)); st == http.StatusTooManyRequests {
+			refused = true
+			break
+		}
+	}
+	if !refused {
+		t.Fatal("api_rate never refused")
+	}
+	if v, _ := metricValue(t, s, "rotor_api_requests_total", map[string]string{"method": "history", "status": "429"}); v != 1 {
+		t.Errorf("history 429 counted %v times, want 1", v)
+	}
+	ops := s.node.Node().Ops()
+	ops.SampleCharts(t.Context(), time.Now())
+	series, err := ops.Series(t.Context())
+	if err != nil || len(series) != 1 {
+		t.Fatalf("series %+v, %v", series, err)
+	}
+	ps := series[0].Projects["p"]
+	if len(ps) != 1 || ps[0].APIErrors != 1 || ps[0].APIRequests < 1 {
+		t.Errorf("project samples %+v, want one with the refusal as an API error", ps)
+	}
 }

@@ -64,7 +64,8 @@ func init() {
 
 // APIProject authenticates an API key for project (the global admin key
 // acts on the project named, a project key on its own project) and
-// applies the key's rate.
+// applies the key's rate. A request refused by the rate gets its project
+// too, so the edge can count the refusal under it.
 func (n *Node) APIProject(ctx context.Context, key, project string) (*admin.Project, *pubsub.Error) {
 	var p *admin.Project
 	if n.opts.AdminAPIKey != "" && subtle.ConstantTimeCompare([]byte(key), []byte(n.opts.AdminAPIKey)) == 1 {
@@ -89,7 +90,7 @@ func (n *Node) APIProject(ctx context.Context, key, project string) (*admin.Proj
 		}
 	}
 	if perr := n.limits.AllowAPI(key); perr != nil {
-		return nil, perr
+		return p, perr
 	}
 	return p, nil
 }
