@@ -549,14 +549,30 @@ func TestRedisNodesSurviveRedisKill(t *testing.T) {
 	leaverID := leaver.lastEventID()
 	leaver.close()
 	subs = subs[1:]
-	// A new stream needs its channel's position from Redis: refused with
-	// 503, at once.
+	// A new stream needs its channel's position from Redis: answered at
+	// once with 200, the retry advice and `disconnect` 3005, so that a
+	// browser's EventSource retries by itself; a poll is refused with 503
+	// and Retry-After.
 	start := time.Now()
-	if rs, st, body := client.open(nodes[1], "newcomer", q("token", nodes[1].token("newcomer"), "channel", channel), nil); rs != nil || st != http.StatusServiceUnavailable {
-		t.Errorf("new stream while Redis is down: status %d %s, want 503", st, body)
+	newcomer := client.mustOpen(nodes[1], "newcomer", q("token", nodes[1].token("newcomer"), "channel", channel), nil)
+	select {
+	case <-newcomer.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("new stream while Redis is down: still open")
+	}
+	if _, evs, d, _ := newcomer.state(); len(evs) != 0 || d == nil || *d != (discEv{Code: 3005, Reason: "engine unavailable", Reconnect: true}) {
+		t.Errorf("new stream while Redis is down: sub %+v, disconnect %+v, want only disconnect 3005", evs, d)
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("new stream while Redis is down took %v", took)
+	}
+	if resp, err := http.Get(nodes[1].url + "/connection/p/poll?" + pollQuery + "&timeout=1&since=" + first.ID); err != nil {
+		t.Errorf("poll while Redis is down: %v", err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("poll while Redis is down: status %d, Retry-After %q, want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
 	}
 	for _, rs := range subs {
 		select {

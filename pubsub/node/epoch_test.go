@@ -21,7 +21,16 @@ import (
 type gapEngine struct {
 	*memory.Engine
 	drop atomic.Bool
+	// down makes History fail as an unreachable Redis does.
+	down atomic.Bool
 	h    atomic.Pointer[gapHandler]
+}
+
+func (e *gapEngine) History(ctx context.Context, key string, req pubsub.HistoryRequest) (pubsub.HistoryResult, error) {
+	if e.down.Load() {
+		return pubsub.HistoryResult{}, fmt.Errorf("history: %w", pubsub.ErrEngineDown)
+	}
+	return e.Engine.History(ctx, key, req)
 }
 
 type gapHandler struct {
@@ -231,4 +240,37 @@ func TestNewEpochDeliveredFromStart(t *testing.T) {
 		drainUntil(t, st, sink, 2)
 		wantNewEpoch(t, sink, old, 2, 3)
 	})
+}
+
+// TestResyncEngineDown: a stream whose resync cannot read history ends
+// with `disconnect` 3005, reconnect true; a stream that cannot open for
+// the same reason is refused with 112 of kind KindEngineDown, which SSE
+// answers with the same event.
+func TestResyncEngineDown(t *testing.T) {
+	t.Parallel()
+	n, p, eng, _ := startGapNode(t)
+	sink := &recordSink{}
+	st, perr := n.OpenStream(t.Context(), StreamRequest{Project: p, Transport: "sse", Channels: []string{"news"}}, sink)
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	defer st.Close()
+	eng.down.Store(true)
+	eng.h.Load().HandleReconnect()
+	select {
+	case <-st.Ready():
+	case <-time.After(5 * time.Second):
+		t.Fatal("no resync")
+	}
+	if st.Fill(t.Context()) {
+		t.Fatal("stream went on although its resync failed")
+	}
+	last := sink.events[len(sink.events)-1]
+	if last.kind != pubsub.EventDisconnect || last.data != `{"code":3005,"reason":"engine unavailable","reconnect":true}` {
+		t.Fatalf("last event %v %s, want disconnect 3005", last.kind, last.data)
+	}
+	_, perr = n.OpenStream(t.Context(), StreamRequest{Project: p, Transport: "sse", Channels: []string{"news"}}, &recordSink{})
+	if perr == nil || perr.Code != pubsub.CodeUnavailable || perr.Kind != pubsub.KindEngineDown {
+		t.Fatalf("open while the engine is down: %+v, want 112 of kind KindEngineDown", perr)
+	}
 }

@@ -116,7 +116,7 @@ func (s *Stream) EndAfter(d time.Duration, reason *pubsub.Disconnect) {
 func (s *Stream) Expires() time.Time { return s.expires }
 
 // engineDownReason ends a stream whose resync could not read history.
-var engineDownReason = &pubsub.Disconnect{Code: pubsub.DisconnectNormal, Reason: "engine unavailable", Reconnect: true}
+var engineDownReason = pubsub.DisconnectEngineDownReason
 
 // Disconnected gives the sink the `disconnect` event of the reason the
 // server ended the stream.
