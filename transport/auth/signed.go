@@ -60,7 +60,9 @@ func openJSON(key []byte, s string, maxLen int, v any) string {
 		return "malformed"
 	}
 	mac, err := b64.DecodeString(sig)
-	if err != nil || len(mac) != sha256.Size {
+	// The decoder skips CR and LF, so only the canonical encoding is
+	// accepted: one sealed value has exactly one spelling.
+	if err != nil || len(mac) != sha256.Size || b64.EncodeToString(mac) != sig {
 		return "malformed signature"
 	}
 	m := hmac.New(sha256.New, key)
