@@ -19,6 +19,13 @@ import (
 	"github.com/rotor-rt/rotor/views"
 )
 
+// operatorPages serves the pages that look at the running server rather
+// than its structure: dashboard, charts, channels, users, operator
+// actions and the live watch.
+type operatorPages struct {
+	*shared
+}
+
 // Operator is the optional part of Node behind the channel list and the
 // operator actions (transport.AdminBridge has it). Each method goes
 // through the node's own operation of the same name in the server API.
@@ -46,7 +53,7 @@ const (
 	testTokenTTL = 10 * time.Minute
 )
 
-func (h *Handler) operator() Operator {
+func (h *shared) operator() Operator {
 	op, _ := h.opts.Node.(Operator)
 	return op
 }
@@ -54,7 +61,7 @@ func (h *Handler) operator() Operator {
 // sessionID is a non-secret name of the admin's session for the logs: a
 // hash of the session's random id, which cannot be turned back into a
 // cookie.
-func (h *Handler) sessionID(r *http.Request) string {
+func (h *shared) sessionID(r *http.Request) string {
 	c, err := r.Cookie(cookieName)
 	if err != nil {
 		return ""
@@ -68,7 +75,7 @@ func (h *Handler) sessionID(r *http.Request) string {
 }
 
 // audit logs an operator action at INFO with who did it.
-func (h *Handler) audit(r *http.Request, action, project string, attrs ...any) {
+func (h *shared) audit(r *http.Request, action, project string, attrs ...any) {
 	h.log.InfoContext(r.Context(), "admin action",
 		append([]any{"action", action, "project", project, "session", h.sessionID(r)}, attrs...)...)
 }
@@ -89,7 +96,7 @@ type channelEntry struct {
 
 // listChannels reads pattern, page and per_page from q and lists that page,
 // sorted by name. The error is a *pubsub.Error for a bad parameter.
-func (h *Handler) listChannels(ctx context.Context, project string, q map[string][]string) (channelListing, error) {
+func (h *shared) listChannels(ctx context.Context, project string, q map[string][]string) (channelListing, error) {
 	get := func(k string) string {
 		if v := q[k]; len(v) > 0 {
 			return strings.TrimSpace(v[0])
@@ -136,7 +143,7 @@ func (h *Handler) listChannels(ctx context.Context, project string, q map[string
 }
 
 // apiChannels is GET /api/admin/projects/{id}/channels.
-func (h *Handler) apiChannels(w http.ResponseWriter, r *http.Request) {
+func (h *adminAPI) apiChannels(w http.ResponseWriter, r *http.Request) {
 	p, err := h.opts.Store.Project(r.Context(), chi.URLParam(r, "id"))
 	if err != nil {
 		h.apiStoreError(w, r, err)
@@ -152,7 +159,7 @@ func (h *Handler) apiChannels(w http.ResponseWriter, r *http.Request) {
 
 // channelsPage is the list of live channels, or the tools of one channel
 // when ?channel= names it.
-func (h *Handler) channelsPage(w http.ResponseWriter, r *http.Request) {
+func (h *operatorPages) channelsPage(w http.ResponseWriter, r *http.Request) {
 	if strings.TrimSpace(r.URL.Query().Get("channel")) != "" {
 		h.channelPage(w, r)
 		return
@@ -189,7 +196,7 @@ func channelListView(project string, l channelListing) views.ChannelList {
 const anonymousUser = "-"
 
 // findUser sends the user form (GET ?user=) to the user's page.
-func (h *Handler) findUser(w http.ResponseWriter, r *http.Request) {
+func (h *operatorPages) findUser(w http.ResponseWriter, r *http.Request) {
 	user := strings.TrimSpace(r.URL.Query().Get("user"))
 	if user == "" {
 		h.renderError(w, r, http.StatusBadRequest, "Give a user id.")
@@ -199,7 +206,7 @@ func (h *Handler) findUser(w http.ResponseWriter, r *http.Request) {
 }
 
 // userPage shows what can be done to one user of a project.
-func (h *Handler) userPage(w http.ResponseWriter, r *http.Request) {
+func (h *operatorPages) userPage(w http.ResponseWriter, r *http.Request) {
 	p, err := h.projectCopy(r)
 	if err != nil {
 		h.storeError(w, r, err)
@@ -212,7 +219,7 @@ func (h *Handler) userPage(w http.ResponseWriter, r *http.Request) {
 // confirmed reports whether the form is the confirm step's; otherwise it
 // renders that step, a second form repeating the fields with confirm=yes,
 // which works without JavaScript.
-func (h *Handler) confirmed(w http.ResponseWriter, r *http.Request, c views.Confirm) bool {
+func (h *operatorPages) confirmed(w http.ResponseWriter, r *http.Request, c views.Confirm) bool {
 	if r.PostForm.Get("confirm") == "yes" {
 		return true
 	}
@@ -228,7 +235,7 @@ func (h *Handler) confirmed(w http.ResponseWriter, r *http.Request, c views.Conf
 }
 
 // actionDone renders the user page with the outcome of an action.
-func (h *Handler) actionDone(w http.ResponseWriter, r *http.Request, u views.User, action string, err error) {
+func (h *operatorPages) actionDone(w http.ResponseWriter, r *http.Request, u views.User, action string, err error) {
 	pg := h.page(r, "User "+u.User)
 	status := http.StatusOK
 	if err != nil {
@@ -243,7 +250,7 @@ func (h *Handler) actionDone(w http.ResponseWriter, r *http.Request, u views.Use
 	h.render(w, r, status, views.UserPage(pg, u))
 }
 
-func (h *Handler) userFromForm(w http.ResponseWriter, r *http.Request) (views.User, Operator, bool) {
+func (h *operatorPages) userFromForm(w http.ResponseWriter, r *http.Request) (views.User, Operator, bool) {
 	p, err := h.projectCopy(r)
 	if err != nil {
 		h.storeError(w, r, err)
@@ -259,7 +266,7 @@ func (h *Handler) userFromForm(w http.ResponseWriter, r *http.Request) (views.Us
 }
 
 // disconnect ends a user's connections, after a confirm step.
-func (h *Handler) disconnect(w http.ResponseWriter, r *http.Request) {
+func (h *operatorPages) disconnect(w http.ResponseWriter, r *http.Request) {
 	u, op, ok := h.userFromForm(w, r)
 	if !ok {
 		return
@@ -282,7 +289,7 @@ func (h *Handler) disconnect(w http.ResponseWriter, r *http.Request) {
 
 // unsubscribe ends a user's subscription to a channel, after a confirm
 // step.
-func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
+func (h *operatorPages) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	u, op, ok := h.userFromForm(w, r)
 	if !ok {
 		return
@@ -307,7 +314,7 @@ func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
 // mintToken mints a connection token for the user, or a subscription
 // token when a channel is given. It ends nothing, so it needs no confirm
 // step.
-func (h *Handler) mintToken(w http.ResponseWriter, r *http.Request) {
+func (h *operatorPages) mintToken(w http.ResponseWriter, r *http.Request) {
 	u, op, ok := h.userFromForm(w, r)
 	if !ok {
 		return
