@@ -123,15 +123,6 @@ type Handler struct {
 	api        *adminAPI
 }
 
-// shared is what every part of the Handler needs: the options, the
-// logger, the sessions (pages show whether one is logged in) and the
-// helpers that render pages and reach the store and the node.
-type shared struct {
-	opts     Options
-	log      *slog.Logger
-	sessions *sessions
-}
-
 // New checks opts and returns a Handler.
 func New(opts Options) (*Handler, error) {
 	if opts.Store == nil {
@@ -189,21 +180,6 @@ func remoteHost(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// writer returns the store's write side, or nil when it is read-only.
-func (h *shared) writer() Writer {
-	if h.opts.Store.ReadOnly() {
-		return nil
-	}
-	w, _ := h.opts.Store.(Writer)
-	return w
-}
-
-func (h *shared) changed() {
-	if h.opts.OnChange != nil {
-		h.opts.OnChange()
-	}
 }
 
 // UI returns the admin pages, to be mounted at BasePath. Without a

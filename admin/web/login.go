@@ -24,15 +24,6 @@ func (h *auth) loginPage(r *http.Request) views.Page {
 	return views.Page{Title: "Log in", Base: h.opts.BasePath, ReadOnly: h.opts.Store.ReadOnly(), Owner: h.owner()}
 }
 
-func (h *shared) loggedIn(r *http.Request) bool {
-	c, err := r.Cookie(cookieName)
-	if err != nil {
-		return false
-	}
-	_, ok := h.sessions.check(c.Value)
-	return ok
-}
-
 func (h *auth) loginForm(w http.ResponseWriter, r *http.Request) {
 	if h.loggedIn(r) {
 		http.Redirect(w, r, h.opts.BasePath+"/", http.StatusSeeOther)

@@ -3,8 +3,6 @@ package web
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"net/url"
 	"path"
@@ -52,33 +50,6 @@ const (
 	// testTokenTTL is the lifetime of a token minted from the UI.
 	testTokenTTL = 10 * time.Minute
 )
-
-func (h *shared) operator() Operator {
-	op, _ := h.opts.Node.(Operator)
-	return op
-}
-
-// sessionID is a non-secret name of the admin's session for the logs: a
-// hash of the session's random id, which cannot be turned back into a
-// cookie.
-func (h *shared) sessionID(r *http.Request) string {
-	c, err := r.Cookie(cookieName)
-	if err != nil {
-		return ""
-	}
-	id, ok := h.sessions.check(c.Value)
-	if !ok {
-		return ""
-	}
-	sum := sha256.Sum256([]byte("rotor admin session " + id))
-	return hex.EncodeToString(sum[:6])
-}
-
-// audit logs an operator action at INFO with who did it.
-func (h *shared) audit(r *http.Request, action, project string, attrs ...any) {
-	h.log.InfoContext(r.Context(), "admin action",
-		append([]any{"action", action, "project", project, "session", h.sessionID(r)}, attrs...)...)
-}
 
 // channelListing is one page of a project's live channels.
 type channelListing struct {

@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"slices"
 
 	"github.com/go-chi/chi/v5"
 
@@ -32,18 +31,6 @@ func (h *structurePages) projects(w http.ResponseWriter, r *http.Request) {
 func (h *structurePages) newProject(w http.ResponseWriter, r *http.Request) {
 	f := views.ProjectForm{New: true, Project: projectView(admin.Project{DefaultNamespace: "default"})}
 	h.render(w, r, http.StatusOK, views.NewProjectPage(h.page(r, "New project"), f))
-}
-
-// projectCopy returns a copy of the stored project that may be changed.
-func (h *shared) projectCopy(r *http.Request) (*admin.Project, error) {
-	p, err := h.opts.Store.Project(r.Context(), chi.URLParam(r, "id"))
-	if err != nil {
-		return nil, err
-	}
-	c := *p
-	c.AllowedOrigins = slices.Clone(p.AllowedOrigins)
-	c.Namespaces = slices.Clone(p.Namespaces)
-	return &c, nil
 }
 
 // writerOr403 returns the writer, or answers that the structure is
