@@ -15,6 +15,12 @@ import (
 	"github.com/rotor-rt/rotor/pubsub"
 )
 
+// adminAPI serves the admin JSON API (/api/admin): the global admin key
+// check, projects, namespaces and the channel list as JSON.
+type adminAPI struct {
+	*shared
+}
+
 // duration is a time.Duration on the wire as a Go duration string ("5m0s"),
 // like the config file; numbers are read as seconds.
 type duration time.Duration
@@ -122,7 +128,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
-func (h *Handler) apiStoreError(w http.ResponseWriter, r *http.Request, err error) {
+func (h *adminAPI) apiStoreError(w http.ResponseWriter, r *http.Request, err error) {
 	status, code, msg := classify(err)
 	if status == http.StatusInternalServerError {
 		h.log.Error("admin API", "path", r.URL.Path, "err", err)
@@ -130,7 +136,7 @@ func (h *Handler) apiStoreError(w http.ResponseWriter, r *http.Request, err erro
 	apiError(w, status, code, msg)
 }
 
-func (h *Handler) apiWriter(w http.ResponseWriter, r *http.Request) Writer {
+func (h *adminAPI) apiWriter(w http.ResponseWriter, r *http.Request) Writer {
 	wr := h.writer()
 	if wr == nil {
 		h.apiStoreError(w, r, h.readOnlyErr())
@@ -138,7 +144,7 @@ func (h *Handler) apiWriter(w http.ResponseWriter, r *http.Request) Writer {
 	return wr
 }
 
-func (h *Handler) apiProjects(w http.ResponseWriter, r *http.Request) {
+func (h *adminAPI) apiProjects(w http.ResponseWriter, r *http.Request) {
 	list, err := h.opts.Store.Projects(r.Context())
 	if err != nil {
 		h.apiStoreError(w, r, err)
@@ -151,7 +157,7 @@ func (h *Handler) apiProjects(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"projects": out})
 }
 
-func (h *Handler) apiProject(w http.ResponseWriter, r *http.Request) {
+func (h *adminAPI) apiProject(w http.ResponseWriter, r *http.Request) {
 	p, err := h.opts.Store.Project(r.Context(), chi.URLParam(r, "id"))
 	if err != nil {
 		h.apiStoreError(w, r, err)
@@ -169,7 +175,7 @@ func urlErrors(p *admin.Project) error {
 	return nil
 }
 
-func (h *Handler) apiCreateProject(w http.ResponseWriter, r *http.Request) {
+func (h *adminAPI) apiCreateProject(w http.ResponseWriter, r *http.Request) {
 	wr := h.apiWriter(w, r)
 	if wr == nil {
 		return
@@ -191,7 +197,7 @@ func (h *Handler) apiCreateProject(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, toAPIProject(&p, true))
 }
 
-func (h *Handler) apiUpdateProject(w http.ResponseWriter, r *http.Request) {
+func (h *adminAPI) apiUpdateProject(w http.ResponseWriter, r *http.Request) {
 	wr := h.apiWriter(w, r)
 	if wr == nil {
 		return
@@ -247,7 +253,7 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func (h *Handler) apiDeleteProject(w http.ResponseWriter, r *http.Request) {
+func (h *adminAPI) apiDeleteProject(w http.ResponseWriter, r *http.Request) {
 	wr := h.apiWriter(w, r)
 	if wr == nil {
 		return
@@ -260,15 +266,15 @@ func (h *Handler) apiDeleteProject(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (h *Handler) apiRegenerateSecret(w http.ResponseWriter, r *http.Request) {
+func (h *adminAPI) apiRegenerateSecret(w http.ResponseWriter, r *http.Request) {
 	h.apiRegenerate(w, r, "secret", Writer.RegenerateSecret)
 }
 
-func (h *Handler) apiRegenerateAPIKey(w http.ResponseWriter, r *http.Request) {
+func (h *adminAPI) apiRegenerateAPIKey(w http.ResponseWriter, r *http.Request) {
 	h.apiRegenerate(w, r, "api_key", Writer.RegenerateAPIKey)
 }
 
-func (h *Handler) apiRegenerate(w http.ResponseWriter, r *http.Request, field string,
+func (h *adminAPI) apiRegenerate(w http.ResponseWriter, r *http.Request, field string,
 	fn func(Writer, contextT, string) (string, error)) {
 	wr := h.apiWriter(w, r)
 	if wr == nil {
@@ -283,7 +289,7 @@ func (h *Handler) apiRegenerate(w http.ResponseWriter, r *http.Request, field st
 	writeJSON(w, http.StatusOK, map[string]string{field: v})
 }
 
-func (h *Handler) apiNamespaces(w http.ResponseWriter, r *http.Request) {
+func (h *adminAPI) apiNamespaces(w http.ResponseWriter, r *http.Request) {
 	p, err := h.opts.Store.Project(r.Context(), chi.URLParam(r, "id"))
 	if err != nil {
 		h.apiStoreError(w, r, err)
@@ -292,7 +298,7 @@ func (h *Handler) apiNamespaces(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"namespaces": toAPIProject(p, false).Namespaces})
 }
 
-func (h *Handler) apiNamespace(w http.ResponseWriter, r *http.Request) {
+func (h *adminAPI) apiNamespace(w http.ResponseWriter, r *http.Request) {
 	p, err := h.opts.Store.Project(r.Context(), chi.URLParam(r, "id"))
 	if err != nil {
 		h.apiStoreError(w, r, err)
@@ -307,7 +313,7 @@ func (h *Handler) apiNamespace(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, toAPINamespace(*ns))
 }
 
-func (h *Handler) apiCreateNamespace(w http.ResponseWriter, r *http.Request) {
+func (h *adminAPI) apiCreateNamespace(w http.ResponseWriter, r *http.Request) {
 	wr := h.apiWriter(w, r)
 	if wr == nil {
 		return
@@ -325,7 +331,7 @@ func (h *Handler) apiCreateNamespace(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, a)
 }
 
-func (h *Handler) apiUpdateNamespace(w http.ResponseWriter, r *http.Request) {
+func (h *adminAPI) apiUpdateNamespace(w http.ResponseWriter, r *http.Request) {
 	wr := h.apiWriter(w, r)
 	if wr == nil {
 		return
@@ -357,7 +363,7 @@ func (h *Handler) apiUpdateNamespace(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, a)
 }
 
-func (h *Handler) apiDeleteNamespace(w http.ResponseWriter, r *http.Request) {
+func (h *adminAPI) apiDeleteNamespace(w http.ResponseWriter, r *http.Request) {
 	wr := h.apiWriter(w, r)
 	if wr == nil {
 		return
@@ -368,4 +374,30 @@ func (h *Handler) apiDeleteNamespace(w http.ResponseWriter, r *http.Request) {
 	}
 	h.changed()
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// routes is the JSON API's router.
+func (h *adminAPI) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(h.requireAPIKey, h.ownerHeader)
+	r.Get("/projects", h.apiProjects)
+	r.Post("/projects", h.apiCreateProject)
+	r.Get("/projects/{id}", h.apiProject)
+	r.Patch("/projects/{id}", h.apiUpdateProject)
+	r.Delete("/projects/{id}", h.apiDeleteProject)
+	r.Post("/projects/{id}/secret", h.apiRegenerateSecret)
+	r.Post("/projects/{id}/api_key", h.apiRegenerateAPIKey)
+	r.Get("/projects/{id}/channels", h.apiChannels)
+	r.Get("/projects/{id}/namespaces", h.apiNamespaces)
+	r.Post("/projects/{id}/namespaces", h.apiCreateNamespace)
+	r.Get("/projects/{id}/namespaces/{name}", h.apiNamespace)
+	r.Patch("/projects/{id}/namespaces/{name}", h.apiUpdateNamespace)
+	r.Delete("/projects/{id}/namespaces/{name}", h.apiDeleteNamespace)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		apiError(w, http.StatusNotFound, pubsub.CodeUnknownMethod, "unknown admin API path")
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		apiError(w, http.StatusMethodNotAllowed, pubsub.CodeUnknownMethod, "method not allowed")
+	})
+	return r
 }

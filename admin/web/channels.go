@@ -12,7 +12,7 @@ import (
 // historyLimit is how many publications the history lookup shows.
 const historyLimit = 50
 
-func (h *Handler) channelPage(w http.ResponseWriter, r *http.Request) {
+func (h *operatorPages) channelPage(w http.ResponseWriter, r *http.Request) {
 	p, err := h.projectCopy(r)
 	if err != nil {
 		h.storeError(w, r, err)
@@ -24,7 +24,7 @@ func (h *Handler) channelPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // lookup fills in presence and history for c.Channel.
-func (h *Handler) lookup(r *http.Request, c *views.Channel) {
+func (h *operatorPages) lookup(r *http.Request, c *views.Channel) {
 	if c.Channel == "" {
 		return
 	}
@@ -47,7 +47,7 @@ func (h *Handler) lookup(r *http.Request, c *views.Channel) {
 
 // publish is the publish form: the same publication a backend would make
 // through POST /api/publish.
-func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
+func (h *operatorPages) publish(w http.ResponseWriter, r *http.Request) {
 	p, err := h.projectCopy(r)
 	if err != nil {
 		h.storeError(w, r, err)

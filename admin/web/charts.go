@@ -23,7 +23,7 @@ type Charter interface {
 const chartPoints = 90
 
 // charts builds the dashboard's charts (project "") or a project's.
-func (h *Handler) charts(r *http.Request, project string) views.Charts {
+func (h *shared) charts(r *http.Request, project string) views.Charts {
 	src := h.opts.BasePath + "/charts"
 	if project != "" {
 		src += "?project=" + url.QueryEscape(project)
@@ -126,7 +126,7 @@ func nanLine(n int) []float64 {
 }
 
 // chartsFragment serves the charts alone, for the page script to swap in.
-func (h *Handler) chartsFragment(w http.ResponseWriter, r *http.Request) {
+func (h *operatorPages) chartsFragment(w http.ResponseWriter, r *http.Request) {
 	project := r.URL.Query().Get("project")
 	if project != "" {
 		if _, err := h.opts.Store.Project(r.Context(), project); err != nil {

@@ -14,7 +14,7 @@ type nodeSummary struct {
 	err      string
 }
 
-func (h *Handler) dashboardData(r *http.Request) nodeSummary {
+func (h *operatorPages) dashboardData(r *http.Request) nodeSummary {
 	var d nodeSummary
 	if projects, err := h.opts.Store.Projects(r.Context()); err == nil {
 		d.projects = len(projects)
@@ -32,14 +32,14 @@ func (h *Handler) dashboardData(r *http.Request) nodeSummary {
 	return d
 }
 
-func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request) {
+func (h *operatorPages) dashboard(w http.ResponseWriter, r *http.Request) {
 	d := dashboardView(h.dashboardData(r))
 	d.Charts = h.charts(r, "")
 	h.render(w, r, http.StatusOK, views.DashboardPage(h.page(r, "Dashboard"), d))
 }
 
 // stats is the JSON the dashboard script polls.
-func (h *Handler) stats(w http.ResponseWriter, r *http.Request) {
+func (h *operatorPages) stats(w http.ResponseWriter, r *http.Request) {
 	d := h.dashboardData(r)
 	t := totals(d.nodes)
 	nodes := d.nodes

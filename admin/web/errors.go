@@ -11,7 +11,7 @@ import (
 
 // readOnlyErr is the refusal of a write: the structure is the config
 // file's, or another node owns it.
-func (h *Handler) readOnlyErr() error {
+func (h *shared) readOnlyErr() error {
 	if o, ok := h.opts.Store.(Owned); ok {
 		return &admin.OwnedElsewhereError{Owner: o.OwnerNode()}
 	}

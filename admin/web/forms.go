@@ -142,7 +142,7 @@ func namespaceFromForm(r *http.Request, ns *admin.Namespace) views.FieldErrors {
 // application/x-www-form-urlencoded (JSON belongs to /api/admin), is
 // malformed, or is too large. Handlers then read r.PostForm, and a field
 // missing from it was not sent rather than lost in a failed parse.
-func (h *Handler) formBody(limit int64) func(http.Handler) http.Handler {
+func (h *auth) formBody(limit int64) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method != http.MethodPost {

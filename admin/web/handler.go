@@ -111,14 +111,16 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Handler serves the admin UI and API.
+// Handler serves the admin UI and API. It mounts four parts that share
+// one *shared: auth (login, sessions, request guards), structurePages
+// (projects and namespaces), operatorPages (dashboard, charts, channels,
+// users, live watch) and adminAPI (the JSON API).
 type Handler struct {
-	opts     Options
-	log      *slog.Logger
-	sessions *sessions
-	limiter  *loginLimiter
-	checks   checkSlots
-	csrf     *http.CrossOriginProtection
+	*shared
+	auth       *auth
+	structure  *structurePages
+	operations *operatorPages
+	api        *adminAPI
 }
 
 // New checks opts and returns a Handler.
@@ -151,16 +153,25 @@ func New(opts Options) (*Handler, error) {
 		key = make([]byte, 32)
 		_, _ = rand.Read(key) // never fails (crypto/rand doc)
 	}
-	h := &Handler{
+	s := &shared{
 		opts:     opts,
 		log:      opts.Logger.With("component", "admin"),
 		sessions: newSessions(key, opts.SessionTTL, opts.Now),
-		limiter:  newLoginLimiter(opts.Now),
-		checks:   make(checkSlots, maxChecks),
-		csrf:     http.NewCrossOriginProtection(),
 	}
-	h.csrf.SetDenyHandler(http.HandlerFunc(h.denyCrossOrigin))
-	return h, nil
+	a := &auth{
+		shared:  s,
+		limiter: newLoginLimiter(opts.Now),
+		checks:  make(checkSlots, maxChecks),
+		csrf:    http.NewCrossOriginProtection(),
+	}
+	a.csrf.SetDenyHandler(http.HandlerFunc(a.denyCrossOrigin))
+	return &Handler{
+		shared:     s,
+		auth:       a,
+		structure:  &structurePages{shared: s},
+		operations: &operatorPages{shared: s},
+		api:        &adminAPI{shared: s},
+	}, nil
 }
 
 func remoteHost(r *http.Request) string {
@@ -169,21 +180,6 @@ func remoteHost(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// writer returns the store's write side, or nil when it is read-only.
-func (h *Handler) writer() Writer {
-	if h.opts.Store.ReadOnly() {
-		return nil
-	}
-	w, _ := h.opts.Store.(Writer)
-	return w
-}
-
-func (h *Handler) changed() {
-	if h.opts.OnChange != nil {
-		h.opts.OnChange()
-	}
 }
 
 // UI returns the admin pages, to be mounted at BasePath. Without a
@@ -198,41 +194,41 @@ func (h *Handler) UI() http.Handler {
 		})
 		return r
 	}
-	r.Use(h.crossOrigin)
+	r.Use(h.auth.crossOrigin)
 	r.Handle("/static/*", http.StripPrefix(h.opts.BasePath+"/static/", staticFiles()))
-	r.Get("/login", h.loginForm)
-	r.With(h.formBody(maxLoginForm)).Post("/login", h.login)
+	r.Get("/login", h.auth.loginForm)
+	r.With(h.auth.formBody(maxLoginForm)).Post("/login", h.auth.login)
 	r.Group(func(r chi.Router) {
-		r.Use(h.requireLogin, h.formBody(maxForm))
-		r.Post("/logout", h.logout)
-		r.Get("/", h.dashboard)
-		r.Get("/stats", h.stats)
-		r.Get("/charts", h.chartsFragment)
-		r.Get("/projects", h.projects)
-		r.Post("/projects", h.createProject)
-		r.Get("/projects/new", h.newProject)
+		r.Use(h.auth.requireLogin, h.auth.formBody(maxForm))
+		r.Post("/logout", h.auth.logout)
+		r.Get("/", h.operations.dashboard)
+		r.Get("/stats", h.operations.stats)
+		r.Get("/charts", h.operations.chartsFragment)
+		r.Get("/projects", h.structure.projects)
+		r.Post("/projects", h.structure.createProject)
+		r.Get("/projects/new", h.structure.newProject)
 		r.Route("/projects/{id}", func(r chi.Router) {
-			r.Get("/", h.project)
-			r.Post("/", h.updateProject)
-			r.Get("/delete", h.confirmDeleteProject)
-			r.Post("/delete", h.deleteProject)
-			r.Post("/secret", h.regenerateSecret)
-			r.Post("/api_key", h.regenerateAPIKey)
-			r.Get("/namespaces/new", h.newNamespace)
-			r.Post("/namespaces", h.createNamespace)
-			r.Get("/namespaces/{name}", h.namespace)
-			r.Post("/namespaces/{name}", h.updateNamespace)
-			r.Get("/namespaces/{name}/delete", h.confirmDeleteNamespace)
-			r.Post("/namespaces/{name}/delete", h.deleteNamespace)
-			r.Get("/watch", h.watchPage)
-			r.Get("/watch/stream", h.watchStream)
-			r.Get("/channels", h.channelsPage)
-			r.Post("/channels", h.publish)
-			r.Get("/users", h.findUser)
-			r.Get("/users/{user}", h.userPage)
-			r.Post("/users/{user}/disconnect", h.disconnect)
-			r.Post("/users/{user}/unsubscribe", h.unsubscribe)
-			r.Post("/users/{user}/token", h.mintToken)
+			r.Get("/", h.structure.project)
+			r.Post("/", h.structure.updateProject)
+			r.Get("/delete", h.structure.confirmDeleteProject)
+			r.Post("/delete", h.structure.deleteProject)
+			r.Post("/secret", h.structure.regenerateSecret)
+			r.Post("/api_key", h.structure.regenerateAPIKey)
+			r.Get("/namespaces/new", h.structure.newNamespace)
+			r.Post("/namespaces", h.structure.createNamespace)
+			r.Get("/namespaces/{name}", h.structure.namespace)
+			r.Post("/namespaces/{name}", h.structure.updateNamespace)
+			r.Get("/namespaces/{name}/delete", h.structure.confirmDeleteNamespace)
+			r.Post("/namespaces/{name}/delete", h.structure.deleteNamespace)
+			r.Get("/watch", h.operations.watchPage)
+			r.Get("/watch/stream", h.operations.watchStream)
+			r.Get("/channels", h.operations.channelsPage)
+			r.Post("/channels", h.operations.publish)
+			r.Get("/users", h.operations.findUser)
+			r.Get("/users/{user}", h.operations.userPage)
+			r.Post("/users/{user}/disconnect", h.operations.disconnect)
+			r.Post("/users/{user}/unsubscribe", h.operations.unsubscribe)
+			r.Post("/users/{user}/token", h.operations.mintToken)
 		})
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
@@ -243,26 +239,5 @@ func (h *Handler) UI() http.Handler {
 
 // API returns the admin JSON API, to be mounted at /api/admin.
 func (h *Handler) API() http.Handler {
-	r := chi.NewRouter()
-	r.Use(h.requireAPIKey, h.ownerHeader)
-	r.Get("/projects", h.apiProjects)
-	r.Post("/projects", h.apiCreateProject)
-	r.Get("/projects/{id}", h.apiProject)
-	r.Patch("/projects/{id}", h.apiUpdateProject)
-	r.Delete("/projects/{id}", h.apiDeleteProject)
-	r.Post("/projects/{id}/secret", h.apiRegenerateSecret)
-	r.Post("/projects/{id}/api_key", h.apiRegenerateAPIKey)
-	r.Get("/projects/{id}/channels", h.apiChannels)
-	r.Get("/projects/{id}/namespaces", h.apiNamespaces)
-	r.Post("/projects/{id}/namespaces", h.apiCreateNamespace)
-	r.Get("/projects/{id}/namespaces/{name}", h.apiNamespace)
-	r.Patch("/projects/{id}/namespaces/{name}", h.apiUpdateNamespace)
-	r.Delete("/projects/{id}/namespaces/{name}", h.apiDeleteNamespace)
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		apiError(w, http.StatusNotFound, pubsub.CodeUnknownMethod, "unknown admin API path")
-	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		apiError(w, http.StatusMethodNotAllowed, pubsub.CodeUnknownMethod, "method not allowed")
-	})
-	return r
+	return h.api.routes()
 }

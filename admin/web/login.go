@@ -10,20 +10,21 @@ import (
 	"github.com/rotor-rt/rotor/views"
 )
 
-func (h *Handler) loginPage(r *http.Request) views.Page {
+// auth owns logging in: the login and logout pages, the limits on
+// password guesses, and the middleware that guards every page (login
+// required, cross-origin refusal, form size).
+type auth struct {
+	*shared
+	limiter *loginLimiter
+	checks  checkSlots
+	csrf    *http.CrossOriginProtection
+}
+
+func (h *auth) loginPage(r *http.Request) views.Page {
 	return views.Page{Title: "Log in", Base: h.opts.BasePath, ReadOnly: h.opts.Store.ReadOnly(), Owner: h.owner()}
 }
 
-func (h *Handler) loggedIn(r *http.Request) bool {
-	c, err := r.Cookie(cookieName)
-	if err != nil {
-		return false
-	}
-	_, ok := h.sessions.check(c.Value)
-	return ok
-}
-
-func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
+func (h *auth) loginForm(w http.ResponseWriter, r *http.Request) {
 	if h.loggedIn(r) {
 		http.Redirect(w, r, h.opts.BasePath+"/", http.StatusSeeOther)
 		return
@@ -36,7 +37,7 @@ func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
 // concurrent guesses cannot outrun the limit; and at most maxChecks
 // comparisons run at once, whoever sends them. Only the guessing address
 // is limited: others, the right password included, log in as usual.
-func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+func (h *auth) login(w http.ResponseWriter, r *http.Request) {
 	ip := h.opts.ClientIP(r)
 	refund, ok := h.limiter.reserve(ip)
 	if !ok {
@@ -71,14 +72,14 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 }
 
 // loginRefused answers 429 with the login form and when to come back.
-func (h *Handler) loginRefused(w http.ResponseWriter, r *http.Request, msg string, after time.Duration) {
+func (h *auth) loginRefused(w http.ResponseWriter, r *http.Request, msg string, after time.Duration) {
 	p := h.loginPage(r)
 	p.Error = msg
 	w.Header().Set("Retry-After", strconv.Itoa(int(after/time.Second)))
 	h.render(w, r, http.StatusTooManyRequests, views.LoginPage(p))
 }
 
-func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+func (h *auth) logout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(cookieName); err == nil {
 		h.sessions.revoke(c.Value)
 	}

@@ -29,7 +29,7 @@ func securityHeaders(next http.Handler) http.Handler {
 // coming from another site (Sec-Fetch-Site, else Origin vs Host), and those
 // with neither header: every browser sends one on a POST, so a request
 // without is not from a page of ours.
-func (h *Handler) crossOrigin(next http.Handler) http.Handler {
+func (h *auth) crossOrigin(next http.Handler) http.Handler {
 	checked := h.csrf.Handler(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
@@ -45,7 +45,7 @@ func (h *Handler) crossOrigin(next http.Handler) http.Handler {
 	})
 }
 
-func (h *Handler) denyCrossOrigin(w http.ResponseWriter, r *http.Request) {
+func (h *auth) denyCrossOrigin(w http.ResponseWriter, r *http.Request) {
 	h.log.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path,
 		"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
 	h.renderError(w, r, http.StatusForbidden, "This request came from another site and was refused.")
@@ -53,7 +53,7 @@ func (h *Handler) denyCrossOrigin(w http.ResponseWriter, r *http.Request) {
 
 // requireLogin sends visitors without a valid session to the login page
 // (or answers 401 to scripts and streams).
-func (h *Handler) requireLogin(next http.Handler) http.Handler {
+func (h *auth) requireLogin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h.loggedIn(r) {
 			w.Header().Set("Cache-Control", "no-store")
@@ -71,7 +71,7 @@ func (h *Handler) requireLogin(next http.Handler) http.Handler {
 
 // requireAPIKey checks "Authorization: apikey <key>" against the global
 // admin key in constant time.
-func (h *Handler) requireAPIKey(next http.Handler) http.Handler {
+func (h *adminAPI) requireAPIKey(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		scheme, key, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		if h.opts.APIKey == "" || !strings.EqualFold(scheme, "apikey") ||
@@ -107,7 +107,7 @@ func (a assetsOnly) Open(name string) (fs.File, error) {
 const OwnerHeader = "Rotor-Structure-Owner"
 
 // ownerHeader sets OwnerHeader when the store is owned by another node.
-func (h *Handler) ownerHeader(next http.Handler) http.Handler {
+func (h *adminAPI) ownerHeader(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if owner := h.owner(); owner != "" {
 			w.Header().Set(OwnerHeader, owner)

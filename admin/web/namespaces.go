@@ -13,7 +13,7 @@ import (
 
 type contextT = context.Context
 
-func (h *Handler) newNamespace(w http.ResponseWriter, r *http.Request) {
+func (h *structurePages) newNamespace(w http.ResponseWriter, r *http.Request) {
 	p, err := h.projectCopy(r)
 	if err != nil {
 		h.storeError(w, r, err)
@@ -23,7 +23,7 @@ func (h *Handler) newNamespace(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, views.NamespacePage(h.page(r, "New namespace"), f))
 }
 
-func (h *Handler) namespace(w http.ResponseWriter, r *http.Request) {
+func (h *structurePages) namespace(w http.ResponseWriter, r *http.Request) {
 	p, err := h.projectCopy(r)
 	if err != nil {
 		h.storeError(w, r, err)
@@ -44,15 +44,15 @@ func (h *Handler) namespace(w http.ResponseWriter, r *http.Request) {
 	}))
 }
 
-func (h *Handler) createNamespace(w http.ResponseWriter, r *http.Request) {
+func (h *structurePages) createNamespace(w http.ResponseWriter, r *http.Request) {
 	h.saveNamespace(w, r, true)
 }
 
-func (h *Handler) updateNamespace(w http.ResponseWriter, r *http.Request) {
+func (h *structurePages) updateNamespace(w http.ResponseWriter, r *http.Request) {
 	h.saveNamespace(w, r, false)
 }
 
-func (h *Handler) saveNamespace(w http.ResponseWriter, r *http.Request, isNew bool) {
+func (h *structurePages) saveNamespace(w http.ResponseWriter, r *http.Request, isNew bool) {
 	wr := h.writerOrRefuse(w, r)
 	if wr == nil {
 		return
@@ -99,7 +99,7 @@ func (h *Handler) saveNamespace(w http.ResponseWriter, r *http.Request, isNew bo
 	}))
 }
 
-func (h *Handler) confirmDeleteNamespace(w http.ResponseWriter, r *http.Request) {
+func (h *structurePages) confirmDeleteNamespace(w http.ResponseWriter, r *http.Request) {
 	p, err := h.projectCopy(r)
 	if err != nil {
 		h.storeError(w, r, err)
@@ -116,7 +116,7 @@ func (h *Handler) confirmDeleteNamespace(w http.ResponseWriter, r *http.Request)
 		base+"/delete", base))
 }
 
-func (h *Handler) deleteNamespace(w http.ResponseWriter, r *http.Request) {
+func (h *structurePages) deleteNamespace(w http.ResponseWriter, r *http.Request) {
 	wr := h.writerOrRefuse(w, r)
 	if wr == nil {
 		return

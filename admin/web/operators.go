@@ -3,8 +3,6 @@ package web
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"net/url"
 	"path"
@@ -18,6 +16,13 @@ import (
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/views"
 )
+
+// operatorPages serves the pages that look at the running server rather
+// than its structure: dashboard, charts, channels, users, operator
+// actions and the live watch.
+type operatorPages struct {
+	*shared
+}
 
 // Operator is the optional part of Node behind the channel list and the
 // operator actions (transport.AdminBridge has it). Each method goes
@@ -46,33 +51,6 @@ const (
 	testTokenTTL = 10 * time.Minute
 )
 
-func (h *Handler) operator() Operator {
-	op, _ := h.opts.Node.(Operator)
-	return op
-}
-
-// sessionID is a non-secret name of the admin's session for the logs: a
-// hash of the session's random id, which cannot be turned back into a
-// cookie.
-func (h *Handler) sessionID(r *http.Request) string {
-	c, err := r.Cookie(cookieName)
-	if err != nil {
-		return ""
-	}
-	id, ok := h.sessions.check(c.Value)
-	if !ok {
-		return ""
-	}
-	sum := sha256.Sum256([]byte("rotor admin session " + id))
-	return hex.EncodeToString(sum[:6])
-}
-
-// audit logs an operator action at INFO with who did it.
-func (h *Handler) audit(r *http.Request, action, project string, attrs ...any) {
-	h.log.InfoContext(r.Context(), "admin action",
-		append([]any{"action", action, "project", project, "session", h.sessionID(r)}, attrs...)...)
-}
-
 // channelListing is one page of a project's live channels.
 type channelListing struct {
 	Channels []channelEntry `json:"channels"`
@@ -89,7 +67,7 @@ type channelEntry struct {
 
 // listChannels reads pattern, page and per_page from q and lists that page,
 // sorted by name. The error is a *pubsub.Error for a bad parameter.
-func (h *Handler) listChannels(ctx context.Context, project string, q map[string][]string) (channelListing, error) {
+func (h *shared) listChannels(ctx context.Context, project string, q map[string][]string) (channelListing, error) {
 	get := func(k string) string {
 		if v := q[k]; len(v) > 0 {
 			return strings.TrimSpace(v[0])
@@ -136,7 +114,7 @@ func (h *Handler) listChannels(ctx context.Context, project string, q map[string
 }
 
 // apiChannels is GET /api/admin/projects/{id}/channels.
-func (h *Handler) apiChannels(w http.ResponseWriter, r *http.Request) {
+func (h *adminAPI) apiChannels(w http.ResponseWriter, r *http.Request) {
 	p, err := h.opts.Store.Project(r.Context(), chi.URLParam(r, "id"))
 	if err != nil {
 		h.apiStoreError(w, r, err)
@@ -152,7 +130,7 @@ func (h *Handler) apiChannels(w http.ResponseWriter, r *http.Request) {
 
 // channelsPage is the list of live channels, or the tools of one channel
 // when ?channel= names it.
-func (h *Handler) channelsPage(w http.ResponseWriter, r *http.Request) {
+func (h *operatorPages) channelsPage(w http.ResponseWriter, r *http.Request) {
 	if strings.TrimSpace(r.URL.Query().Get("channel")) != "" {
 		h.channelPage(w, r)
 		return
@@ -189,7 +167,7 @@ func channelListView(project string, l channelListing) views.ChannelList {
 const anonymousUser = "-"
 
 // findUser sends the user form (GET ?user=) to the user's page.
-func (h *Handler) findUser(w http.ResponseWriter, r *http.Request) {
+func (h *operatorPages) findUser(w http.ResponseWriter, r *http.Request) {
 	user := strings.TrimSpace(r.URL.Query().Get("user"))
 	if user == "" {
 		h.renderError(w, r, http.StatusBadRequest, "Give a user id.")
@@ -199,7 +177,7 @@ func (h *Handler) findUser(w http.ResponseWriter, r *http.Request) {
 }
 
 // userPage shows what can be done to one user of a project.
-func (h *Handler) userPage(w http.ResponseWriter, r *http.Request) {
+func (h *operatorPages) userPage(w http.ResponseWriter, r *http.Request) {
 	p, err := h.projectCopy(r)
 	if err != nil {
 		h.storeError(w, r, err)
@@ -212,7 +190,7 @@ func (h *Handler) userPage(w http.ResponseWriter, r *http.Request) {
 // confirmed reports whether the form is the confirm step's; otherwise it
 // renders that step, a second form repeating the fields with confirm=yes,
 // which works without JavaScript.
-func (h *Handler) confirmed(w http.ResponseWriter, r *http.Request, c views.Confirm) bool {
+func (h *operatorPages) confirmed(w http.ResponseWriter, r *http.Request, c views.Confirm) bool {
 	if r.PostForm.Get("confirm") == "yes" {
 		return true
 	}
@@ -228,7 +206,7 @@ func (h *Handler) confirmed(w http.ResponseWriter, r *http.Request, c views.Conf
 }
 
 // actionDone renders the user page with the outcome of an action.
-func (h *Handler) actionDone(w http.ResponseWriter, r *http.Request, u views.User, action string, err error) {
+func (h *operatorPages) actionDone(w http.ResponseWriter, r *http.Request, u views.User, action string, err error) {
 	pg := h.page(r, "User "+u.User)
 	status := http.StatusOK
 	if err != nil {
@@ -243,7 +221,7 @@ func (h *Handler) actionDone(w http.ResponseWriter, r *http.Request, u views.Use
 	h.render(w, r, status, views.UserPage(pg, u))
 }
 
-func (h *Handler) userFromForm(w http.ResponseWriter, r *http.Request) (views.User, Operator, bool) {
+func (h *operatorPages) userFromForm(w http.ResponseWriter, r *http.Request) (views.User, Operator, bool) {
 	p, err := h.projectCopy(r)
 	if err != nil {
 		h.storeError(w, r, err)
@@ -259,7 +237,7 @@ func (h *Handler) userFromForm(w http.ResponseWriter, r *http.Request) (views.Us
 }
 
 // disconnect ends a user's connections, after a confirm step.
-func (h *Handler) disconnect(w http.ResponseWriter, r *http.Request) {
+func (h *operatorPages) disconnect(w http.ResponseWriter, r *http.Request) {
 	u, op, ok := h.userFromForm(w, r)
 	if !ok {
 		return
@@ -282,7 +260,7 @@ func (h *Handler) disconnect(w http.ResponseWriter, r *http.Request) {
 
 // unsubscribe ends a user's subscription to a channel, after a confirm
 // step.
-func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
+func (h *operatorPages) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	u, op, ok := h.userFromForm(w, r)
 	if !ok {
 		return
@@ -307,7 +285,7 @@ func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
 // mintToken mints a connection token for the user, or a subscription
 // token when a channel is given. It ends nothing, so it needs no confirm
 // step.
-func (h *Handler) mintToken(w http.ResponseWriter, r *http.Request) {
+func (h *operatorPages) mintToken(w http.ResponseWriter, r *http.Request) {
 	u, op, ok := h.userFromForm(w, r)
 	if !ok {
 		return

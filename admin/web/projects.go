@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"slices"
 
 	"github.com/go-chi/chi/v5"
 
@@ -10,7 +9,13 @@ import (
 	"github.com/rotor-rt/rotor/views"
 )
 
-func (h *Handler) projects(w http.ResponseWriter, r *http.Request) {
+// structurePages serves the structure pages: the project and namespace
+// lists and forms, and the writes they make.
+type structurePages struct {
+	*shared
+}
+
+func (h *structurePages) projects(w http.ResponseWriter, r *http.Request) {
 	list, err := h.opts.Store.Projects(r.Context())
 	if err != nil {
 		h.storeError(w, r, err)
@@ -23,26 +28,14 @@ func (h *Handler) projects(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, views.ProjectsPage(p, projectViews(list)))
 }
 
-func (h *Handler) newProject(w http.ResponseWriter, r *http.Request) {
+func (h *structurePages) newProject(w http.ResponseWriter, r *http.Request) {
 	f := views.ProjectForm{New: true, Project: projectView(admin.Project{DefaultNamespace: "default"})}
 	h.render(w, r, http.StatusOK, views.NewProjectPage(h.page(r, "New project"), f))
 }
 
-// projectCopy returns a copy of the stored project that may be changed.
-func (h *Handler) projectCopy(r *http.Request) (*admin.Project, error) {
-	p, err := h.opts.Store.Project(r.Context(), chi.URLParam(r, "id"))
-	if err != nil {
-		return nil, err
-	}
-	c := *p
-	c.AllowedOrigins = slices.Clone(p.AllowedOrigins)
-	c.Namespaces = slices.Clone(p.Namespaces)
-	return &c, nil
-}
-
 // writerOr403 returns the writer, or answers that the structure is
 // read-only.
-func (h *Handler) writerOrRefuse(w http.ResponseWriter, r *http.Request) Writer {
+func (h *structurePages) writerOrRefuse(w http.ResponseWriter, r *http.Request) Writer {
 	wr := h.writer()
 	if wr == nil {
 		h.storeError(w, r, h.readOnlyErr())
@@ -50,7 +43,7 @@ func (h *Handler) writerOrRefuse(w http.ResponseWriter, r *http.Request) Writer 
 	return wr
 }
 
-func (h *Handler) createProject(w http.ResponseWriter, r *http.Request) {
+func (h *structurePages) createProject(w http.ResponseWriter, r *http.Request) {
 	wr := h.writerOrRefuse(w, r)
 	if wr == nil {
 		return
@@ -79,7 +72,7 @@ func (h *Handler) createProject(w http.ResponseWriter, r *http.Request) {
 		views.ProjectForm{New: true, Project: projectView(p), Errors: errs}))
 }
 
-func (h *Handler) project(w http.ResponseWriter, r *http.Request) {
+func (h *structurePages) project(w http.ResponseWriter, r *http.Request) {
 	p, err := h.projectCopy(r)
 	if err != nil {
 		h.storeError(w, r, err)
@@ -93,7 +86,7 @@ func (h *Handler) project(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, views.ProjectPage(pg, views.ProjectForm{Project: projectView(*p), Charts: &charts}, nil))
 }
 
-func (h *Handler) updateProject(w http.ResponseWriter, r *http.Request) {
+func (h *structurePages) updateProject(w http.ResponseWriter, r *http.Request) {
 	wr := h.writerOrRefuse(w, r)
 	if wr == nil {
 		return
@@ -121,7 +114,7 @@ func (h *Handler) updateProject(w http.ResponseWriter, r *http.Request) {
 		views.ProjectForm{Project: projectView(*p), Errors: errs}, nil))
 }
 
-func (h *Handler) confirmDeleteProject(w http.ResponseWriter, r *http.Request) {
+func (h *structurePages) confirmDeleteProject(w http.ResponseWriter, r *http.Request) {
 	p, err := h.projectCopy(r)
 	if err != nil {
 		h.storeError(w, r, err)
@@ -134,7 +127,7 @@ func (h *Handler) confirmDeleteProject(w http.ResponseWriter, r *http.Request) {
 		base+"/delete", base))
 }
 
-func (h *Handler) deleteProject(w http.ResponseWriter, r *http.Request) {
+func (h *structurePages) deleteProject(w http.ResponseWriter, r *http.Request) {
 	wr := h.writerOrRefuse(w, r)
 	if wr == nil {
 		return
@@ -147,15 +140,15 @@ func (h *Handler) deleteProject(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, h.opts.BasePath+"/projects?deleted", http.StatusSeeOther)
 }
 
-func (h *Handler) regenerateSecret(w http.ResponseWriter, r *http.Request) {
+func (h *structurePages) regenerateSecret(w http.ResponseWriter, r *http.Request) {
 	h.regenerate(w, r, "Secret", Writer.RegenerateSecret)
 }
 
-func (h *Handler) regenerateAPIKey(w http.ResponseWriter, r *http.Request) {
+func (h *structurePages) regenerateAPIKey(w http.ResponseWriter, r *http.Request) {
 	h.regenerate(w, r, "API key", Writer.RegenerateAPIKey)
 }
 
-func (h *Handler) regenerate(w http.ResponseWriter, r *http.Request, label string,
+func (h *structurePages) regenerate(w http.ResponseWriter, r *http.Request, label string,
 	fn func(Writer, contextT, string) (string, error)) {
 	wr := h.writerOrRefuse(w, r)
 	if wr == nil {

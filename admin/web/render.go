@@ -13,7 +13,7 @@ import (
 
 // render renders c into a buffer first, so a failing template becomes a
 // clean 500 instead of half a page.
-func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
+func (h *shared) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
 	var buf bytes.Buffer
 	if err := c.Render(r.Context(), &buf); err != nil {
 		h.log.Error("render page", "path", r.URL.Path, "err", err)
@@ -25,27 +25,27 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, c t
 	_, _ = w.Write(buf.Bytes())
 }
 
-func (h *Handler) page(r *http.Request, title string) views.Page {
+func (h *shared) page(r *http.Request, title string) views.Page {
 	return views.Page{Title: title, Base: h.opts.BasePath, ReadOnly: h.opts.Store.ReadOnly(), Owner: h.owner(), LoggedIn: h.loggedIn(r)}
 }
 
 // owner names the node that owns a structure read from the engine, "" for
 // other stores.
-func (h *Handler) owner() string {
+func (h *shared) owner() string {
 	if o, ok := h.opts.Store.(Owned); ok {
 		return o.OwnerNode()
 	}
 	return ""
 }
 
-func (h *Handler) renderError(w http.ResponseWriter, r *http.Request, status int, msg string) {
+func (h *shared) renderError(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	p := h.page(r, http.StatusText(status))
 	p.Error = msg
 	h.render(w, r, status, views.ErrorPage(p))
 }
 
 // storeError shows a store error that is not about a form field.
-func (h *Handler) storeError(w http.ResponseWriter, r *http.Request, err error) {
+func (h *shared) storeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, _, msg := classify(err)
 	if status == http.StatusInternalServerError {
 		h.log.Error("admin request failed", "path", r.URL.Path, "err", err)

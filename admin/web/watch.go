@@ -18,7 +18,7 @@ const (
 	watchWriteTimeout = 10 * time.Second
 )
 
-func (h *Handler) watchPage(w http.ResponseWriter, r *http.Request) {
+func (h *operatorPages) watchPage(w http.ResponseWriter, r *http.Request) {
 	p, err := h.projectCopy(r)
 	if err != nil {
 		h.storeError(w, r, err)
@@ -46,7 +46,7 @@ type watchEvent struct {
 // watchStream is the admin-only SSE stream of a project's publications,
 // filtered by a glob over the channel name (path.Match: "*" does not cross
 // "/"; an empty pattern matches every channel).
-func (h *Handler) watchStream(w http.ResponseWriter, r *http.Request) {
+func (h *operatorPages) watchStream(w http.ResponseWriter, r *http.Request) {
 	p, err := h.projectCopy(r)
 	if err != nil {
 		h.storeError(w, r, err)
