@@ -40,8 +40,12 @@ type Options struct {
 	// NodeID names this node in `info`; "" means a random id.
 	NodeID string
 	// Version is reported by `info`.
-	Version  string
-	Engine   pubsub.Engine
+	Version string
+	Engine  pubsub.Engine
+	// Nodes and Channels are the engine's cluster parts; nil when it has
+	// none (see node.Options).
+	Nodes    node.NodeDirectory
+	Channels node.ChannelDirectory
 	Projects ProjectStore
 	Logger   *slog.Logger
 	// Ping is the longest silence on an SSE stream: a stream that wrote
@@ -154,6 +158,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{opts: opts, heartbeats: newHeartbeats(), baseCtx: context.Background()}
 	nopts := node.Options{
 		NodeID: opts.NodeID, Version: opts.Version, Engine: opts.Engine, Projects: opts.Projects,
+		Nodes: opts.Nodes, Channels: opts.Channels,
 		Logger: opts.Logger, QueueBytes: opts.QueueBytes, ChannelsPerStream: opts.ChannelsPerStream,
 		MaxData: opts.MaxBody, SessionTTL: opts.SessionTTL, LeaveGrace: opts.LeaveGrace,
 		PresenceTTL: opts.PresenceTTL, AdminAPIKey: opts.AdminAPIKey,

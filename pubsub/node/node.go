@@ -36,8 +36,16 @@ type Options struct {
 	// NodeID names this node in `info`; "" means a random id.
 	NodeID string
 	// Version is reported by `info`.
-	Version  string
-	Engine   pubsub.Engine
+	Version string
+	// Engine publishes, keeps history, presence and revocation marks, and
+	// delivers to this node once started; required.
+	Engine pubsub.Engine
+	// Nodes and Channels are the engine's cluster parts, set when it joins
+	// nodes (the Redis engine). Nil Nodes means `info` reports this node
+	// only and it alone reports reaped leaves; nil Channels means
+	// `channels` lists this node's channels only.
+	Nodes    NodeDirectory
+	Channels ChannelDirectory
 	Projects ProjectStore
 	Logger   *slog.Logger
 	// QueueBytes bounds each stream's outgoing queue; 0 means 1 MiB.
@@ -189,7 +197,7 @@ func New(opts Options) (*Node, error) {
 		usage: newUsage(), rates: newRateLimiters(opts.Limits), metrics: n.metrics,
 	}
 	n.events = &events{sink: opts.Events, needURL: opts.EventsNeedURL, now: opts.Now, projects: opts.Projects, ctx: n.baseCtx}
-	n.cluster = &cluster{engine: n.engine, hub: n.hub, log: n.log, nodeID: opts.NodeID, version: opts.Version}
+	n.cluster = &cluster{directory: opts.Nodes, channels: opts.Channels, hub: n.hub, log: n.log, nodeID: opts.NodeID, version: opts.Version}
 	n.presence = newPresenceTracker(n.engine, n.log, opts.PresenceTTL, opts.LeaveGrace, n.events.emit)
 	n.ghosts = newGhostReaper(n.engine, n.hub, opts.Projects, n.log, n.cluster.isReporter, n.events.emit)
 	n.hub.OnOccupancy(n.events.occupancy)
