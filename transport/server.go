@@ -41,7 +41,9 @@ type Options struct {
 	NodeID string
 	// Version is reported by `info`.
 	Version string
-	Engine  pubsub.Engine
+	// Engine is the core engine, required: the server gives the node its
+	// delivery, broker, presence and revoker parts.
+	Engine pubsub.Engine
 	// Nodes and Channels are the engine's cluster parts; nil when it has
 	// none (see node.Options).
 	Nodes    node.NodeDirectory
@@ -151,13 +153,17 @@ type Server struct {
 // New returns a server and its node, wired with the HTTP hooks where
 // Options leaves them nil. It does nothing until Start.
 func New(opts Options) (*Server, error) {
+	if opts.Engine == nil {
+		return nil, errors.New("transport: Options.Engine is required")
+	}
 	if opts.Projects == nil {
 		return nil, errors.New("transport: Options.Projects is required")
 	}
 	opts.setDefaults()
 	s := &Server{opts: opts, heartbeats: newHeartbeats(), baseCtx: context.Background()}
 	nopts := node.Options{
-		NodeID: opts.NodeID, Version: opts.Version, Engine: opts.Engine, Projects: opts.Projects,
+		NodeID: opts.NodeID, Version: opts.Version, Projects: opts.Projects,
+		Delivery: opts.Engine, Broker: opts.Engine, Presence: opts.Engine, Revoker: opts.Engine,
 		Nodes: opts.Nodes, Channels: opts.Channels,
 		Logger: opts.Logger, QueueBytes: opts.QueueBytes, ChannelsPerStream: opts.ChannelsPerStream,
 		MaxData: opts.MaxBody, SessionTTL: opts.SessionTTL, LeaveGrace: opts.LeaveGrace,

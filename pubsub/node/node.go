@@ -37,9 +37,15 @@ type Options struct {
 	NodeID string
 	// Version is reported by `info`.
 	Version string
-	// Engine publishes, keeps history, presence and revocation marks, and
-	// delivers to this node once started; required.
-	Engine pubsub.Engine
+	// Delivery, Broker, Presence and Revoker are the engine's core parts,
+	// all required (one engine usually provides every one): Delivery is
+	// started to hand this node what any node publishes, Broker publishes
+	// and keeps history, Presence keeps who is in a channel, Revoker keeps
+	// revocation marks.
+	Delivery Starter
+	Broker   pubsub.Broker
+	Presence pubsub.PresenceStore
+	Revoker  pubsub.Revoker
 	// Nodes and Channels are the engine's cluster parts, set when it joins
 	// nodes (the Redis engine). Nil Nodes means `info` reports this node
 	// only and it alone reports reaped leaves; nil Channels means
@@ -142,6 +148,22 @@ func (o *Options) setDefaults() {
 	}
 }
 
+// Starter is the engine part that delivers to a node: Start begins
+// handing h what is published on any node, for the keys this node
+// subscribed to, until ctx is done (pubsub.Engine.Start).
+type Starter interface {
+	Start(ctx context.Context, h pubsub.Handler) error
+}
+
+// engineParts joins the parts given in Options into the one engine the
+// node's pieces share; each piece keeps to the part it needs.
+type engineParts struct {
+	Starter
+	pubsub.Broker
+	pubsub.PresenceStore
+	pubsub.Revoker
+}
+
 // Node is one Rotor server's runtime: it owns the hub and drives the
 // engine. Create it with New, then Start it.
 type Node struct {
@@ -169,8 +191,8 @@ type Node struct {
 
 // New returns a node. It does nothing until Start.
 func New(opts Options) (*Node, error) {
-	if opts.Engine == nil {
-		return nil, errors.New("node: Options.Engine is required")
+	if opts.Delivery == nil || opts.Broker == nil || opts.Presence == nil || opts.Revoker == nil {
+		return nil, errors.New("node: Options.Delivery, Broker, Presence and Revoker are required")
 	}
 	if opts.Projects == nil {
 		return nil, errors.New("node: Options.Projects is required")
@@ -181,15 +203,15 @@ func New(opts Options) (*Node, error) {
 	opts.setDefaults()
 	n := &Node{
 		opts:   opts,
-		engine: opts.Engine,
-		hub:    pubsub.NewHub(opts.Engine),
+		engine: engineParts{opts.Delivery, opts.Broker, opts.Presence, opts.Revoker},
+		hub:    pubsub.NewHub(opts.Broker),
 		log:    opts.Logger.With("component", "node", "node", opts.NodeID),
 	}
 	n.keys = newAPIKeyIndex(opts.Projects)
 	n.baseCtx = context.Background()
 	n.metrics = newNodeMetrics()
 	n.sessions = &sessions{
-		engine: n.engine, tokens: newTokenCache(), authorizer: opts.Authorizer, metrics: n.metrics,
+		revoker: opts.Revoker, tokens: newTokenCache(), authorizer: opts.Authorizer, metrics: n.metrics,
 		log: n.log, now: opts.Now, ttl: opts.SessionTTL, hookTimeout: opts.HookTimeout,
 	}
 	n.limits = &Limiter{
@@ -199,7 +221,7 @@ func New(opts Options) (*Node, error) {
 	n.events = &events{sink: opts.Events, needURL: opts.EventsNeedURL, now: opts.Now, projects: opts.Projects, ctx: n.baseCtx}
 	n.cluster = &cluster{directory: opts.Nodes, channels: opts.Channels, hub: n.hub, log: n.log, nodeID: opts.NodeID, version: opts.Version}
 	n.presence = newPresenceTracker(n.engine, n.log, opts.PresenceTTL, opts.LeaveGrace, n.events.emit)
-	n.ghosts = newGhostReaper(n.engine, n.hub, opts.Projects, n.log, n.cluster.isReporter, n.events.emit)
+	n.ghosts = newGhostReaper(opts.Presence, n.hub, opts.Projects, n.log, n.cluster.isReporter, n.events.emit)
 	n.hub.OnOccupancy(n.events.occupancy)
 	return n, nil
 }
