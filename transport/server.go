@@ -111,6 +111,7 @@ type Options struct {
 }
 
 func (o *Options) setDefaults() {
+	nd := node.DefaultOptions()
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -118,7 +119,7 @@ func (o *Options) setDefaults() {
 		o.Ping = 20 * time.Second
 	}
 	if o.MaxBody <= 0 {
-		o.MaxBody = 64 << 10
+		o.MaxBody = nd.MaxData
 	}
 	if o.BodyTimeout <= 0 {
 		o.BodyTimeout = DefaultBodyTimeout
@@ -127,7 +128,7 @@ func (o *Options) setDefaults() {
 		o.WriteTimeout = 10 * time.Second
 	}
 	if o.HookTimeout <= 0 {
-		o.HookTimeout = 3 * time.Second
+		o.HookTimeout = nd.HookTimeout
 	}
 	if o.Now == nil {
 		o.Now = time.Now

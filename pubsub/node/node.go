@@ -109,7 +109,24 @@ type Limits struct {
 	ChannelsPerClient int
 }
 
+// DefaultOptions returns what Options' zero fields mean; cmd/rotor's
+// configuration starts from these values, so each default lives here
+// only.
+func DefaultOptions() Options {
+	return Options{
+		QueueBytes:        pubsub.DefaultQueueBytes,
+		ChannelsPerStream: 128,
+		MaxData:           64 << 10,
+		SessionTTL:        24 * time.Hour,
+		LeaveGrace:        5 * time.Second,
+		PresenceTTL:       60 * time.Second,
+		HookTimeout:       3 * time.Second,
+		Limits:            Limits{CommandRate: 50, CommandBurst: 100},
+	}
+}
+
 func (o *Options) setDefaults() {
+	d := DefaultOptions()
 	if o.NodeID == "" {
 		o.NodeID = randomID(8)
 	}
@@ -117,31 +134,31 @@ func (o *Options) setDefaults() {
 		o.Logger = slog.Default()
 	}
 	if o.QueueBytes <= 0 {
-		o.QueueBytes = pubsub.DefaultQueueBytes
+		o.QueueBytes = d.QueueBytes
 	}
 	if o.ChannelsPerStream <= 0 {
-		o.ChannelsPerStream = 128
+		o.ChannelsPerStream = d.ChannelsPerStream
 	}
 	if o.MaxData <= 0 {
-		o.MaxData = 64 << 10
+		o.MaxData = d.MaxData
 	}
 	if o.SessionTTL <= 0 {
-		o.SessionTTL = 24 * time.Hour
+		o.SessionTTL = d.SessionTTL
 	}
 	if o.LeaveGrace <= 0 {
-		o.LeaveGrace = 5 * time.Second
+		o.LeaveGrace = d.LeaveGrace
 	}
 	if o.PresenceTTL <= 0 {
-		o.PresenceTTL = 60 * time.Second
+		o.PresenceTTL = d.PresenceTTL
 	}
 	if o.HookTimeout <= 0 {
-		o.HookTimeout = 3 * time.Second
+		o.HookTimeout = d.HookTimeout
 	}
 	if o.Limits.CommandRate <= 0 {
-		o.Limits.CommandRate = 50
+		o.Limits.CommandRate = d.Limits.CommandRate
 	}
 	if o.Limits.CommandBurst <= 0 {
-		o.Limits.CommandBurst = 100
+		o.Limits.CommandBurst = d.Limits.CommandBurst
 	}
 	if o.Now == nil {
 		o.Now = time.Now
