@@ -41,6 +41,9 @@ test: deps
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 $(PKGS)
 	$(MAKE) test-js
+	@# test-js rebuilt the embedded client; the committed copy must be that build.
+	@if git rev-parse --git-dir >/dev/null 2>&1 && ! git diff --quiet -- static/assets/rotor.js; then \
+		echo "static/assets/rotor.js is stale: commit what js-client's npm run build wrote"; exit 1; fi
 	$(MAKE) fuzz
 
 test-js:

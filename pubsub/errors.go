@@ -28,6 +28,10 @@ const (
 	DisconnectSlow     = 3002
 	DisconnectRevoked  = 3003
 	DisconnectExpired  = 3004
+	// DisconnectEngineDown ends a stream that cannot be opened or kept
+	// in step because the engine is unreachable; the client reconnects
+	// with its last id and resumes once the engine is back.
+	DisconnectEngineDown = 3005
 )
 
 // Error is a protocol error: one of the codes above and a message for people.
@@ -58,6 +62,9 @@ const (
 	// channels in one stream, too many commands in one request), as
 	// opposed to a limit on what a client holds or sends over time.
 	KindBadRequest
+	// KindEngineDown: 112 because the engine cannot be reached (an SSE
+	// stream then answers 200 with `disconnect` 3005 rather than 503).
+	KindEngineDown
 )
 
 func (e *Error) Error() string { return fmt.Sprintf("%s (%d)", e.Message, e.Code) }
@@ -74,6 +81,9 @@ var (
 	ErrNotAvailable     = &Error{Code: CodeNotAvailable, Message: "not available"}
 	ErrUnavailable      = &Error{Code: CodeUnavailable, Message: "temporarily unavailable"}
 	ErrInternal         = &Error{Code: CodeInternal, Message: "internal error"}
+	// ErrEngineUnavailable is ErrUnavailable caused by an unreachable
+	// engine (AsError of an error wrapping ErrEngineDown).
+	ErrEngineUnavailable = &Error{Code: CodeUnavailable, Message: "temporarily unavailable", Kind: KindEngineDown}
 )
 
 // ErrEngineDown is wrapped by engines when their backend (Redis) cannot be
@@ -91,7 +101,7 @@ func AsError(err error) *Error {
 		return pe
 	}
 	if errors.Is(err, ErrEngineDown) {
-		return ErrUnavailable
+		return ErrEngineUnavailable
 	}
 	return ErrInternal
 }
@@ -110,4 +120,7 @@ var (
 	DisconnectSlowReason     = &Disconnect{Code: DisconnectSlow, Reason: "slow consumer", Reconnect: true}
 	DisconnectRevokedReason  = &Disconnect{Code: DisconnectRevoked, Reason: "session revoked", Reconnect: false}
 	DisconnectExpiredReason  = &Disconnect{Code: DisconnectExpired, Reason: "token expired", Reconnect: true}
+	// DisconnectEngineDownReason ends a stream while the engine is
+	// unreachable.
+	DisconnectEngineDownReason = &Disconnect{Code: DisconnectEngineDown, Reason: "engine unavailable", Reconnect: true}
 )

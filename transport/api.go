@@ -31,11 +31,18 @@ func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	p, perr := s.node.APIProject(ctx, key, params.Project)
+	obs := observedAPI(ctx)
+	if p != nil {
+		obs.project = p.ID
+	}
 	if perr != nil {
 		writeError(w, perr)
 		return
 	}
 	res, perr := s.node.API(ctx, p, method, &params)
+	if perr != nil {
+		obs.code = perr.Code
+	}
 	switch {
 	case perr == nil:
 		writeJSON(w, http.StatusOK, node.APIReply{Result: res})

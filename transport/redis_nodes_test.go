@@ -549,14 +549,30 @@ func TestRedisNodesSurviveRedisKill(t *testing.T) {
 	leaverID := leaver.lastEventID()
 	leaver.close()
 	subs = subs[1:]
-	// A new stream needs its channel's position from Redis: refused with
-	// 503, at once.
+	// A new stream needs its channel's position from Redis: answered at
+	// once with 200, the retry advice and `disconnect` 3005, so that a
+	// browser's EventSource retries by itself; a poll is refused with 503
+	// and Retry-After.
 	start := time.Now()
-	if rs, st, body := client.open(nodes[1], "newcomer", q("token", nodes[1].token("newcomer"), "channel", channel), nil); rs != nil || st != http.StatusServiceUnavailable {
-		t.Errorf("new stream while Redis is down: status %d %s, want 503", st, body)
+	newcomer := client.mustOpen(nodes[1], "newcomer", q("token", nodes[1].token("newcomer"), "channel", channel), nil)
+	select {
+	case <-newcomer.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("new stream while Redis is down: still open")
+	}
+	if _, evs, d, _ := newcomer.state(); len(evs) != 0 || d == nil || *d != (discEv{Code: 3005, Reason: "engine unavailable", Reconnect: true}) {
+		t.Errorf("new stream while Redis is down: sub %+v, disconnect %+v, want only disconnect 3005", evs, d)
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("new stream while Redis is down took %v", took)
+	}
+	if resp, err := http.Get(nodes[1].url + "/connection/p/poll?" + pollQuery + "&timeout=1&since=" + first.ID); err != nil {
+		t.Errorf("poll while Redis is down: %v", err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("poll while Redis is down: status %d, Retry-After %q, want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
 	}
 	for _, rs := range subs {
 		select {
@@ -612,10 +628,12 @@ func TestRedisNodesSurviveRedisKill(t *testing.T) {
 	}
 }
 
-// TestRedisNodesDataWiped: Redis restarts with no data. Open streams get
-// a new `sub` with the new epoch and recovered:false (the node resyncs
-// them when the engine reconnects), then the publications made after; a
-// client coming back with its last id gets recovered:false too.
+// TestRedisNodesDataWiped: Redis restarts with no data, and
+// publications are made at once, before the nodes may have resubscribed.
+// Open streams get a new `sub` with recovered:false at the new epoch's
+// position 0, then every publication of the new epoch from its start —
+// those the pub/sub connection missed come from history; a client coming
+// back with its last id gets the same.
 func TestRedisNodesDataWiped(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
@@ -636,25 +654,55 @@ func TestRedisNodesDataWiped(t *testing.T) {
 	leaver.close()
 
 	srv.Restart(true)
-	for i, s := range nodes {
-		eventually(t, fmt.Sprintf("node %d ready again", i), func() bool { return engineReady(s) == nil })
+	eventually(t, "node A ready again", func() bool { return engineReady(a) == nil })
+	publishSeq(a, channel, 11, 15)
+	waitSubs(t, subs, 15)
+	checkExactly(t, subs, seq(1, 15))
+	checkNewEpoch(t, subs, channel, oldEpoch)
+
+	back := client.mustOpen(b, "leaver again", q("token", b.token("leaver"), "channel", channel), http.Header{"Last-Event-ID": {lastID}})
+	waitSubs(t, []*rawSub{back}, 5)
+	checkExactly(t, []*rawSub{back}, seq(11, 15))
+	checkNewEpoch(t, []*rawSub{back}, channel, oldEpoch)
+}
+
+// TestRedisNodesFlushAll: FLUSHALL on a live Redis ends every channel's
+// epoch while the nodes stay subscribed. The first publication of the new
+// epoch a stream sees live tells it so: it reports recovered:false at the
+// new epoch's position 0, then delivers the new epoch from offset 1 —
+// publications made before it noticed included.
+func TestRedisNodesFlushAll(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	nodes := startNodes(t, srv.URL(), 2)
+	a := nodes[0]
+	client := newSSEClient(t)
+	const channel = roomNS + ":flushed"
+	subs := openMany(t, client, nodes, channel, "f", 10)
+	waitSubs(t, subs, 0)
+	publishSeq(a, channel, 1, 5)
+	waitSubs(t, subs, 5)
+	_, first, _, _ := subs[0].state()
+	oldEpoch := first[0].Epoch
+	if _, err := srv.Do("FLUSHALL"); err != nil {
+		t.Fatal(err)
 	}
-	// Publishing before every stream has resynced would let a stream
-	// start its new epoch past a publication; wait for the sub events.
-	eventually(t, "every stream to report the lost history", func() bool {
-		for _, rs := range subs {
-			if _, evs, _, _ := rs.state(); len(evs) < 2 {
-				return false
-			}
-		}
-		return true
-	})
+	publishSeq(a, channel, 6, 12)
+	waitSubs(t, subs, 12)
+	checkExactly(t, subs, seq(1, 12))
+	checkNewEpoch(t, subs, channel, oldEpoch)
+}
+
+// checkNewEpoch fails unless every subscriber's last `sub` reports
+// recovered:false at position 0 of one epoch other than oldEpoch.
+func checkNewEpoch(t *testing.T, subs []*rawSub, channel, oldEpoch string) {
+	t.Helper()
 	var newEpoch string
 	for _, rs := range subs {
 		_, evs, _, _ := rs.state()
 		e := evs[len(evs)-1]
-		if len(evs) != 2 || e.Recovered || e.Epoch == oldEpoch || e.Channel != channel {
-			t.Fatalf("%s: sub events %+v, want a second one with a new epoch and recovered:false", rs.name, evs)
+		if e.Recovered || e.Epoch == oldEpoch || e.Offset != 0 || e.Channel != channel {
+			t.Fatalf("%s: sub events %+v, want the last at offset 0 of a new epoch with recovered:false", rs.name, evs)
 		}
 		if newEpoch == "" {
 			newEpoch = e.Epoch
@@ -662,15 +710,6 @@ func TestRedisNodesDataWiped(t *testing.T) {
 		if e.Epoch != newEpoch {
 			t.Fatalf("%s: epoch %s, another stream has %s", rs.name, e.Epoch, newEpoch)
 		}
-	}
-	publishSeq(a, channel, 11, 15)
-	waitSubs(t, subs, 15)
-	checkExactly(t, subs, seq(1, 15))
-
-	back := client.mustOpen(b, "leaver again", q("token", b.token("leaver"), "channel", channel), http.Header{"Last-Event-ID": {lastID}})
-	waitSubs(t, []*rawSub{back}, 0)
-	if _, evs, _, _ := back.state(); evs[0].Recovered || evs[0].Epoch != newEpoch || evs[0].Offset != 5 {
-		t.Fatalf("resume across the wipe: %+v, want recovered:false at epoch %s offset 5", evs[0], newEpoch)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/rotor-rt/rotor/pubsub"
 )
@@ -31,8 +32,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // writeError answers a protocol error with its HTTP status.
 func writeError(w http.ResponseWriter, e *pubsub.Error) {
-	writeJSON(w, statusOf(e), errorBody{Error: e})
+	status := statusOf(e)
+	if status == http.StatusServiceUnavailable {
+		// Worth retrying: say when, as a browser's reconnect delay would.
+		w.Header().Set("Retry-After", retryAfter)
+	}
+	writeJSON(w, status, errorBody{Error: e})
 }
+
+// retryAfter is the Retry-After of a 503, in seconds: the SSE retry
+// advice.
+var retryAfter = strconv.Itoa(sseRetry / 1000)
 
 // errTooLarge marks a body over the configured limit (HTTP 413).
 var errTooLarge = &pubsub.Error{Code: pubsub.CodeLimitExceeded, Message: "request body too large", Kind: pubsub.KindTooLarge}

@@ -23,7 +23,7 @@ func (s *Server) Routes(r chi.Router) {
 			w.WriteHeader(http.StatusNoContent)
 		}))
 	})
-	r.With(s.limitBody).Post("/api/{method}", s.handleAPI)
+	r.With(s.limitBody).Post("/api/{method}", s.observeAPI(s.handleAPI))
 	s.pusherRoutes(r.With(s.limitBody))
 	openAPIRoutes(r)
 }

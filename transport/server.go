@@ -215,6 +215,9 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
+// The node's events observer also counts the dispatcher's retries.
+var _ hooks.RetryObserver = node.EventsObserver{}
+
 // lateSink is the node's events sink, set to the dispatcher once the node
 // it reports to exists. It is set before the server starts.
 type lateSink struct{ *hooks.Dispatcher }

@@ -3,6 +3,7 @@ package transport
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -110,6 +111,10 @@ func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request, p *admin.Proj
 	}
 	st, perr := s.node.OpenStream(r.Context(), req, sc.sink)
 	if perr != nil {
+		if perr.Kind == pubsub.KindEngineDown {
+			writeSSEDisconnect(w, pubsub.DisconnectEngineDownReason)
+			return
+		}
 		writeError(w, perr)
 		return
 	}
@@ -141,6 +146,23 @@ func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request, p *admin.Proj
 		}
 	}
 	sc.serve(w, r)
+}
+
+// writeSSEDisconnect answers a stream that cannot open with 200, the
+// retry advice and one `disconnect` event, then ends it. A browser's
+// EventSource gives up for good on any other status; on a 200 that ends
+// it reconnects by itself after the retry delay with its Last-Event-ID,
+// and resumes once the server can serve it again.
+func writeSSEDisconnect(w http.ResponseWriter, reason *pubsub.Disconnect) {
+	sink := &sseSink{buf: []byte("retry: " + strconv.Itoa(sseRetry) + "\n\n")}
+	data, _ := json.Marshal(reason)
+	sink.Event(pubsub.EventDisconnect, nil, data)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache, no-transform")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(sink.buf)
 }
 
 // sseConn is one SSE response: the sink of a node stream, written out in

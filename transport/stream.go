@@ -2,6 +2,7 @@ package transport
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
@@ -16,7 +17,7 @@ import (
 func (s *Server) streamRequest(r *http.Request, p *admin.Project, transport, since, lastEventID string) (node.StreamRequest, *pubsub.Error) {
 	q := r.URL.Query()
 	req := node.StreamRequest{
-		Project: p, Transport: transport, IP: s.clientIP(r),
+		Project: p, Transport: transport, IP: s.clientIP(r), HTTPVersion: httpVersion(r), Start: time.Now(),
 		Since: since, LastEventID: lastEventID,
 	}
 	if q.Has("grant") || q.Has("session") {

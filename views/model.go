@@ -51,6 +51,8 @@ type Dashboard struct {
 	Totals   Totals
 	Projects int
 	Err      string
+	// Charts are the last 15 minutes, per node and in total.
+	Charts Charts
 }
 
 // Node is one row of the dashboard's node table.
@@ -111,6 +113,8 @@ type ProjectForm struct {
 	// New is true on the create form (the id is editable).
 	New    bool
 	Errors FieldErrors
+	// Charts are the project's last 15 minutes, when shown.
+	Charts *Charts
 }
 
 // NamespaceForm is the namespace form's content.

@@ -37,8 +37,10 @@ function freePort() {
 }
 
 // startServer runs `rotor serve --config` with the given structure section
-// and resolves with its base URL once /healthz answers.
-async function startServer(name, structure) {
+// and resolves with its base URL once /healthz answers. The server's output
+// is kept in logs[name].
+const logs = {};
+async function startServer(name, structure, logLevel = 'warn') {
   const port = await freePort();
   const dir = join(tmp, name);
   mkdirSync(dir, { recursive: true });
@@ -52,13 +54,13 @@ async function startServer(name, structure) {
     `  password_hash: "${hash}"`,
     `  api_key: "${ADMIN_KEY}"`,
     'log:',
-    '  level: warn',
+    `  level: ${logLevel}`,
     '',
   ].join('\n'));
   const proc = spawn(bin, ['serve', '--config', cfg], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  proc.stdout.on('data', d => { output += d; });
-  proc.stderr.on('data', d => { output += d; });
+  proc.stdout.on('data', d => { output += d; logs[name] = output; });
+  proc.stderr.on('data', d => { output += d; logs[name] = output; });
   const exited = new Promise(ok => proc.once('exit', code => ok(code)));
   servers.push({ proc, exited });
   const base = `http://127.0.0.1:${port}`;
@@ -187,12 +189,12 @@ test('log in, create a project and a namespace, watch a publication arrive', asy
   assert.equal(await page.evaluate(() => window.__pwned), undefined, 'nothing ran');
   await page.screenshot({ path: join(imgDir, 'admin-watch.png') });
 
-  // Dashboard: nodes and counters, refreshed by polling /admin/stats.
+  // Dashboard: nodes and counters, refreshed by polling /admin/stats
+  // (its screenshot, with charts, is taken by the operators test).
   await page.goto(base + '/admin/');
   const refreshed = page.waitForResponse(r => r.url().endsWith('/admin/stats') && r.status() === 200);
   await refreshed;
   assert.match(await page.textContent('[data-stat=nodes]'), /^[1-9]/);
-  await page.screenshot({ path: join(imgDir, 'admin-dashboard.png') });
 
   // The history lookup shows both, escaped.
   await page.goto(base + '/admin/projects/shop/channels?channel=orders:43');
@@ -237,5 +239,214 @@ test('read-only structure from the config file shows no working form', async () 
   // And the server refuses writes even if a form were enabled.
   const status = await page.evaluate(async () => (await fetch('/admin/projects/demo/secret', { method: 'POST' })).status);
   assert.equal(status, 409);
+  assert.deepEqual(errors, []);
+});
+
+// sse opens a stream with Node's fetch and collects its events; waitFor
+// resolves with the data of the first event of a kind that matches.
+function sse(url) {
+  const ctl = new AbortController();
+  const events = [];
+  const waiters = [];
+  const done = (async () => {
+    const res = await fetch(url, { signal: ctl.signal, headers: { Accept: 'text/event-stream' } });
+    assert.equal(res.status, 200, `stream ${url}`);
+    const dec = new TextDecoder();
+    let buf = '';
+    try {
+      for await (const chunk of res.body) {
+        buf += dec.decode(chunk, { stream: true });
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          let event = '', data = '';
+          for (const line of block.split('\n')) {
+            if (line.startsWith('event: ')) event = line.slice(7);
+            else if (line.startsWith('data: ')) data += line.slice(6);
+          }
+          if (event) {
+            events.push({ event, data });
+            for (const w of [...waiters]) w();
+          }
+        }
+      }
+    } catch (e) {
+      if (e.name !== 'AbortError') throw e;
+    }
+  })();
+  return {
+    events,
+    close: () => { ctl.abort(); return done.catch(() => {}); },
+    waitFor(kind, pred = () => true, ms = 10000) {
+      return new Promise((ok, fail) => {
+        const check = () => {
+          const ev = events.find(e => e.event === kind && pred(JSON.parse(e.data)));
+          if (ev) { waiters.splice(waiters.indexOf(check), 1); clearTimeout(timer); ok(JSON.parse(ev.data)); }
+        };
+        const timer = setTimeout(() => fail(new Error(`no ${kind} event within ${ms}ms: ${JSON.stringify(events)}`)), ms);
+        waiters.push(check);
+        check();
+      });
+    },
+  };
+}
+
+test('operators: channel list, user actions through to the stream, charts', async () => {
+  const base = await startServer('ops', [
+    'store: file',
+    'projects:',
+    '  - id: demo',
+    '    name: Demo',
+    '    secret: "0123456789abcdef0123456789abcdef-ops"',
+    '    api_key: "demo-ops-key"',
+    '    default_namespace: default',
+    '    namespaces:',
+    '      - name: default',
+    '      - name: room',
+    '        presence: true',
+    '        history_size: 10',
+    '        history_ttl: 60s',
+    '        watch: true',
+  ], 'info');
+  const { page, errors } = await newPage();
+  await login(page, base);
+
+  // Mint connection tokens from the user pages.
+  const mint = async user => {
+    await page.goto(base + '/admin/projects/demo/channels');
+    await page.fill('#find-user input[name=user]', user);
+    await Promise.all([page.waitForURL(new RegExp(`/users/${user}$`)), page.click('#find-user button')]);
+    await page.click('#token-form button');
+    await page.waitForSelector('text=Minted a connection token');
+    return (await page.inputValue('#minted-token')).trim();
+  };
+  const alice = await mint('alice');
+  const bob = await mint('bob');
+  const carol = await mint('carol');
+  const streamURL = (token, ...channels) => `${base}/connection/demo/sse?token=${encodeURIComponent(token)}` +
+    channels.map(c => '&channel=' + encodeURIComponent(c)).join('');
+  const sa = sse(streamURL(alice, 'room:1'));
+  const sb = sse(streamURL(bob, 'room:1', 'room:2'));
+  const sc = sse(streamURL(carol, 'room:1', 'room:3'));
+  await sa.waitFor('sub');
+  await sb.waitFor('sub', s => s.channel === 'room:2');
+  await sc.waitFor('sub', s => s.channel === 'room:3');
+
+  // Some load for the charts: publications through the server API.
+  const publish = (channel, data) => fetch(base + '/api/publish', {
+    method: 'POST',
+    headers: { Authorization: 'apikey demo-ops-key', 'Content-Type': 'application/json' },
+    body: JSON.stringify({ channel, data }),
+  });
+  // The rate changes every 10 seconds so the charts have a shape.
+  let n = 0;
+  const t0 = Date.now();
+  const load = setInterval(() => {
+    const k = [1, 3, 2, 4][Math.floor((Date.now() - t0) / 10000) % 4];
+    for (let i = 0; i < k; i++) publish('room:' + (1 + n % 3), { n: n++ });
+  }, 50);
+  const extra = [];
+
+  try {
+    // The channel list: counts summed over the nodes (here one), shared
+    // every 2 seconds.
+    let rows;
+    for (let i = 0; i < 50; i++) {
+      await page.goto(base + '/admin/projects/demo/channels');
+      rows = await page.$$eval('#channel-list tr', trs => trs.map(tr => [...tr.cells].slice(0, 2).map(c => c.textContent.trim())));
+      if (rows.length === 3) break;
+      await new Promise(r => setTimeout(r, 200));
+    }
+    assert.deepEqual(rows, [['room:1', '3'], ['room:2', '1'], ['room:3', '1']]);
+    await page.screenshot({ path: join(imgDir, 'admin-channels.png'), fullPage: true });
+    await page.fill('#channel-filter input[name=pattern]', 'room:[23]');
+    await page.click('#channel-filter button');
+    assert.equal(await page.locator('#channel-list tr').count(), 2, 'the glob filters');
+    const api = await (await fetch(base + '/api/admin/projects/demo/channels?pattern=room:*&per_page=2&page=2', {
+      headers: { Authorization: 'apikey ' + ADMIN_KEY },
+    })).json();
+    assert.deepEqual(api, { channels: [{ channel: 'room:3', clients: 1 }], total: 3, page: 2, per_page: 2, pattern: 'room:*' });
+
+    // From the channel's presence: unsubscribe alice, after a confirm step.
+    await page.goto(base + '/admin/projects/demo/channels?pattern=room:1');
+    await page.click('#channel-list a:has-text("presence")');
+    await page.waitForSelector('#presence td:has-text("alice")');
+    await page.click('#presence tr:has-text("alice") button:has-text("Unsubscribe")');
+    await page.waitForSelector('#confirm-form');
+    assert.equal(sa.events.filter(e => e.event === 'unsub').length, 0, 'nothing happens before the confirm step');
+    await page.click('#confirm-form button');
+    await page.waitForSelector('text=Unsubscribed alice from room:1.');
+    const unsub = await sa.waitFor('unsub');
+    assert.equal(unsub.channel, 'room:1');
+
+    // From bob's page: disconnect without reconnect (sessions revoked).
+    await page.goto(base + '/admin/projects/demo/users/bob');
+    await page.click('#disconnect-form button');
+    await page.waitForSelector('#confirm-form');
+    assert.match(await page.textContent('main'), /revoke their sessions/);
+    await page.screenshot({ path: join(imgDir, 'admin-user-confirm.png') });
+    await page.click('#confirm-form button');
+    await page.waitForSelector('text=Disconnected bob.');
+    const d = await sb.waitFor('disconnect');
+    assert.equal(d.code, 3003);
+    assert.equal(d.reconnect, false);
+    await page.screenshot({ path: join(imgDir, 'admin-user.png') });
+
+    // Carol is disconnected from the channel's presence, with reconnect
+    // allowed.
+    await page.goto(base + '/admin/projects/demo/channels?channel=room:3');
+    await page.click('#presence tr:has-text("carol") button:has-text("Reconnect")');
+    assert.match(await page.textContent('main'), /may reconnect at once/);
+    await page.click('#confirm-form button');
+    await page.waitForSelector('text=Disconnected carol.');
+    const dc = await sc.waitFor('disconnect');
+    assert.equal(dc.reconnect, true);
+
+    // A subscription token from the channel page.
+    await page.goto(base + '/admin/projects/demo/channels?channel=room:9');
+    await page.click('#sub-token-form button');
+    await page.waitForSelector('text=Minted a subscription token');
+
+    // Every action is logged at INFO with a non-secret session id.
+    for (const action of ['unsubscribe', 'disconnect', 'mint_token']) {
+      assert.match(logs.ops, new RegExp(`admin action.*action=${action}.*session=[0-9a-f]{12}`), `${action} is logged`);
+    }
+    const cookie = (await page.context().cookies()).find(c => c.name === 'rotor_admin').value;
+    assert.ok(!logs.ops.includes(cookie.split('.')[0]), 'the session cookie is not logged');
+
+    // Charts: the first sample is taken after 10 seconds; then the
+    // dashboard and the project page draw them, and the dashboard
+    // redraws them from /admin/charts.
+    let drawn = false;
+    for (let i = 0; i < 40 && !drawn; i++) {
+      await page.goto(base + '/admin/');
+      drawn = await page.locator('#chart-publications polyline').count() > 0;
+      if (!drawn) await new Promise(r => setTimeout(r, 500));
+    }
+    assert.ok(drawn, 'the dashboard draws the publications chart');
+    if (process.env.UPDATE_SCREENSHOTS) {
+      // A picture worth keeping needs a few samples: more streams join
+      // every 10 seconds for a minute.
+      for (let i = 0; i < 6; i++) {
+        for (let j = 0; j <= i; j++) extra.push(sse(streamURL(alice, 'room:' + (1 + j % 3))));
+        await new Promise(r => setTimeout(r, 10000));
+      }
+      await page.goto(base + '/admin/');
+    }
+    for (const id of ['connections', 'publications', 'deliveries', 'api', 'api_errors']) {
+      assert.equal(await page.locator(`#chart-${id} > svg`).count(), 1, `chart ${id}`);
+    }
+    assert.match(await page.textContent('#chart-publications .legend'), /total: [0-9.]+\/s/);
+    await page.waitForResponse(r => r.url().endsWith('/admin/charts') && r.status() === 200, { timeout: 10000 });
+    await page.waitForSelector('#chart-publications polyline');
+    await page.screenshot({ path: join(imgDir, 'admin-dashboard.png'), fullPage: true });
+    await page.goto(base + '/admin/projects/demo');
+    await page.waitForSelector('#chart-publications polyline');
+    assert.equal(await page.locator('#chart-connections figcaption:has-text("Subscriptions")').count(), 1);
+  } finally {
+    clearInterval(load);
+    await Promise.all([sa, sb, sc, ...extra].map(s => s.close()));
+  }
   assert.deepEqual(errors, []);
 });

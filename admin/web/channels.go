@@ -74,6 +74,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusServiceUnavailable
 	default:
 		pos, err := h.opts.Node.Publish(r.Context(), p.ID, c.Channel, json.RawMessage(c.Data))
+		h.audit(r, "publish", p.ID, "channel", c.Channel, "ok", err == nil)
 		if err != nil {
 			st, _, msg := classify(err)
 			if st == http.StatusInternalServerError {

@@ -33,7 +33,9 @@ func (h *Handler) dashboardData(r *http.Request) nodeSummary {
 }
 
 func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request) {
-	h.render(w, r, http.StatusOK, views.DashboardPage(h.page(r, "Dashboard"), dashboardView(h.dashboardData(r))))
+	d := dashboardView(h.dashboardData(r))
+	d.Charts = h.charts(r, "")
+	h.render(w, r, http.StatusOK, views.DashboardPage(h.page(r, "Dashboard"), d))
 }
 
 // stats is the JSON the dashboard script polls.

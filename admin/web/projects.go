@@ -89,7 +89,8 @@ func (h *Handler) project(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Has("saved") {
 		pg.Flash = "Saved."
 	}
-	h.render(w, r, http.StatusOK, views.ProjectPage(pg, views.ProjectForm{Project: projectView(*p)}, nil))
+	charts := h.charts(r, p.ID)
+	h.render(w, r, http.StatusOK, views.ProjectPage(pg, views.ProjectForm{Project: projectView(*p), Charts: &charts}, nil))
 }
 
 func (h *Handler) updateProject(w http.ResponseWriter, r *http.Request) {

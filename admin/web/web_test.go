@@ -144,7 +144,8 @@ func TestEveryPageNeedsLogin(t *testing.T) {
 	for _, path := range []string{"/admin/", "/admin/stats", "/admin/projects", "/admin/projects/new",
 		"/admin/projects/x", "/admin/projects/x/delete", "/admin/projects/x/namespaces/new",
 		"/admin/projects/x/namespaces/default", "/admin/projects/x/namespaces/default/delete",
-		"/admin/projects/x/watch", "/admin/projects/x/channels"} {
+		"/admin/projects/x/watch", "/admin/projects/x/channels", "/admin/charts", "/admin/charts?project=x",
+		"/admin/projects/x/users?user=u", "/admin/projects/x/users/u"} {
 		res, _ := e.get(path)
 		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/login" {
 			t.Errorf("GET %s = %d → %q, want a redirect to the login page", path, res.StatusCode, res.Header.Get("Location"))
@@ -152,7 +153,8 @@ func TestEveryPageNeedsLogin(t *testing.T) {
 	}
 	for _, path := range []string{"/admin/logout", "/admin/projects", "/admin/projects/x", "/admin/projects/x/delete",
 		"/admin/projects/x/secret", "/admin/projects/x/api_key", "/admin/projects/x/namespaces",
-		"/admin/projects/x/namespaces/default", "/admin/projects/x/namespaces/y/delete", "/admin/projects/x/channels"} {
+		"/admin/projects/x/namespaces/default", "/admin/projects/x/namespaces/y/delete", "/admin/projects/x/channels",
+		"/admin/projects/x/users/u/disconnect", "/admin/projects/x/users/u/unsubscribe", "/admin/projects/x/users/u/token"} {
 		if res, _ := e.post(path, url.Values{"id": {"x"}}); res.StatusCode != http.StatusUnauthorized {
 			t.Errorf("POST %s = %d, want 401", path, res.StatusCode)
 		}

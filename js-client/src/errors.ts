@@ -34,6 +34,7 @@ export const Codes = {
   DisconnectSlow: 3002,
   DisconnectRevoked: 3003,
   DisconnectExpired: 3004,
+  DisconnectEngineDown: 3005,
 } as const;
 
 /** An error with a code: a protocol code from the server or one of {@link Codes}. */

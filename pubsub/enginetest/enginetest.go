@@ -40,6 +40,8 @@ const (
 	ChannelLister
 	// HealthChecker is pubsub.HealthChecker.
 	HealthChecker
+	// SeriesDirectory is pubsub.SeriesDirectory.
+	SeriesDirectory
 )
 
 // Config describes the engine under test.

@@ -2,7 +2,9 @@ package enginetest
 
 import (
 	"maps"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ func (s *suite) capabilityTests() []test {
 			_, cl := e.Engine.(pubsub.ChannelLister)
 			_, cr := e.Engine.(pubsub.ChannelCountReporter)
 			_, hc := e.Engine.(pubsub.HealthChecker)
+			_, sd := e.Engine.(pubsub.SeriesDirectory)
 			for _, c := range []struct {
 				name string
 				cap  Capability
@@ -25,6 +28,7 @@ func (s *suite) capabilityTests() []test {
 				{"NodeDirectory", NodeDirectory, nd},
 				{"ChannelLister and ChannelCountReporter", ChannelLister, cl && cr},
 				{"HealthChecker", HealthChecker, hc},
+				{"SeriesDirectory", SeriesDirectory, sd},
 			} {
 				declared := s.cfg.Capabilities&c.cap != 0
 				if declared != c.has {
@@ -84,6 +88,44 @@ func (s *suite) capabilityTests() []test {
 			e.pass(2 * unit)
 			if got := nodes(); len(got) != 1 || got[0] != a {
 				t.Fatalf("after b's heartbeat expired: %+v, want only %+v", got, a)
+			}
+		}},
+		{"SeriesDirectory", func(t *testing.T) {
+			s.need(t, SeriesDirectory)
+			e := s.newEngine(t)
+			d := e.Engine.(pubsub.SeriesDirectory)
+			ctx := t.Context()
+			series := func() []pubsub.NodeSeries {
+				t.Helper()
+				got, err := d.Series(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				slices.SortFunc(got, func(a, b pubsub.NodeSeries) int { return strings.Compare(a.Node, b.Node) })
+				return got
+			}
+			if got := series(); len(got) != 0 {
+				t.Fatalf("series before any update: %+v", got)
+			}
+			a := pubsub.NodeSeries{Node: "a", Every: 10, Samples: []pubsub.Sample{{Time: 100, Connections: 3, Publications: 7}},
+				Projects: map[string][]pubsub.Sample{"p": {{Time: 100, Connections: 1, APIRequests: 2, APIErrors: 1}}}}
+			if err := d.UpdateSeries(ctx, a, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.UpdateSeries(ctx, pubsub.NodeSeries{Node: "b", Every: 10}, 2*unit); err != nil {
+				t.Fatal(err)
+			}
+			if got := series(); len(got) != 2 || !reflect.DeepEqual(got[0], a) || got[1].Node != "b" {
+				t.Fatalf("series %+v", got)
+			}
+			// An update replaces the node's series.
+			a.Samples = append(a.Samples, pubsub.Sample{Time: 110, Deliveries: 9})
+			if err := d.UpdateSeries(ctx, a, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			e.pass(2 * unit)
+			if got := series(); len(got) != 1 || !reflect.DeepEqual(got[0], a) {
+				t.Fatalf("after b's share expired: %+v, want only %+v", got, a)
 			}
 		}},
 		{"ChannelLister", func(t *testing.T) {

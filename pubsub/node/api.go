@@ -64,7 +64,8 @@ func init() {
 
 // APIProject authenticates an API key for project (the global admin key
 // acts on the project named, a project key on its own project) and
-// applies the key's rate.
+// applies the key's rate. A request refused by the rate gets its project
+// too, so the edge can count the refusal under it.
 func (n *Node) APIProject(ctx context.Context, key, project string) (*admin.Project, *pubsub.Error) {
 	var p *admin.Project
 	if n.opts.AdminAPIKey != "" && subtle.ConstantTimeCompare([]byte(key), []byte(n.opts.AdminAPIKey)) == 1 {
@@ -89,7 +90,7 @@ func (n *Node) APIProject(ctx context.Context, key, project string) (*admin.Proj
 		}
 	}
 	if perr := n.limits.AllowAPI(key); perr != nil {
-		return nil, perr
+		return p, perr
 	}
 	return p, nil
 }
@@ -248,7 +249,10 @@ func apiUnsubscribe(n *Node, ctx context.Context, p *admin.Project, a *APIParams
 	if a.User == "" {
 		return nil, pubsub.Errorf(pubsub.CodeBadRequest, "user is required")
 	}
-	if err := n.engine.Revoke(ctx, grantRevocationKey(p.ID, a.User, c.ch.Full), n.opts.Now(), n.opts.SessionTTL); err != nil {
+	done := n.metrics.ops.engineOp("revoke")
+	err := n.engine.Revoke(ctx, grantRevocationKey(p.ID, a.User, c.ch.Full), n.opts.Now(), n.opts.SessionTTL)
+	done(err)
+	if err != nil {
 		return nil, pubsub.AsError(err)
 	}
 	if err := n.sendControl(ctx, control{Op: opUnsubscribe, Project: p.ID, User: a.User, Key: c.key}); err != nil {
@@ -275,7 +279,10 @@ func apiDisconnect(n *Node, ctx context.Context, p *admin.Project, a *APIParams)
 	} else {
 		// Marks are kept to the millisecond; a session issued in this
 		// same millisecond is refused too, which is the safe side.
-		if err := n.engine.Revoke(ctx, pubsub.Key(p.ID, a.User), n.opts.Now(), n.opts.SessionTTL); err != nil {
+		done := n.metrics.ops.engineOp("revoke")
+		err := n.engine.Revoke(ctx, pubsub.Key(p.ID, a.User), n.opts.Now(), n.opts.SessionTTL)
+		done(err)
+		if err != nil {
 			return nil, pubsub.AsError(err)
 		}
 		c.Code, c.Reason = pubsub.DisconnectRevoked, "session revoked"

@@ -79,7 +79,9 @@ func (n *Node) runCommands(ctx context.Context, id *Identity, cmds []Command) []
 		var perr *pubsub.Error
 		switch c.Method {
 		case "subscribe":
+			start := time.Now()
 			res, perr = cmdSubscribe(n, ctx, id, &c.Params, answers)
+			n.metrics.ops.subscribeDur.Observe(time.Since(start).Seconds())
 		case "unsubscribe":
 			res, perr = cmdUnsubscribe(n, ctx, id, &c.Params)
 		case "publish":

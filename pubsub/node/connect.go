@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"time"
 
 	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
@@ -21,6 +22,7 @@ type Connected struct {
 // Connect), subscribes to the channels the token names, and reports
 // `connect` to the events hook.
 func (n *Node) Connect(ctx context.Context, p *admin.Project, token string) (*Connected, *pubsub.Error) {
+	defer n.metrics.ops.observeConnect(time.Now())
 	id, claims, perr := n.sessions.fromToken(p, token)
 	if perr != nil {
 		return nil, unauthorized(perr)

@@ -23,6 +23,8 @@ type nodeMetrics struct {
 	// sseDeliveries and pollDeliveries are deliveries' children, resolved
 	// once so counting costs one atomic add per flush.
 	sseDeliveries, pollDeliveries prometheus.Counter
+	// ops are the operator dashboards' series (opsmetrics.go).
+	ops *opsMetrics
 }
 
 func newNodeMetrics() *nodeMetrics {
@@ -53,6 +55,7 @@ func newNodeMetrics() *nodeMetrics {
 			Help: "Events never delivered to events_hook_url, by reason (queue_full, retries_exhausted, no_hook).",
 		}, []string{"reason"}),
 	}
+	m.ops = newOpsMetrics()
 	m.sseDeliveries = m.deliveries.WithLabelValues("sse")
 	m.pollDeliveries = m.deliveries.WithLabelValues("poll")
 	return m
@@ -88,7 +91,11 @@ func (o EventsObserver) Called(took time.Duration, err error) {
 		outcome = "error"
 	}
 	o.m.hookDuration.WithLabelValues("events", outcome).Observe(took.Seconds())
+	o.m.ops.hookBatches.WithLabelValues(outcome).Inc()
 }
+
+// Retrying counts a failed events hook batch that will be tried again.
+func (o EventsObserver) Retrying() { o.m.ops.hookRetries.Inc() }
 
 // fail maps an engine error to a protocol error and counts it.
 func (m *nodeMetrics) fail(err error) *pubsub.Error {
@@ -113,7 +120,7 @@ func (n *Node) Collectors() []prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "rotor", Name: name, Help: help}, f)
 	}
 	m := n.metrics
-	return []prometheus.Collector{
+	return append([]prometheus.Collector{
 		gauge("streams", "Open SSE streams and pending long polls.", func() float64 { return float64(n.hub.Stats().Streams) }),
 		gauge("channels", "Channels with local subscribers.", func() float64 { return float64(n.hub.Stats().Channels) }),
 		gauge("subscriptions", "Channel subscriptions of open streams.", func() float64 { return float64(n.hub.Stats().Subscriptions) }),
@@ -127,6 +134,13 @@ func (n *Node) Collectors() []prometheus.Collector {
 			}
 			return float64(q.QueuedBytes())
 		}),
+		gauge("events_hook_queued_events", "Events waiting for delivery to events_hook_url, all projects.", func() float64 {
+			q, ok := n.opts.Events.(interface{ QueuedEvents() int })
+			if !ok {
+				return 0
+			}
+			return float64(q.QueuedEvents())
+		}),
 		m.refusals, m.deliveries, m.hookDuration, m.engineErrors, m.streamsOpen, m.eventsDropped,
-	}
+	}, m.ops.collectors()...)
 }

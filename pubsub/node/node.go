@@ -197,6 +197,7 @@ type Node struct {
 	// (hijacked SSE) use it. It ends when the node stops.
 	baseCtx  context.Context
 	metrics  *nodeMetrics
+	ops      *Ops
 	keys     *apiKeyIndex
 	presence *presenceTracker
 	ghosts   *ghostReaper
@@ -227,6 +228,7 @@ func New(opts Options) (*Node, error) {
 	n.keys = newAPIKeyIndex(opts.Projects)
 	n.baseCtx = context.Background()
 	n.metrics = newNodeMetrics()
+	n.ops = &Ops{m: n.metrics.ops, charts: newCharts(), hub: n.hub, engine: n.engine, nodeID: opts.NodeID, log: n.log}
 	n.sessions = &sessions{
 		revoker: opts.Revoker, tokens: newTokenCache(), authorizer: opts.Authorizer, metrics: n.metrics,
 		log: n.log, now: opts.Now, ttl: opts.SessionTTL, hookTimeout: opts.HookTimeout,
@@ -260,6 +262,7 @@ func (n *Node) Start(ctx context.Context) error {
 	go n.presence.run(ctx, n.ghosts.sweep)
 	go n.limits.rates.run(ctx)
 	go n.cluster.run(ctx)
+	go n.ops.run(ctx)
 	return nil
 }
 

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
@@ -18,6 +19,12 @@ type StreamRequest struct {
 	Transport string
 	// IP is the address the per-IP limit counts the stream under.
 	IP string
+	// HTTPVersion labels the stream in rotor_streams_open: "1.1", "2" or
+	// "other" ("" means other).
+	HTTPVersion string
+	// Start is when the request arrived, for rotor_connect_duration_seconds;
+	// zero means when OpenStream was called.
+	Start time.Time
 
 	// GrantForm selects the session and grants form.
 	GrantForm bool
@@ -54,6 +61,9 @@ type streamPlan struct {
 // is missed), catches every channel up from history into sink and enters
 // presence. The caller owns the stream and must Close it.
 func (n *Node) OpenStream(ctx context.Context, req StreamRequest, sink Sink) (*Stream, *pubsub.Error) {
+	if req.Start.IsZero() {
+		req.Start = time.Now()
+	}
 	plan, perr := n.planStream(ctx, req)
 	if perr != nil {
 		return nil, perr
@@ -79,6 +89,7 @@ func (n *Node) OpenStream(ctx context.Context, req StreamRequest, sink Sink) (*S
 		return nil, unavailable(e)
 	}
 	n.streams.Add(1)
+	release = n.metrics.ops.streamOpened(req.Transport, req.HTTPVersion, req.Start, release)
 	s := &Stream{
 		engine: n.engine, log: n.log, presence: n.presence, report: n.events.emit, streams: &n.streams,
 		st: hs, chans: plan.chans, sink: sink, lost: plan.lost,

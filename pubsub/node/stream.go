@@ -116,7 +116,7 @@ func (s *Stream) EndAfter(d time.Duration, reason *pubsub.Disconnect) {
 func (s *Stream) Expires() time.Time { return s.expires }
 
 // engineDownReason ends a stream whose resync could not read history.
-var engineDownReason = &pubsub.Disconnect{Code: pubsub.DisconnectNormal, Reason: "engine unavailable", Reconnect: true}
+var engineDownReason = pubsub.DisconnectEngineDownReason
 
 // Disconnected gives the sink the `disconnect` event of the reason the
 // server ended the stream.
@@ -187,8 +187,12 @@ type recovery struct {
 }
 
 // catchUp reads what channel c missed since `since` (nil: a fresh
-// subscription, nothing missed). When history cannot cover the gap or the
-// epoch changed, recovered is false and start is the channel's current top.
+// subscription, nothing missed). When history cannot cover the gap in the
+// same epoch, recovered is false and start is the channel's current top.
+// When the epoch changed, recovered is false too (the old epoch's tail is
+// gone) but start is the new epoch's position 0 and pubs are whatever
+// history holds of the new epoch: what was published in it before this
+// node noticed is delivered, not skipped.
 func (s *Stream) catchUp(ctx context.Context, c *streamChan, since *pubsub.Position) (recovery, error) {
 	if since == nil {
 		res, err := s.engine.History(ctx, c.ref.key, pubsub.HistoryRequest{Limit: 0})
@@ -205,10 +209,34 @@ func (s *Stream) catchUp(ctx context.Context, c *streamChan, since *pubsub.Posit
 	if err != nil {
 		return recovery{}, wrapf(err, "recover %q", c.ref.ch.Full)
 	}
+	if since.Epoch != res.Position.Epoch && c.ref.historyOn() {
+		return s.epochStart(ctx, c, res.Position.Epoch)
+	}
 	if !covers(*since, res) {
 		return recovery{start: res.Position, recovered: false}, nil
 	}
 	return recovery{pubs: res.Publications, start: *since, recovered: true}, nil
+}
+
+// epochStartTries bounds how often epochStart rereads when the epoch
+// changes again under it.
+const epochStartTries = 3
+
+// epochStart reads what history holds of channel c's epoch from its
+// start. Should the epoch change again between reads, it follows it.
+func (s *Stream) epochStart(ctx context.Context, c *streamChan, epoch string) (recovery, error) {
+	for range epochStartTries {
+		from := pubsub.Position{Epoch: epoch}
+		res, err := s.engine.History(ctx, c.ref.key, pubsub.HistoryRequest{Since: &from, Limit: -1})
+		if err != nil {
+			return recovery{}, wrapf(err, "recover %q", c.ref.ch.Full)
+		}
+		if res.Position.Epoch == epoch {
+			return recovery{pubs: res.Publications, start: from, recovered: false}, nil
+		}
+		epoch = res.Position.Epoch
+	}
+	return recovery{}, fmt.Errorf("recover %q: epoch keeps changing", c.ref.ch.Full)
 }
 
 // covers reports whether a history read made with Since: since (and a
@@ -301,7 +329,6 @@ func (s *Stream) resync(ctx context.Context, i int) error {
 	if !r.recovered {
 		c.pos = r.start
 		s.emitSub(c, false)
-		return nil
 	}
 	for _, p := range r.pubs {
 		s.emitHistoryPub(c, p)

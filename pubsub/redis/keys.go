@@ -31,6 +31,8 @@ func (k keyspace) structure() string { return k.prefix + ":structure" }
 // one script can read them all in a Cluster.
 func (k keyspace) nodes() string               { return k.prefix + ":{nodes}:info" }
 func (k keyspace) nodesZ() string              { return k.prefix + ":{nodes}:infoz" }
+func (k keyspace) series() string              { return k.prefix + ":{nodes}:series" }
+func (k keyspace) seriesZ() string             { return k.prefix + ":{nodes}:seriesz" }
 func (k keyspace) channelsPrefix() string      { return k.prefix + ":{nodes}:ch:" }
 func (k keyspace) channelsZ() string           { return k.prefix + ":{nodes}:chz" }
 func (k keyspace) channels(node string) string { return k.channelsPrefix() + node }

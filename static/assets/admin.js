@@ -57,7 +57,27 @@ function watch(tbody) {
   });
 }
 
+// Charts: every 5 seconds, swap in a fresh server rendering of the charts
+// (inline SVG, escaped by the server's templates like every page of ours).
+function charts(section) {
+  const src = section.dataset.src;
+  async function refresh() {
+    try {
+      const res = await fetch(src, { credentials: 'same-origin' });
+      // A session that ended redirects to the login page: keep the charts.
+      if (!res.ok || res.redirected) return;
+      const doc = new DOMParser().parseFromString(await res.text(), 'text/html');
+      section.replaceChildren(...doc.body.childNodes);
+    } catch (e) {
+      // The next tick retries; the charts stay as they were.
+    }
+  }
+  setInterval(refresh, 5000);
+}
+
 document.addEventListener('DOMContentLoaded', () => {
+  const c = document.getElementById('charts');
+  if (c) charts(c);
   const stats = document.getElementById('stats');
   if (stats) dashboard(stats);
   const w = document.getElementById('watch');

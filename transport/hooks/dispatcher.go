@@ -41,6 +41,12 @@ type Observer interface {
 	Called(took time.Duration, err error)
 }
 
+// RetryObserver is an optional part of an Observer: it is told each time
+// a failed batch is going to be tried again.
+type RetryObserver interface {
+	Retrying()
+}
+
 // DispatcherOptions configure a Dispatcher. Every zero value means the
 // default named beside it.
 type DispatcherOptions struct {
@@ -180,6 +186,18 @@ func (d *Dispatcher) Dropped() uint64 { return d.dropped.Load() }
 // QueuedBytes is the size of the events waiting or in delivery, summed
 // over projects.
 func (d *Dispatcher) QueuedBytes() int64 { return d.queued.Load() }
+
+// QueuedEvents counts the events waiting for delivery, summed over
+// projects (the batches in delivery not included).
+func (d *Dispatcher) QueuedEvents() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, q := range d.queues {
+		n += len(q.events)
+	}
+	return n
+}
 
 // drop counts events given up for reason.
 func (d *Dispatcher) drop(reason string, events int) uint64 {
@@ -371,6 +389,9 @@ func (d *Dispatcher) deliver(ctx context.Context, project string, batch []Event)
 			d.drop(DropRetriesExhausted, len(batch))
 			d.log.Warn("events hook failed, batch dropped", "project", project, "events", len(batch), "attempts", attempt+1, "err", err)
 			return
+		}
+		if ro, ok := d.opts.Observer.(RetryObserver); ok {
+			ro.Retrying()
 		}
 		d.log.Info("events hook failed, will retry", "project", project, "attempt", attempt+1, "err", err)
 	}

@@ -46,8 +46,10 @@ async function waitHTTP(url, proc, log) {
  * p1 (anonymous allowed, allowed_origins `*` unless told otherwise) whose
  * namespace `chat` has publish, presence, join_leave and history on.
  * projectExtra adds project settings (events_hook_url…); authURL sets auth_url.
+ * redisURL puts it on the Redis engine instead; streamLifetime sets
+ * http.stream_lifetime.
  */
-export async function startRotor(bin, { port, leaveGrace = '1s', allowedOrigins = ['*'], authURL = '', projectExtra = {} } = {}) {
+export async function startRotor(bin, { port, leaveGrace = '1s', allowedOrigins = ['*'], authURL = '', projectExtra = {}, redisURL = '', streamLifetime = '' } = {}) {
   if (authURL) projectExtra = { ...projectExtra, auth_url: authURL };
   const dir = mkdtempSync(join(tmpdir(), 'rotor-e2e-'));
   port ??= await freePort();
@@ -55,8 +57,8 @@ export async function startRotor(bin, { port, leaveGrace = '1s', allowedOrigins 
   address: "127.0.0.1:${port}"
   ping: 2s
   shutdown_timeout: 2s
-engine:
-  type: memory
+${streamLifetime ? `  stream_lifetime: ${streamLifetime}\n` : ''}engine:
+${redisURL ? `  type: redis\n  redis_url: "${redisURL}"` : '  type: memory'}
 structure:
   store: file
   projects:
@@ -107,6 +109,43 @@ client:
   };
   await srv.start();
   return srv;
+}
+
+/**
+ * Starts redis-server on a free port with an append-only file synced on
+ * every write, so that a SIGKILL loses nothing: kill() and start() make an
+ * outage, close() ends it for good.
+ */
+export async function startRedis() {
+  const dir = mkdtempSync(join(tmpdir(), 'rotor-e2e-redis-'));
+  const port = await freePort();
+  const r = { port, url: `redis://127.0.0.1:${port}/0`, dir, proc: null };
+  r.start = async () => {
+    const out = [];
+    const proc = spawn(process.env.REDIS_SERVER ?? 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
+      '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    proc.stdout.on('data', (b) => out.push(b));
+    proc.stderr.on('data', (b) => out.push(b));
+    r.proc = proc;
+    for (let i = 0; ; i++) {
+      if (proc.exitCode !== null || i > 200) throw new Error(`redis-server did not start:\n${Buffer.concat(out)}`);
+      if (Buffer.concat(out).includes('Ready to accept connections')) return;
+      await sleep(50);
+    }
+  };
+  r.kill = async () => {
+    const p = r.proc;
+    if (!p || p.exitCode !== null) return;
+    const done = new Promise((res) => p.once('exit', res));
+    p.kill('SIGKILL');
+    await done;
+  };
+  r.close = async () => {
+    await r.kill();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  await r.start();
+  return r;
 }
 
 /** Calls the server API (docs/protocol.md, Server API). */

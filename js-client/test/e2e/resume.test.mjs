@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { api, launch, openPage, sleep, startBufferingNginx, startRotor, until, userToken } from './harness.mjs';
+import { api, launch, openPage, sleep, startBufferingNginx, startRedis, startRotor, until, userToken } from './harness.mjs';
 
 /** Publishes 1..n to ch through the server API, calling between(i) after each. */
 async function publishNumbered(base, ch, n, between = async () => {}) {
@@ -134,4 +134,68 @@ describe('restart of a memory-engine server', () => {
       await srv.close();
     }
   });
+});
+
+describe('a native EventSource across a Redis kill', () => {
+  it('reconnects by itself on disconnect 3005 and resumes with nothing lost, without a reload', async () => {
+    const bin = inject('rotorBin');
+    const redis = await startRedis();
+    // Streams end every ~2s, so the EventSource reconnects while Redis is
+    // away: those reconnections must be answered 200 with 3005, not 503
+    // (on which a browser gives up for good).
+    const srv = await startRotor(bin, { redisURL: redis.url, streamLifetime: '2s' });
+    const browser = await launch();
+    try {
+      const page = await openPage(browser, srv.base);
+      const ch = 'chat:native';
+      const url = `${srv.base}/connection/p1/sse?token=${encodeURIComponent(userToken('eve'))}&channel=${encodeURIComponent(ch)}`;
+      await page.evaluate((url) => {
+        window.marker = Math.random();
+        window.got = { pubs: [], subs: [], disconnects: [], errors: 0 };
+        const es = new EventSource(url);
+        window.es = es;
+        es.addEventListener('pub', (e) => window.got.pubs.push(JSON.parse(e.data).data.n));
+        es.addEventListener('sub', (e) => window.got.subs.push(JSON.parse(e.data)));
+        es.addEventListener('disconnect', (e) => window.got.disconnects.push(JSON.parse(e.data)));
+        es.onerror = () => { window.got.errors++; };
+      }, url);
+      const marker = await page.evaluate(() => window.marker);
+      await until(page, () => window.got.subs.length > 0);
+      for (let n = 1; n <= 5; n++) await api(srv.base, 'publish', { channel: ch, data: { n } });
+      await until(page, () => window.got.pubs.length >= 5);
+
+      await redis.kill();
+      const down = await until(page, () => window.got.disconnects.find((d) => d.code === 3005), undefined, 30_000);
+      expect(down).toEqual({ code: 3005, reason: 'engine unavailable', reconnect: true });
+      await sleep(2500); // another reconnection while Redis is still away
+      await redis.start();
+
+      // Publish once the server accepts publications again.
+      for (let n = 6; n <= 10; n++) {
+        for (let i = 0; ; i++) {
+          try {
+            await api(srv.base, 'publish', { channel: ch, data: { n } });
+            break;
+          } catch (e) {
+            if (i > 100) throw e;
+            await sleep(200);
+          }
+        }
+      }
+      await until(page, () => window.got.pubs.length >= 10, undefined, 30_000);
+      await sleep(500); // a duplicate would arrive now
+      const got = await page.evaluate(() => window.got);
+      expect(got.pubs).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      expect(got.subs.every((s) => s.recovered)).toBe(true);
+      expect(got.disconnects.filter((d) => d.code === 3005).length).toBeGreaterThan(0);
+      // The same page, its EventSource still reconnecting by itself.
+      expect(await page.evaluate(() => window.marker)).toBe(marker);
+      expect(await page.evaluate(() => window.es.readyState)).not.toBe(2);
+      expect(page.errors).toEqual([]);
+    } finally {
+      await browser.close();
+      await srv.close();
+      await redis.close();
+    }
+  }, 90_000);
 });

@@ -236,6 +236,20 @@ describe('Rotor state machine', () => {
     expect(rotor.client).toBe('c2');
   });
 
+  it('reconnects on 3005 (engine unavailable) with the same session', async () => {
+    const server = new FakeServer();
+    server.on('/connect', () => ({ body: { client: 'c1', user: 'u1', session: 'S1', expires: 0 } }));
+    const { rotor, es } = await connected(server);
+    const n = FakeEventSource.all.length;
+    es.send('disconnect', { code: Codes.DisconnectEngineDown, reason: 'engine unavailable', reconnect: true });
+    await vi.advanceTimersByTimeAsync(5000);
+    await settle();
+    expect(es.closed).toBe(true);
+    expect(FakeEventSource.all.length).toBeGreaterThan(n);
+    expect(FakeEventSource.last().url.searchParams.get('session')).toBe('S1');
+    expect(rotor.state).not.toBe('disconnected');
+  });
+
   it('refreshes the session before it expires and reopens with new grants', async () => {
     const server = new FakeServer();
     const now = Date.now();
