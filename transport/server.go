@@ -48,6 +48,7 @@ type Options struct {
 	// none (see node.Options).
 	Nodes    node.NodeDirectory
 	Channels node.ChannelDirectory
+	Series   node.SeriesDirectory
 	Projects ProjectStore
 	Logger   *slog.Logger
 	// Ping is the longest silence on an SSE stream: a stream that wrote
@@ -165,7 +166,7 @@ func New(opts Options) (*Server, error) {
 	nopts := node.Options{
 		NodeID: opts.NodeID, Version: opts.Version, Projects: opts.Projects,
 		Delivery: opts.Engine, Broker: opts.Engine, Presence: opts.Engine, Revoker: opts.Engine,
-		Nodes: opts.Nodes, Channels: opts.Channels,
+		Nodes: opts.Nodes, Channels: opts.Channels, Series: opts.Series,
 		Logger: opts.Logger, QueueBytes: opts.QueueBytes, ChannelsPerStream: opts.ChannelsPerStream,
 		MaxData: opts.MaxBody, SessionTTL: opts.SessionTTL, LeaveGrace: opts.LeaveGrace,
 		PresenceTTL: opts.PresenceTTL, AdminAPIKey: opts.AdminAPIKey,

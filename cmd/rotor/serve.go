@@ -125,6 +125,7 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 		Engine:            parts.engine,
 		Nodes:             parts.nodes,
 		Channels:          parts.channels,
+		Series:            parts.series,
 		Projects:          store,
 		Logger:            log,
 		Ping:              cfg.HTTP.Ping,

@@ -37,9 +37,11 @@ import (
 // structure.
 type engineParts struct {
 	engine pubsub.Engine
-	// nodes and channels share node info and channel counts between nodes.
+	// nodes, channels and series share node info, channel counts and
+	// chart samples between nodes.
 	nodes    node.NodeDirectory
 	channels node.ChannelDirectory
+	series   node.SeriesDirectory
 	// ready answers /readyz: nil when the engine is ready.
 	ready func(context.Context) error
 	// structure carries the admin structure between hosts
@@ -76,7 +78,7 @@ func newEngine(cfg *config.Config, log *slog.Logger) (*engineParts, error) {
 // frozen.
 func redisParts(e *redis.Engine) *engineParts {
 	return &engineParts{
-		engine: e, nodes: e, channels: e,
+		engine: e, nodes: e, channels: e, series: e,
 		ready:     func(context.Context) error { return e.Readiness() },
 		structure: e,
 		close:     e.Close,

@@ -107,9 +107,12 @@ func (m *nodeMetrics) fail(err error) *pubsub.Error {
 }
 
 // queuedEventSink is an optional EventSink capability: a sink that queues
-// events (the HTTP dispatcher) reports the bytes waiting, for
-// rotor_events_hook_queued_bytes; other sinks report 0.
-type queuedEventSink interface{ QueuedBytes() int64 }
+// events (the HTTP dispatcher) reports the bytes and events waiting, for
+// rotor_events_hook_queued_bytes and _events; other sinks report 0.
+type queuedEventSink interface {
+	QueuedBytes() int64
+	QueuedEvents() int
+}
 
 // Collectors returns the node's Prometheus metrics.
 func (n *Node) Collectors() []prometheus.Collector {
@@ -135,7 +138,7 @@ func (n *Node) Collectors() []prometheus.Collector {
 			return float64(q.QueuedBytes())
 		}),
 		gauge("events_hook_queued_events", "Events waiting for delivery to events_hook_url, all projects.", func() float64 {
-			q, ok := n.opts.Events.(interface{ QueuedEvents() int })
+			q, ok := n.opts.Events.(queuedEventSink)
 			if !ok {
 				return 0
 			}

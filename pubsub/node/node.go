@@ -50,8 +50,11 @@ type Options struct {
 	// nodes (the Redis engine). Nil Nodes means `info` reports this node
 	// only and it alone reports reaped leaves; nil Channels means
 	// `channels` lists this node's channels only.
+	// Series likewise shares every node's recent activity for the admin
+	// charts; nil means they chart this node only.
 	Nodes    NodeDirectory
 	Channels ChannelDirectory
+	Series   SeriesDirectory
 	Projects ProjectStore
 	Logger   *slog.Logger
 	// QueueBytes bounds each stream's outgoing queue; 0 means 1 MiB.
@@ -228,7 +231,7 @@ func New(opts Options) (*Node, error) {
 	n.keys = newAPIKeyIndex(opts.Projects)
 	n.baseCtx = context.Background()
 	n.metrics = newNodeMetrics()
-	n.ops = &Ops{m: n.metrics.ops, charts: newCharts(), hub: n.hub, engine: n.engine, nodeID: opts.NodeID, log: n.log}
+	n.ops = &Ops{m: n.metrics.ops, charts: newCharts(), hub: n.hub, series: opts.Series, nodeID: opts.NodeID, log: n.log}
 	n.sessions = &sessions{
 		revoker: opts.Revoker, tokens: newTokenCache(), authorizer: opts.Authorizer, metrics: n.metrics,
 		log: n.log, now: opts.Now, ttl: opts.SessionTTL, hookTimeout: opts.HookTimeout,
