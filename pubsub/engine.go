@@ -181,13 +181,16 @@ type NodeInfo struct {
 }
 
 // NodeDirectory is an optional engine capability: engines that join nodes
-// share each node's info. Without it, a node knows only itself.
+// share each node's info. Without it, a node knows only itself. Nothing
+// probes an engine for it: cmd/rotor gives it to the node as an option,
+// and pubsub/enginetest checks that engines declaring it implement it.
 type NodeDirectory interface {
 	UpdateNode(ctx context.Context, info NodeInfo, ttl time.Duration) error
 	Nodes(ctx context.Context) ([]NodeInfo, error)
 }
 
-// ChannelLister is an optional engine capability: the active channels of
+// ChannelLister is an optional engine capability (given to the node as an
+// option, like NodeDirectory): the active channels of
 // every node, with their subscriber counts, for keys matching the glob
 // pattern (path.Match syntax, over the whole key). Without it, a node lists
 // its own channels.
@@ -201,7 +204,8 @@ type ChannelCountReporter interface {
 	ReportChannels(ctx context.Context, nodeID string, counts map[string]int, ttl time.Duration) error
 }
 
-// HealthChecker is an optional engine capability used by /readyz.
+// HealthChecker is an optional engine capability: cmd/rotor's /readyz
+// check, named at wiring.
 type HealthChecker interface {
 	Ready(ctx context.Context) error
 }

@@ -35,7 +35,8 @@ type NodeSeries struct {
 
 // SeriesDirectory is an optional engine capability, like NodeDirectory:
 // engines that join nodes share each node's recent activity. Without it,
-// a node charts only itself.
+// a node charts only itself. Like NodeDirectory, nothing probes an engine
+// for it: cmd/rotor gives it to the node as an option.
 type SeriesDirectory interface {
 	UpdateSeries(ctx context.Context, s NodeSeries, ttl time.Duration) error
 	Series(ctx context.Context) ([]NodeSeries, error)

@@ -40,8 +40,15 @@ type Options struct {
 	// NodeID names this node in `info`; "" means a random id.
 	NodeID string
 	// Version is reported by `info`.
-	Version  string
-	Engine   pubsub.Engine
+	Version string
+	// Engine is the core engine, required: the server gives the node its
+	// delivery, broker, presence and revoker parts.
+	Engine pubsub.Engine
+	// Nodes and Channels are the engine's cluster parts; nil when it has
+	// none (see node.Options).
+	Nodes    node.NodeDirectory
+	Channels node.ChannelDirectory
+	Series   node.SeriesDirectory
 	Projects ProjectStore
 	Logger   *slog.Logger
 	// Ping is the longest silence on an SSE stream: a stream that wrote
@@ -105,6 +112,7 @@ type Options struct {
 }
 
 func (o *Options) setDefaults() {
+	nd := node.DefaultOptions()
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -112,7 +120,7 @@ func (o *Options) setDefaults() {
 		o.Ping = 20 * time.Second
 	}
 	if o.MaxBody <= 0 {
-		o.MaxBody = 64 << 10
+		o.MaxBody = nd.MaxData
 	}
 	if o.BodyTimeout <= 0 {
 		o.BodyTimeout = DefaultBodyTimeout
@@ -121,7 +129,7 @@ func (o *Options) setDefaults() {
 		o.WriteTimeout = 10 * time.Second
 	}
 	if o.HookTimeout <= 0 {
-		o.HookTimeout = 3 * time.Second
+		o.HookTimeout = nd.HookTimeout
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -147,13 +155,18 @@ type Server struct {
 // New returns a server and its node, wired with the HTTP hooks where
 // Options leaves them nil. It does nothing until Start.
 func New(opts Options) (*Server, error) {
+	if opts.Engine == nil {
+		return nil, errors.New("transport: Options.Engine is required")
+	}
 	if opts.Projects == nil {
 		return nil, errors.New("transport: Options.Projects is required")
 	}
 	opts.setDefaults()
 	s := &Server{opts: opts, heartbeats: newHeartbeats(), baseCtx: context.Background()}
 	nopts := node.Options{
-		NodeID: opts.NodeID, Version: opts.Version, Engine: opts.Engine, Projects: opts.Projects,
+		NodeID: opts.NodeID, Version: opts.Version, Projects: opts.Projects,
+		Delivery: opts.Engine, Broker: opts.Engine, Presence: opts.Engine, Revoker: opts.Engine,
+		Nodes: opts.Nodes, Channels: opts.Channels, Series: opts.Series,
 		Logger: opts.Logger, QueueBytes: opts.QueueBytes, ChannelsPerStream: opts.ChannelsPerStream,
 		MaxData: opts.MaxBody, SessionTTL: opts.SessionTTL, LeaveGrace: opts.LeaveGrace,
 		PresenceTTL: opts.PresenceTTL, AdminAPIKey: opts.AdminAPIKey,

@@ -49,7 +49,7 @@ func TestReadyzAnswersFastWhenRedisFreezes(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := chi.NewRouter()
-	mountOps(r, nil, e)
+	mountOps(r, nil, redisParts(e).ready)
 	ts := httptest.NewServer(r)
 	defer ts.Close()
 

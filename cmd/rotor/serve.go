@@ -109,12 +109,12 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 
-	engine, err := newEngine(cfg, log)
+	parts, err := newEngine(cfg, log)
 	if err != nil {
 		return err
 	}
 	// ctx, not runCtx: a node waiting for its structure stops on a signal.
-	st, err := openStructure(ctx, cfg, engine, log)
+	st, err := openStructure(ctx, cfg, parts.structure, log)
 	if err != nil || st == nil {
 		return err
 	}
@@ -122,7 +122,10 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 	store, sqliteStore := st.store, st.sqlite
 	node, err := transport.New(transport.Options{
 		Version:           version,
-		Engine:            engine,
+		Engine:            parts.engine,
+		Nodes:             parts.nodes,
+		Channels:          parts.channels,
+		Series:            parts.series,
 		Projects:          store,
 		Logger:            log,
 		Ping:              cfg.HTTP.Ping,
@@ -186,7 +189,7 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 	if adminErr != nil {
 		return adminErr
 	}
-	mountOps(r, node, engine)
+	mountOps(r, node, parts.ready)
 	metrics := metricsHandler(node)
 	var metricsSrv *http.Server
 	if cfg.HTTP.MetricsAddress == "" {
@@ -265,38 +268,19 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 }
 
 // mountOps adds /healthz and /readyz (docs/deploy.md, Watching it).
-func mountOps(r chi.Router, node *transport.Server, engine pubsub.Engine) {
+func mountOps(r chi.Router, node *transport.Server, ready func(context.Context) error) {
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	r.Get("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
-		if err := engineReadiness(r.Context(), engine); err != nil {
+		if err := ready(r.Context()); err != nil {
 			http.Error(w, "engine not ready: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = io.WriteString(w, "ready\n")
 	})
-}
-
-// readinessReporter is an engine that knows its state without asking its
-// backend (the Redis engine's background ping), so /readyz answers at once
-// even when Redis is frozen.
-type readinessReporter interface{ Readiness() error }
-
-// engineReadiness answers from what the engine already knows, or asks it
-// with a short bound when it cannot tell without asking.
-func engineReadiness(ctx context.Context, engine pubsub.Engine) error {
-	if rr, ok := engine.(readinessReporter); ok {
-		return rr.Readiness()
-	}
-	if hc, ok := engine.(pubsub.HealthChecker); ok {
-		ctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-		defer cancel()
-		return hc.Ready(ctx)
-	}
-	return nil
 }
 
 // metricsHandler serves the node's, Go's and the process's metrics in the

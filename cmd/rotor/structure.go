@@ -13,7 +13,6 @@ import (
 	"github.com/rotor-rt/rotor/admin/sqlite"
 	"github.com/rotor-rt/rotor/admin/web"
 	"github.com/rotor-rt/rotor/cmd/rotor/config"
-	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/transport"
 )
 
@@ -42,9 +41,9 @@ var errEngineStoreNeedsRedis = errors.New("structure.store engine needs engine.t
 // openStructure opens the configured store. With structure.store: engine
 // it waits, logging why, until the owner has written a snapshot into the
 // engine, or until ctx is done (nil store, nil error: shut down).
-func openStructure(ctx context.Context, cfg *config.Config, engine pubsub.Engine, log *slog.Logger) (*structure, error) {
-	st := &structure{log: log.With("component", "structure")}
-	st.writer, _ = engine.(enginestore.Writer)
+// writer is the engine's structure part; nil when the engine has none.
+func openStructure(ctx context.Context, cfg *config.Config, writer enginestore.Writer, log *slog.Logger) (*structure, error) {
+	st := &structure{log: log.With("component", "structure"), writer: writer}
 	switch cfg.Structure.Store {
 	case config.StoreFile:
 		s, err := admin.NewStaticStore(cfg.Structure.AdminProjects())

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -40,16 +39,13 @@ func openProjects(ctx context.Context, cfg *config.Config) (projectFinder, func(
 		// The snapshot the owner wrote into Redis; a lookup does not wait
 		// long for one.
 		// The engine as serve makes it, so with the same keys.
-		engine, err := newEngine(cfg, slog.New(slog.DiscardHandler))
+		parts, err := newEngine(cfg, slog.New(slog.DiscardHandler))
 		if err != nil {
 			return nil, nil, err
 		}
-		closeEngine := func() error { return nil }
-		if c, ok := engine.(io.Closer); ok {
-			closeEngine = c.Close
-		}
-		r, ok := engine.(enginestore.Reader)
-		if !ok {
+		closeEngine := parts.close
+		r := parts.structure
+		if r == nil {
 			_ = closeEngine()
 			return nil, nil, errEngineStoreNeedsRedis
 		}

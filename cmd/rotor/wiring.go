@@ -17,21 +17,49 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/admin/enginestore"
 	"github.com/rotor-rt/rotor/admin/sqlite"
 	"github.com/rotor-rt/rotor/admin/web"
 	"github.com/rotor-rt/rotor/cmd/rotor/config"
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/memory"
+	"github.com/rotor-rt/rotor/pubsub/node"
 	"github.com/rotor-rt/rotor/pubsub/redis"
 	"github.com/rotor-rt/rotor/static"
 	"github.com/rotor-rt/rotor/transport"
 	"github.com/rotor-rt/rotor/transport/auth"
 )
 
-func newEngine(cfg *config.Config, log *slog.Logger) (pubsub.Engine, error) {
+// engineParts is an engine and the optional parts it has, named here once
+// so that the node, /readyz and the structure store are given each part
+// as a typed value instead of probing the engine for it. A nil part is one
+// the engine lacks: the memory engine joins no nodes and cannot carry the
+// structure.
+type engineParts struct {
+	engine pubsub.Engine
+	// nodes, channels and series share node info, channel counts and
+	// chart samples between nodes.
+	nodes    node.NodeDirectory
+	channels node.ChannelDirectory
+	series   node.SeriesDirectory
+	// ready answers /readyz: nil when the engine is ready.
+	ready func(context.Context) error
+	// structure carries the admin structure between hosts
+	// (structure.store: engine).
+	structure enginestore.Writer
+	// close releases the engine's connections.
+	close func() error
+}
+
+func newEngine(cfg *config.Config, log *slog.Logger) (*engineParts, error) {
 	switch cfg.Engine.Type {
 	case config.EngineMemory:
-		return memory.New(memory.Options{}), nil
+		e := memory.New(memory.Options{})
+		return &engineParts{
+			engine: e,
+			ready:  e.Ready,
+			close:  func() error { return nil },
+		}, nil
 	case config.EngineRedis:
 		e, err := redis.New(redis.Options{
 			URL: cfg.Engine.RedisURL, Prefix: cfg.Engine.Prefix, Timeout: cfg.Engine.Timeout,
@@ -40,9 +68,21 @@ func newEngine(cfg *config.Config, log *slog.Logger) (pubsub.Engine, error) {
 		if err != nil {
 			return nil, fmt.Errorf("redis engine: %w", err)
 		}
-		return e, nil
+		return redisParts(e), nil
 	}
 	return nil, fmt.Errorf("%w %q", errNoEngine, cfg.Engine.Type)
+}
+
+// redisParts names what the Redis engine offers. Its readiness comes from
+// its background ping, so /readyz answers at once even when Redis is
+// frozen.
+func redisParts(e *redis.Engine) *engineParts {
+	return &engineParts{
+		engine: e, nodes: e, channels: e, series: e,
+		ready:     func(context.Context) error { return e.Readiness() },
+		structure: e,
+		close:     e.Close,
+	}
 }
 
 // mountAdmin serves the admin UI at /admin and its API at /api/admin. In

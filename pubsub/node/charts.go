@@ -181,13 +181,20 @@ func (o *Ops) run(ctx context.Context) {
 	}
 }
 
+// SeriesDirectory shares each node's recent activity between the nodes an
+// engine joins (the Redis engine has one), for the admin charts.
+type SeriesDirectory interface {
+	UpdateSeries(ctx context.Context, s pubsub.NodeSeries, ttl time.Duration) error
+	Series(ctx context.Context) ([]pubsub.NodeSeries, error)
+}
+
 // SampleCharts takes one chart sample at now and shares the node's
 // history through the engine when it can; the node does it every
 // ChartEvery.
 func (o *Ops) SampleCharts(ctx context.Context, now time.Time) {
 	o.charts.sample(now, o.hub.Stats(), o.hub.Channels())
-	if d, ok := o.engine.(pubsub.SeriesDirectory); ok {
-		if err := d.UpdateSeries(ctx, o.charts.series(o.nodeID), 3*ChartEvery); err != nil {
+	if o.series != nil {
+		if err := o.series.UpdateSeries(ctx, o.charts.series(o.nodeID), 3*ChartEvery); err != nil {
 			o.log.Warn("share chart samples", "err", err)
 		}
 	}
@@ -196,8 +203,8 @@ func (o *Ops) SampleCharts(ctx context.Context, now time.Time) {
 // Series returns the recent activity of every node sharing it through the
 // engine, else of this node alone.
 func (o *Ops) Series(ctx context.Context) ([]pubsub.NodeSeries, error) {
-	if d, ok := o.engine.(pubsub.SeriesDirectory); ok {
-		s, err := d.Series(ctx)
+	if o.series != nil {
+		s, err := o.series.Series(ctx)
 		if err != nil {
 			return nil, err
 		}

@@ -95,13 +95,19 @@ func (h engineHandler) HandleControl(data []byte) {
 		n.hub.DisconnectUser(c.Project, c.User, &pubsub.Disconnect{Code: c.Code, Reason: c.Reason, Reconnect: c.Reconnect})
 	case opStructure:
 		n.keys.invalidate()
-		if inv, ok := n.opts.Projects.(interface{ Invalidate() }); ok {
-			inv.Invalidate()
+		if c, ok := n.opts.Projects.(projectCache); ok {
+			c.Invalidate()
 		}
 	default:
 		n.log.Warn("unknown control op", "op", c.Op)
 	}
 }
+
+// projectCache is an optional ProjectStore capability: a store that
+// caches projects (the SQLite store, the engine-backed structure) drops
+// its cache when another node changes the structure. A store without a
+// cache has nothing to drop.
+type projectCache interface{ Invalidate() }
 
 // sendControl publishes a control message to every node.
 func (n *Node) sendControl(ctx context.Context, c control) error {

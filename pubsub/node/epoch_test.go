@@ -82,7 +82,7 @@ func startGapNode(t *testing.T) (*Node, *admin.Project, *gapEngine, *fakeClock) 
 	}
 	clock := &fakeClock{now: time.Now()}
 	eng := &gapEngine{Engine: memory.New(memory.Options{Now: clock.Now, SweepInterval: time.Hour})}
-	n, err := New(Options{Engine: eng, Projects: store, Authorizer: nopHooks{}, PublishHook: nopHooks{}})
+	n, err := New(Options{Delivery: eng, Broker: eng, Presence: eng, Revoker: eng, Projects: store, Authorizer: nopHooks{}, PublishHook: nopHooks{}})
 	if err != nil {
 		t.Fatal(err)
 	}

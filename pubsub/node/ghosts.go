@@ -20,7 +20,7 @@ import (
 // and no leave came for it: a normal leave (presence removed, then leave
 // published) always lands between the two.
 type ghostReaper struct {
-	engine   pubsub.Engine
+	presence pubsub.PresenceStore
 	hub      *pubsub.Hub
 	projects ProjectStore
 	log      *slog.Logger
@@ -40,9 +40,9 @@ type ghostEntry struct {
 	missed int
 }
 
-func newGhostReaper(engine pubsub.Engine, hub *pubsub.Hub, projects ProjectStore, log *slog.Logger,
+func newGhostReaper(presence pubsub.PresenceStore, hub *pubsub.Hub, projects ProjectStore, log *slog.Logger,
 	reporter func(context.Context) bool, emit func(*admin.Project, Event)) *ghostReaper {
-	return &ghostReaper{engine: engine, hub: hub, projects: projects, log: log, reporter: reporter, emit: emit,
+	return &ghostReaper{presence: presence, hub: hub, projects: projects, log: log, reporter: reporter, emit: emit,
 		seen: make(map[string]map[string]*ghostEntry)}
 }
 
@@ -79,7 +79,7 @@ func (g *ghostReaper) sweep(ctx context.Context) {
 		if perr != nil || !c.ns.Presence || !c.ns.JoinLeave {
 			continue
 		}
-		members, err := g.engine.Presence(ctx, key)
+		members, err := g.presence.Presence(ctx, key)
 		if err != nil {
 			return // the engine is away: nothing can be told apart now
 		}

@@ -16,7 +16,7 @@ import (
 // subscription tokens, server-signed sessions and grants, revocation
 // marks, and auth_url's answers on private channels.
 type sessions struct {
-	engine      pubsub.Engine
+	revoker     pubsub.Revoker
 	tokens      *tokenCache
 	authorizer  Authorizer
 	metrics     *nodeMetrics
@@ -90,7 +90,7 @@ func (ss *sessions) verify(ctx context.Context, p *admin.Project, s string) (*Id
 		return nil, unauthorized(err)
 	}
 	if sess.User != "" {
-		mark, err := ss.engine.RevokedBefore(ctx, pubsub.Key(p.ID, sess.User))
+		mark, err := ss.revoker.RevokedBefore(ctx, pubsub.Key(p.ID, sess.User))
 		if err != nil {
 			return nil, pubsub.AsError(err)
 		}
@@ -210,7 +210,7 @@ func (ss *sessions) grantRevoked(ctx context.Context, id *Identity, g *auth.Gran
 	if id.user == "" {
 		return nil
 	}
-	mark, err := ss.engine.RevokedBefore(ctx, grantRevocationKey(id.project.ID, id.user, g.Channel))
+	mark, err := ss.revoker.RevokedBefore(ctx, grantRevocationKey(id.project.ID, id.user, g.Channel))
 	if err != nil {
 		return pubsub.AsError(err)
 	}

@@ -106,6 +106,14 @@ func (m *nodeMetrics) fail(err error) *pubsub.Error {
 	return pubsub.AsError(err)
 }
 
+// queuedEventSink is an optional EventSink capability: a sink that queues
+// events (the HTTP dispatcher) reports the bytes and events waiting, for
+// rotor_events_hook_queued_bytes and _events; other sinks report 0.
+type queuedEventSink interface {
+	QueuedBytes() int64
+	QueuedEvents() int
+}
+
 // Collectors returns the node's Prometheus metrics.
 func (n *Node) Collectors() []prometheus.Collector {
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
@@ -123,14 +131,14 @@ func (n *Node) Collectors() []prometheus.Collector {
 		counter("deliveries_total", "Messages queued to streams.", func() float64 { return float64(n.hub.Stats().Deliveries) }),
 		counter("slow_disconnects_total", "Streams ended because their queue overflowed (3002).", func() float64 { return float64(n.hub.Stats().Slow) }),
 		gauge("events_hook_queued_bytes", "Bytes of events waiting for or in delivery to events_hook_url, all projects.", func() float64 {
-			q, ok := n.opts.Events.(interface{ QueuedBytes() int64 })
+			q, ok := n.opts.Events.(queuedEventSink)
 			if !ok {
 				return 0
 			}
 			return float64(q.QueuedBytes())
 		}),
 		gauge("events_hook_queued_events", "Events waiting for delivery to events_hook_url, all projects.", func() float64 {
-			q, ok := n.opts.Events.(interface{ QueuedEvents() int })
+			q, ok := n.opts.Events.(queuedEventSink)
 			if !ok {
 				return 0
 			}

@@ -36,8 +36,25 @@ type Options struct {
 	// NodeID names this node in `info`; "" means a random id.
 	NodeID string
 	// Version is reported by `info`.
-	Version  string
-	Engine   pubsub.Engine
+	Version string
+	// Delivery, Broker, Presence and Revoker are the engine's core parts,
+	// all required (one engine usually provides every one): Delivery is
+	// started to hand this node what any node publishes, Broker publishes
+	// and keeps history, Presence keeps who is in a channel, Revoker keeps
+	// revocation marks.
+	Delivery Starter
+	Broker   pubsub.Broker
+	Presence pubsub.PresenceStore
+	Revoker  pubsub.Revoker
+	// Nodes and Channels are the engine's cluster parts, set when it joins
+	// nodes (the Redis engine). Nil Nodes means `info` reports this node
+	// only and it alone reports reaped leaves; nil Channels means
+	// `channels` lists this node's channels only.
+	// Series likewise shares every node's recent activity for the admin
+	// charts; nil means they chart this node only.
+	Nodes    NodeDirectory
+	Channels ChannelDirectory
+	Series   SeriesDirectory
 	Projects ProjectStore
 	Logger   *slog.Logger
 	// QueueBytes bounds each stream's outgoing queue; 0 means 1 MiB.
@@ -95,7 +112,24 @@ type Limits struct {
 	ChannelsPerClient int
 }
 
+// DefaultOptions returns what Options' zero fields mean; cmd/rotor's
+// configuration starts from these values, so each default lives here
+// only.
+func DefaultOptions() Options {
+	return Options{
+		QueueBytes:        pubsub.DefaultQueueBytes,
+		ChannelsPerStream: 128,
+		MaxData:           64 << 10,
+		SessionTTL:        24 * time.Hour,
+		LeaveGrace:        5 * time.Second,
+		PresenceTTL:       60 * time.Second,
+		HookTimeout:       3 * time.Second,
+		Limits:            Limits{CommandRate: 50, CommandBurst: 100},
+	}
+}
+
 func (o *Options) setDefaults() {
+	d := DefaultOptions()
 	if o.NodeID == "" {
 		o.NodeID = randomID(8)
 	}
@@ -103,35 +137,51 @@ func (o *Options) setDefaults() {
 		o.Logger = slog.Default()
 	}
 	if o.QueueBytes <= 0 {
-		o.QueueBytes = pubsub.DefaultQueueBytes
+		o.QueueBytes = d.QueueBytes
 	}
 	if o.ChannelsPerStream <= 0 {
-		o.ChannelsPerStream = 128
+		o.ChannelsPerStream = d.ChannelsPerStream
 	}
 	if o.MaxData <= 0 {
-		o.MaxData = 64 << 10
+		o.MaxData = d.MaxData
 	}
 	if o.SessionTTL <= 0 {
-		o.SessionTTL = 24 * time.Hour
+		o.SessionTTL = d.SessionTTL
 	}
 	if o.LeaveGrace <= 0 {
-		o.LeaveGrace = 5 * time.Second
+		o.LeaveGrace = d.LeaveGrace
 	}
 	if o.PresenceTTL <= 0 {
-		o.PresenceTTL = 60 * time.Second
+		o.PresenceTTL = d.PresenceTTL
 	}
 	if o.HookTimeout <= 0 {
-		o.HookTimeout = 3 * time.Second
+		o.HookTimeout = d.HookTimeout
 	}
 	if o.Limits.CommandRate <= 0 {
-		o.Limits.CommandRate = 50
+		o.Limits.CommandRate = d.Limits.CommandRate
 	}
 	if o.Limits.CommandBurst <= 0 {
-		o.Limits.CommandBurst = 100
+		o.Limits.CommandBurst = d.Limits.CommandBurst
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+}
+
+// Starter is the engine part that delivers to a node: Start begins
+// handing h what is published on any node, for the keys this node
+// subscribed to, until ctx is done (pubsub.Engine.Start).
+type Starter interface {
+	Start(ctx context.Context, h pubsub.Handler) error
+}
+
+// engineParts joins the parts given in Options into the one engine the
+// node's pieces share; each piece keeps to the part it needs.
+type engineParts struct {
+	Starter
+	pubsub.Broker
+	pubsub.PresenceStore
+	pubsub.Revoker
 }
 
 // Node is one Rotor server's runtime: it owns the hub and drives the
@@ -162,8 +212,8 @@ type Node struct {
 
 // New returns a node. It does nothing until Start.
 func New(opts Options) (*Node, error) {
-	if opts.Engine == nil {
-		return nil, errors.New("node: Options.Engine is required")
+	if opts.Delivery == nil || opts.Broker == nil || opts.Presence == nil || opts.Revoker == nil {
+		return nil, errors.New("node: Options.Delivery, Broker, Presence and Revoker are required")
 	}
 	if opts.Projects == nil {
 		return nil, errors.New("node: Options.Projects is required")
@@ -174,16 +224,16 @@ func New(opts Options) (*Node, error) {
 	opts.setDefaults()
 	n := &Node{
 		opts:   opts,
-		engine: opts.Engine,
-		hub:    pubsub.NewHub(opts.Engine),
+		engine: engineParts{opts.Delivery, opts.Broker, opts.Presence, opts.Revoker},
+		hub:    pubsub.NewHub(opts.Broker),
 		log:    opts.Logger.With("component", "node", "node", opts.NodeID),
 	}
 	n.keys = newAPIKeyIndex(opts.Projects)
 	n.baseCtx = context.Background()
 	n.metrics = newNodeMetrics()
-	n.ops = &Ops{m: n.metrics.ops, charts: newCharts(), hub: n.hub, engine: n.engine, nodeID: opts.NodeID, log: n.log}
+	n.ops = &Ops{m: n.metrics.ops, charts: newCharts(), hub: n.hub, series: opts.Series, nodeID: opts.NodeID, log: n.log}
 	n.sessions = &sessions{
-		engine: n.engine, tokens: newTokenCache(), authorizer: opts.Authorizer, metrics: n.metrics,
+		revoker: opts.Revoker, tokens: newTokenCache(), authorizer: opts.Authorizer, metrics: n.metrics,
 		log: n.log, now: opts.Now, ttl: opts.SessionTTL, hookTimeout: opts.HookTimeout,
 	}
 	n.limits = &Limiter{
@@ -191,9 +241,9 @@ func New(opts Options) (*Node, error) {
 		usage: newUsage(), rates: newRateLimiters(opts.Limits), metrics: n.metrics,
 	}
 	n.events = &events{sink: opts.Events, needURL: opts.EventsNeedURL, now: opts.Now, projects: opts.Projects, ctx: n.baseCtx}
-	n.cluster = &cluster{engine: n.engine, hub: n.hub, log: n.log, nodeID: opts.NodeID, version: opts.Version}
+	n.cluster = &cluster{directory: opts.Nodes, channels: opts.Channels, hub: n.hub, log: n.log, nodeID: opts.NodeID, version: opts.Version}
 	n.presence = newPresenceTracker(n.engine, n.log, opts.PresenceTTL, opts.LeaveGrace, n.events.emit)
-	n.ghosts = newGhostReaper(n.engine, n.hub, opts.Projects, n.log, n.cluster.isReporter, n.events.emit)
+	n.ghosts = newGhostReaper(opts.Presence, n.hub, opts.Projects, n.log, n.cluster.isReporter, n.events.emit)
 	n.hub.OnOccupancy(n.events.occupancy)
 	return n, nil
 }

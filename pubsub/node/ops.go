@@ -152,9 +152,9 @@ func (n *Node) channels(ctx context.Context, p *admin.Project, pattern string) (
 		return nil, pubsub.Errorf(pubsub.CodeBadRequest, "bad pattern: %v", err)
 	}
 	var counts map[string]int
-	if cl, ok := n.engine.(pubsub.ChannelLister); ok {
+	if n.opts.Channels != nil {
 		var err error
-		counts, err = cl.Channels(ctx, pubsub.Key(p.ID, pattern))
+		counts, err = n.opts.Channels.Channels(ctx, pubsub.Key(p.ID, pattern))
 		if err != nil {
 			return nil, pubsub.AsError(err)
 		}

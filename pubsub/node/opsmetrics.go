@@ -137,7 +137,7 @@ type Ops struct {
 	m      *opsMetrics
 	charts *charts
 	hub    *pubsub.Hub
-	engine pubsub.Engine
+	series SeriesDirectory // nil: this node charts only itself
 	nodeID string
 	log    *slog.Logger
 }

@@ -14,16 +14,34 @@ import (
 // shares its info and channel counts with other nodes.
 const reportEvery = 2 * time.Second
 
+// NodeDirectory shares each node's info between the nodes an engine joins
+// (the Redis engine has one; the memory engine serves one process and has
+// none).
+type NodeDirectory interface {
+	UpdateNode(ctx context.Context, info pubsub.NodeInfo, ttl time.Duration) error
+	Nodes(ctx context.Context) ([]pubsub.NodeInfo, error)
+}
+
+// ChannelDirectory shares each node's active channels and their
+// subscriber counts: a node reports its own, and lists every node's for
+// keys matching a glob (path.Match syntax, over the whole key).
+type ChannelDirectory interface {
+	ReportChannels(ctx context.Context, nodeID string, counts map[string]int, ttl time.Duration) error
+	Channels(ctx context.Context, pattern string) (map[string]int, error)
+}
+
 // cluster is what this node tells the others about itself, and what it
 // knows of them: its info and channel counts, shared every reportEvery,
-// and the directory of live nodes.
+// and the directory of live nodes. A nil directory means the engine does
+// not join nodes: this node knows only itself.
 type cluster struct {
-	engine  pubsub.Engine
-	hub     *pubsub.Hub
-	log     *slog.Logger
-	nodeID  string
-	version string
-	started time.Time
+	directory NodeDirectory
+	channels  ChannelDirectory
+	hub       *pubsub.Hub
+	log       *slog.Logger
+	nodeID    string
+	version   string
+	started   time.Time
 
 	// pubRate is the publications per second seen by the hub over the
 	// last report interval, as float64 bits.
@@ -54,13 +72,13 @@ func (n *cluster) run(ctx context.Context) {
 // keeps them; failures are logged and retried at the next tick.
 func (n *cluster) share(ctx context.Context) {
 	ttl := 3 * reportEvery
-	if d, ok := n.engine.(pubsub.NodeDirectory); ok {
-		if err := d.UpdateNode(ctx, n.localInfo(), ttl); err != nil {
+	if n.directory != nil {
+		if err := n.directory.UpdateNode(ctx, n.localInfo(), ttl); err != nil {
 			n.log.Warn("share node info", "err", err)
 		}
 	}
-	if r, ok := n.engine.(pubsub.ChannelCountReporter); ok {
-		if err := r.ReportChannels(ctx, n.nodeID, n.hub.Channels(), ttl); err != nil {
+	if n.channels != nil {
+		if err := n.channels.ReportChannels(ctx, n.nodeID, n.hub.Channels(), ttl); err != nil {
 			n.log.Warn("share channel counts", "err", err)
 		}
 	}
@@ -71,8 +89,8 @@ func (n *cluster) share(ctx context.Context) {
 func (n *Node) Nodes(ctx context.Context) ([]pubsub.NodeInfo, error) { return n.cluster.nodes(ctx) }
 
 func (n *cluster) nodes(ctx context.Context) ([]pubsub.NodeInfo, error) {
-	if d, ok := n.engine.(pubsub.NodeDirectory); ok {
-		nodes, err := d.Nodes(ctx)
+	if n.directory != nil {
+		nodes, err := n.directory.Nodes(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -107,11 +125,10 @@ func APIMethods() []string {
 // isReporter says whether this node reports reaped leaves to the events
 // hook: the live node with the lowest id, or this one without a directory.
 func (n *cluster) isReporter(ctx context.Context) bool {
-	d, ok := n.engine.(pubsub.NodeDirectory)
-	if !ok {
+	if n.directory == nil {
 		return true
 	}
-	nodes, err := d.Nodes(ctx)
+	nodes, err := n.directory.Nodes(ctx)
 	if err != nil {
 		return false
 	}

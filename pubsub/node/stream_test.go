@@ -56,7 +56,8 @@ func startNode(t *testing.T, sink EventSink) (*Node, *admin.Project) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := New(Options{Engine: memory.New(memory.Options{}), Projects: store,
+	e := memory.New(memory.Options{})
+	n, err := New(Options{Delivery: e, Broker: e, Presence: e, Revoker: e, Projects: store,
 		Authorizer: nopHooks{}, PublishHook: nopHooks{}, Events: sink})
 	if err != nil {
 		t.Fatal(err)

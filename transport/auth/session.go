@@ -9,11 +9,6 @@ import (
 	"github.com/rotor-rt/rotor/pubsub"
 )
 
-// DefaultSessionTTL is the lifetime of a session whose connection token has
-// no exp (or an anonymous one). A token with exp makes the session expire
-// with it. Callers choose; this is the documented default.
-const DefaultSessionTTL = 24 * time.Hour
-
 // maxSessionSize bounds a session string before any work is done on it:
 // room for an 8 KiB token's info, base64-encoded, with ids and times.
 const maxSessionSize = 16 << 10

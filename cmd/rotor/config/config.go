@@ -13,8 +13,8 @@ import (
 
 	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/pubsub/node"
 	"github.com/rotor-rt/rotor/pubsub/redis"
-	"github.com/rotor-rt/rotor/transport/auth"
 )
 
 // Config is the whole configuration, shaped like the YAML file of docs/configuration.md.
@@ -273,16 +273,24 @@ type Limits struct {
 }
 
 // EffectiveQueueBytes returns QueueBytes, or 1 MiB when it is 0.
-func (l Limits) EffectiveQueueBytes() int { return orDefault(l.QueueBytes, 1<<20) }
+func (l Limits) EffectiveQueueBytes() int {
+	return orDefault(l.QueueBytes, node.DefaultOptions().QueueBytes)
+}
 
 // EffectiveChannelsPerStream returns ChannelsPerStream, or 128 when it is 0.
-func (l Limits) EffectiveChannelsPerStream() int { return orDefault(l.ChannelsPerStream, 128) }
+func (l Limits) EffectiveChannelsPerStream() int {
+	return orDefault(l.ChannelsPerStream, node.DefaultOptions().ChannelsPerStream)
+}
 
 // EffectiveCommandRate returns CommandRate, or 50 when it is 0.
-func (l Limits) EffectiveCommandRate() float64 { return orDefault(l.CommandRate, 50) }
+func (l Limits) EffectiveCommandRate() float64 {
+	return orDefault(l.CommandRate, node.DefaultOptions().Limits.CommandRate)
+}
 
 // EffectiveCommandBurst returns CommandBurst, or 100 when it is 0.
-func (l Limits) EffectiveCommandBurst() int { return orDefault(l.CommandBurst, 100) }
+func (l Limits) EffectiveCommandBurst() int {
+	return orDefault(l.CommandBurst, node.DefaultOptions().Limits.CommandBurst)
+}
 
 func orDefault[T int | float64](v, def T) T {
 	if v == 0 {
@@ -312,6 +320,7 @@ func (l Log) SlogLevel() slog.Level {
 // Default returns the configuration used when nothing is set: the defaults
 // of docs/configuration.md, memory engine, SQLite structure in rotor.db.
 func Default() *Config {
+	nd := node.DefaultOptions()
 	return &Config{
 		HTTP: HTTP{
 			Address:         ":8000",
@@ -322,12 +331,12 @@ func Default() *Config {
 		Engine:    Engine{Type: EngineMemory, Prefix: redis.DefaultPrefix, Timeout: redis.DefaultTimeout, IdempotencyWindow: pubsub.DefaultIdempotencyWindow},
 		Structure: Structure{Store: StoreSQLite, SQLitePath: "rotor.db"},
 		Client: Client{
-			LeaveGrace:  5 * time.Second,
-			MaxBody:     65536,
-			PresenceTTL: 60 * time.Second,
-			SessionTTL:  auth.DefaultSessionTTL,
+			LeaveGrace:  nd.LeaveGrace,
+			MaxBody:     nd.MaxData,
+			PresenceTTL: nd.PresenceTTL,
+			SessionTTL:  nd.SessionTTL,
 		},
-		Hooks: Hooks{Timeout: 3 * time.Second, Retries: 5, EventsQueueBytes: 16 << 20},
+		Hooks: Hooks{Timeout: nd.HookTimeout, Retries: 5, EventsQueueBytes: 16 << 20},
 		Log:   Log{Level: "info", Format: "text"},
 	}
 }
