@@ -49,7 +49,9 @@ func (e *Engine) Publish(ctx context.Context, key string, data json.RawMessage, 
 	if !ok || !ok2 {
 		return pubsub.Position{}, fmt.Errorf("redis publish: unexpected reply %v", res)
 	}
-	return pubsub.Position{Epoch: epoch, Offset: uint64(offset)}, nil
+	pos := pubsub.Position{Epoch: epoch, Offset: uint64(offset)}
+	e.forwardWatched(ctx, key, data, info, pos)
+	return pos, nil
 }
 
 // PublishJoin delivers a join event to the nodes subscribed to key.
