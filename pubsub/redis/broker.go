@@ -41,7 +41,7 @@ func (e *Engine) Publish(ctx context.Context, key string, data json.RawMessage, 
 	if err != nil {
 		return pubsub.Position{}, e.wrap("publish", err)
 	}
-	if len(res) != 2 {
+	if len(res) != 2 && len(res) != 3 {
 		return pubsub.Position{}, fmt.Errorf("redis publish: unexpected reply %v", res)
 	}
 	offset, ok := res[0].(int64)
@@ -50,7 +50,9 @@ func (e *Engine) Publish(ctx context.Context, key string, data json.RawMessage, 
 		return pubsub.Position{}, fmt.Errorf("redis publish: unexpected reply %v", res)
 	}
 	pos := pubsub.Position{Epoch: epoch, Offset: uint64(offset)}
-	e.forwardWatched(ctx, key, data, info, pos)
+	if len(res) == 2 { // not a repeated idempotency key
+		e.forwardWatched(ctx, key, data, info, pos)
+	}
 	return pos, nil
 }
 
