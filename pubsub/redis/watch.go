@@ -76,9 +76,13 @@ return redis.call('zrange', KEYS[1], 0, -1)
 
 // watches is this node's side of the live watch.
 type watches struct {
-	mu   sync.Mutex
-	fns  map[string]map[uint64]func(string, *pubsub.Publication) // project → watch id → callback
-	next uint64
+	// topicMu orders the first watch's SUBSCRIBE of a project and the
+	// last one's UNSUBSCRIBE, so that a watch opened while the last one
+	// closes is not left without its topic.
+	topicMu sync.Mutex
+	mu      sync.Mutex
+	fns     map[string]map[uint64]func(string, *pubsub.Publication) // project → watch id → callback
+	next    uint64
 	// flagged is the projects watched on any node, as last read; nil or
 	// empty when none, which is what keeps Publish's cost near zero.
 	flagged atomic.Pointer[map[string]struct{}]
@@ -180,7 +184,10 @@ func (e *Engine) WatchProject(ctx context.Context, project string, fn func(key s
 	w.mu.Unlock()
 	stop = func() { e.unwatch(project, id) }
 	if first {
-		if err := s.subscribeTopics(ctx, s.control, []string{e.keys.watchTopic(project)}); err != nil {
+		w.topicMu.Lock()
+		err := s.subscribeTopics(ctx, s.control, []string{e.keys.watchTopic(project)})
+		w.topicMu.Unlock()
+		if err != nil {
 			stop()
 			return nil, err
 		}
@@ -207,6 +214,14 @@ func (e *Engine) unwatch(project string, id uint64) {
 	}
 	w.mu.Unlock()
 	if !last {
+		return
+	}
+	w.topicMu.Lock()
+	defer w.topicMu.Unlock()
+	w.mu.Lock()
+	reopened := w.fns[project] != nil
+	w.mu.Unlock()
+	if reopened {
 		return
 	}
 	ctx, cancel := e.opCtx(context.Background())
