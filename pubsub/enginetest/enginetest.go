@@ -42,6 +42,9 @@ const (
 	HealthChecker
 	// SeriesDirectory is pubsub.SeriesDirectory.
 	SeriesDirectory
+	// ProjectWatcher is pubsub/node's ProjectWatcher (the admin live
+	// watch of an engine whose nodes receive only what they subscribed).
+	ProjectWatcher
 )
 
 // Config describes the engine under test.

@@ -1,10 +1,13 @@
 package enginetest
 
 import (
+	"context"
+	"encoding/json"
 	"maps"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +16,7 @@ import (
 
 func (s *suite) capabilityTests() []test {
 	return []test{
+		{"ProjectWatcher", s.watchTest},
 		{"declared and implemented agree", func(t *testing.T) {
 			e := s.newEngine(t)
 			_, nd := e.Engine.(pubsub.NodeDirectory)
@@ -20,6 +24,7 @@ func (s *suite) capabilityTests() []test {
 			_, cr := e.Engine.(pubsub.ChannelCountReporter)
 			_, hc := e.Engine.(pubsub.HealthChecker)
 			_, sd := e.Engine.(pubsub.SeriesDirectory)
+			_, pw := e.Engine.(projectWatcher)
 			for _, c := range []struct {
 				name string
 				cap  Capability
@@ -29,6 +34,7 @@ func (s *suite) capabilityTests() []test {
 				{"ChannelLister and ChannelCountReporter", ChannelLister, cl && cr},
 				{"HealthChecker", HealthChecker, hc},
 				{"SeriesDirectory", SeriesDirectory, sd},
+				{"ProjectWatcher", ProjectWatcher, pw},
 			} {
 				declared := s.cfg.Capabilities&c.cap != 0
 				if declared != c.has {
@@ -169,6 +175,53 @@ func (s *suite) capabilityTests() []test {
 				t.Errorf("after a new report: %v, %v", got, err)
 			}
 		}},
+	}
+}
+
+// projectWatcher mirrors pubsub/node's ProjectWatcher, which the suite
+// does not import.
+type projectWatcher interface {
+	WatchProject(ctx context.Context, project string, fn func(key string, pub *pubsub.Publication)) (stop func(), err error)
+}
+
+// watchTest: a watch on one node gets a publication made on another to a
+// channel nobody subscribed, and nothing of another project.
+func (s *suite) watchTest(t *testing.T) {
+	s.need(t, ProjectWatcher)
+	e, _ := s.started(t)
+	if e.in.Peer == nil {
+		t.Skip("one process: the hub sees every publication")
+	}
+	peer := e.in.Peer(t)
+	e.start(t, peer)
+	var mu sync.Mutex
+	var got []string
+	stop, err := e.Engine.(projectWatcher).WatchProject(t.Context(), "w", func(key string, pub *pubsub.Publication) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, key+" "+string(pub.Data))
+	})
+	if err != nil {
+		t.Fatalf("WatchProject: %v", err)
+	}
+	defer stop()
+	ctx := t.Context()
+	s.eventually(t, "the watch to see the peer's publication", func() bool {
+		for _, key := range []string{pubsub.Key("other", "a"), pubsub.Key("w", "a")} {
+			if _, err := peer.Publish(ctx, key, json.RawMessage(`1`), keep(1)); err != nil {
+				t.Fatalf("Publish: %v", err)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) > 0
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for _, g := range got {
+		if g != pubsub.Key("w", "a")+" 1" {
+			t.Fatalf("watch of w got %q", g)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 
 	"github.com/rotor-rt/rotor/pubsub"
@@ -78,8 +79,21 @@ func (b *AdminBridge) Nodes(ctx context.Context) ([]pubsub.NodeInfo, error) { re
 // publications are dropped for that page only.
 const watchBuffer = 256
 
+// ProjectWatcher is an optional Engine capability: an engine whose nodes
+// receive only the keys they subscribed to (Redis) delivers every
+// publication of a project, made on any node, while a watch is open. An
+// engine without it (memory: one process) delivers everything to the hub
+// already.
+type ProjectWatcher interface {
+	// WatchProject calls fn with the key and publication of every
+	// publication made to project's channels until stop is called; fn
+	// must not block.
+	WatchProject(ctx context.Context, project string, fn func(key string, pub *pubsub.Publication)) (stop func(), err error)
+}
+
 // Watch delivers the publications of project's channels in namespaces
-// with watch on, until ctx is done.
+// with watch on, until ctx is done: those made on any node when the
+// engine is a ProjectWatcher, else those the hub sees.
 func (b *AdminBridge) Watch(ctx context.Context, project string) (<-chan *pubsub.Publication, error) {
 	if _, perr := b.n.Project(ctx, project); perr != nil {
 		return nil, perr
@@ -88,7 +102,7 @@ func (b *AdminBridge) Watch(ctx context.Context, project string) (<-chan *pubsub
 	// mu orders the hub's sends against the close when ctx ends.
 	var mu sync.Mutex
 	closed := false
-	stop := b.n.hub.Watch(project, func(key string, pub *pubsub.Publication) {
+	fn := func(key string, pub *pubsub.Publication) {
 		_, name := pubsub.SplitKey(key)
 		p, err := b.n.opts.Projects.Project(context.Background(), project)
 		if err != nil {
@@ -108,7 +122,16 @@ func (b *AdminBridge) Watch(ctx context.Context, project string) (<-chan *pubsub
 			default: // a slow page drops, the hub never waits
 			}
 		}
-	})
+	}
+	var stop func()
+	if pw, ok := b.n.engine.(ProjectWatcher); ok {
+		var err error
+		if stop, err = pw.WatchProject(ctx, project, fn); err != nil {
+			return nil, fmt.Errorf("watch %q: %w", project, err)
+		}
+	} else {
+		stop = b.n.hub.Watch(project, fn)
+	}
 	go func() {
 		<-ctx.Done()
 		stop()

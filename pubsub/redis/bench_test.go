@@ -14,18 +14,28 @@ import (
 // (from INFO commandstats, leaving out the benchmark's own INFO and
 // CONFIG and the subscriber's PINGs).
 func BenchmarkPublish(b *testing.B) {
-	b.Run("no key", func(b *testing.B) { benchmarkPublish(b, false) })
+	b.Run("no key", func(b *testing.B) { benchmarkPublish(b, false, false) })
 	// A new idempotency key on every publication: one more GET and SET
 	// inside the script, no more round trips.
-	b.Run("idempotency key", func(b *testing.B) { benchmarkPublish(b, true) })
+	b.Run("idempotency key", func(b *testing.B) { benchmarkPublish(b, true, false) })
+	// The project watched (admin live watch): one more PUBLISH, the
+	// forward to the watch topic.
+	b.Run("watched", func(b *testing.B) { benchmarkPublish(b, false, true) })
 }
 
-func benchmarkPublish(b *testing.B, withKey bool) {
+func benchmarkPublish(b *testing.B, withKey, watched bool) {
 	srv := startServer(b)
 	e, _ := startEngine(b, srv.URL(), "bench")
 	ctx := b.Context()
 	if err := e.Subscribe(ctx, "p|bench"); err != nil {
 		b.Fatal(err)
+	}
+	if watched {
+		stop, err := e.WatchProject(ctx, "p", func(string, *pubsub.Publication) {})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer stop()
 	}
 	opts := pubsub.PublishOptions{HistorySize: 100, HistoryTTL: time.Minute}
 	payload := data(1)

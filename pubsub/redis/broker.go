@@ -41,7 +41,7 @@ func (e *Engine) Publish(ctx context.Context, key string, data json.RawMessage, 
 	if err != nil {
 		return pubsub.Position{}, e.wrap("publish", err)
 	}
-	if len(res) != 2 {
+	if len(res) != 2 && len(res) != 3 {
 		return pubsub.Position{}, fmt.Errorf("redis publish: unexpected reply %v", res)
 	}
 	offset, ok := res[0].(int64)
@@ -49,7 +49,11 @@ func (e *Engine) Publish(ctx context.Context, key string, data json.RawMessage, 
 	if !ok || !ok2 {
 		return pubsub.Position{}, fmt.Errorf("redis publish: unexpected reply %v", res)
 	}
-	return pubsub.Position{Epoch: epoch, Offset: uint64(offset)}, nil
+	pos := pubsub.Position{Epoch: epoch, Offset: uint64(offset)}
+	if len(res) == 2 { // not a repeated idempotency key
+		e.forwardWatched(ctx, key, data, info, pos)
+	}
+	return pos, nil
 }
 
 // PublishJoin delivers a join event to the nodes subscribed to key.

@@ -18,7 +18,7 @@ func conformance(url string) enginetest.Config {
 				Peer:   func(t *testing.T) pubsub.Engine { return newEngine(t, url, e.opts.Prefix) },
 			}
 		},
-		Capabilities: enginetest.NodeDirectory | enginetest.ChannelLister | enginetest.HealthChecker | enginetest.SeriesDirectory,
+		Capabilities: enginetest.NodeDirectory | enginetest.ChannelLister | enginetest.HealthChecker | enginetest.SeriesDirectory | enginetest.ProjectWatcher,
 	}
 }
 

@@ -95,6 +95,7 @@ type Engine struct {
 	started bool
 	subs    *subscriber
 	health  health
+	watch   watches
 }
 
 // New connects to Redis (lazily: it does not fail when Redis is down) and
@@ -141,6 +142,7 @@ func New(opts Options) (*Engine, error) {
 		keys:    keyspace{prefix: opts.Prefix},
 	}
 	e.subs = newSubscriber(e)
+	e.watch.fns = make(map[string]map[uint64]func(string, *pubsub.Publication))
 	return e, nil
 }
 
@@ -163,6 +165,7 @@ func (e *Engine) Start(ctx context.Context, h pubsub.Handler) error {
 	// Start's subscription proved Redis answers; the loop keeps it known.
 	e.ping(ctx)
 	go e.pingLoop(ctx)
+	go e.watchLoop(ctx)
 	return nil
 }
 

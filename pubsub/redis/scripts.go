@@ -41,7 +41,8 @@ end
 // stale history is dropped with it so stream ids stay increasing.
 //
 // With a third key, the idempotency key, a publication already made with
-// it is answered from the key and nothing is appended or published; else
+// it is answered from the key (with a third element, 1) and nothing is
+// appended or published; else
 // the key remembers "offset:epoch" for the idempotency window. Checking it
 // here, not before the script, is what makes a retry after a lost reply
 // safe: two publishes with one key can never both append.
@@ -54,7 +55,7 @@ if KEYS[3] then
   local prev = redis.call('get', KEYS[3])
   if prev then
     local o, e = string.match(prev, '^(%d+):(.*)$')
-    return {tonumber(o), e}
+    return {tonumber(o), e, 1}
   end
 end
 local epoch, replid = current_epoch(KEYS[1], KEYS[2])

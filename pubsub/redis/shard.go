@@ -225,6 +225,16 @@ func (s *subscriber) dispatch(sh *shard, msg any) {
 			s.h.HandleControl([]byte(m.Payload))
 			return
 		}
+		if m.Channel == s.e.keys.watchNotice() {
+			s.e.watch.flag(m.Payload)
+			return
+		}
+		if project, ok := s.e.keys.projectOfWatchTopic(m.Channel); ok {
+			if err := s.e.watch.deliver(project, m.Payload); err != nil {
+				s.e.log.Error("drop undecodable watch message", "project", project, "error", err)
+			}
+			return
+		}
 		key, ok := s.e.keys.keyOfTopic(m.Channel)
 		if !ok || !s.subscribed(key, sh) {
 			return

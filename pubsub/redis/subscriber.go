@@ -57,7 +57,7 @@ func (s *subscriber) start(ctx context.Context, h pubsub.Handler) error {
 	s.control = s.newShard("control", false)
 	s.mu.Unlock()
 
-	if err := s.subscribeTopics(ctx, s.control, []string{s.e.keys.control()}); err != nil {
+	if err := s.subscribeTopics(ctx, s.control, []string{s.e.keys.control(), s.e.keys.watchNotice()}); err != nil {
 		s.stop()
 		return err
 	}
@@ -282,7 +282,10 @@ func (s *subscriber) topicsOf(sh *shard) []string {
 	defer s.mu.Unlock()
 	var topics []string
 	if sh == s.control {
-		topics = append(topics, s.e.keys.control())
+		topics = append(topics, s.e.keys.control(), s.e.keys.watchNotice())
+		for _, p := range s.e.watch.local() {
+			topics = append(topics, s.e.keys.watchTopic(p))
+		}
 	}
 	for key, ksh := range s.keys {
 		if ksh == sh {
