@@ -63,7 +63,7 @@ func startNodes(t testing.TB, url string, n int) []*testServer {
 			t.Fatal(err)
 		}
 		nd, err := New(Options{
-			NodeID: fmt.Sprintf("node%d", i), Engine: e, Nodes: e, Channels: e, Series: e, Projects: store, Logger: quiet,
+			NodeID: fmt.Sprintf("node%d", i), Engine: e, Nodes: e, Channels: e, Series: e, Watcher: e, Projects: store, Logger: quiet,
 			Ping: time.Second, LeaveGrace: 200 * time.Millisecond, AdminAPIKey: "admin-key",
 		})
 		if err != nil {

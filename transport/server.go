@@ -49,6 +49,7 @@ type Options struct {
 	Nodes    node.NodeDirectory
 	Channels node.ChannelDirectory
 	Series   node.SeriesDirectory
+	Watcher  node.ProjectWatcher
 	Projects ProjectStore
 	Logger   *slog.Logger
 	// Ping is the longest silence on an SSE stream: a stream that wrote
@@ -166,7 +167,7 @@ func New(opts Options) (*Server, error) {
 	nopts := node.Options{
 		NodeID: opts.NodeID, Version: opts.Version, Projects: opts.Projects,
 		Delivery: opts.Engine, Broker: opts.Engine, Presence: opts.Engine, Revoker: opts.Engine,
-		Nodes: opts.Nodes, Channels: opts.Channels, Series: opts.Series,
+		Nodes: opts.Nodes, Channels: opts.Channels, Series: opts.Series, Watcher: opts.Watcher,
 		Logger: opts.Logger, QueueBytes: opts.QueueBytes, ChannelsPerStream: opts.ChannelsPerStream,
 		MaxData: opts.MaxBody, SessionTTL: opts.SessionTTL, LeaveGrace: opts.LeaveGrace,
 		PresenceTTL: opts.PresenceTTL, AdminAPIKey: opts.AdminAPIKey,

@@ -126,6 +126,7 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 		Nodes:             parts.nodes,
 		Channels:          parts.channels,
 		Series:            parts.series,
+		Watcher:           parts.watcher,
 		Projects:          store,
 		Logger:            log,
 		Ping:              cfg.HTTP.Ping,

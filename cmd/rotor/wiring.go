@@ -42,6 +42,8 @@ type engineParts struct {
 	nodes    node.NodeDirectory
 	channels node.ChannelDirectory
 	series   node.SeriesDirectory
+	// watcher feeds the admin live watch from every node.
+	watcher node.ProjectWatcher
 	// ready answers /readyz: nil when the engine is ready.
 	ready func(context.Context) error
 	// structure carries the admin structure between hosts
@@ -78,7 +80,7 @@ func newEngine(cfg *config.Config, log *slog.Logger) (*engineParts, error) {
 // frozen.
 func redisParts(e *redis.Engine) *engineParts {
 	return &engineParts{
-		engine: e, nodes: e, channels: e, series: e,
+		engine: e, nodes: e, channels: e, series: e, watcher: e,
 		ready:     func(context.Context) error { return e.Readiness() },
 		structure: e,
 		close:     e.Close,

@@ -79,7 +79,7 @@ func (b *AdminBridge) Nodes(ctx context.Context) ([]pubsub.NodeInfo, error) { re
 // publications are dropped for that page only.
 const watchBuffer = 256
 
-// ProjectWatcher is an optional Engine capability: an engine whose nodes
+// ProjectWatcher is an engine part, given as Options.Watcher: an engine whose nodes
 // receive only the keys they subscribed to (Redis) delivers every
 // publication of a project, made on any node, while a watch is open. An
 // engine without it (memory: one process) delivers everything to the hub
@@ -124,7 +124,7 @@ func (b *AdminBridge) Watch(ctx context.Context, project string) (<-chan *pubsub
 		}
 	}
 	var stop func()
-	if pw, ok := b.n.engine.(ProjectWatcher); ok {
+	if pw := b.n.opts.Watcher; pw != nil {
 		var err error
 		if stop, err = pw.WatchProject(ctx, project, fn); err != nil {
 			return nil, fmt.Errorf("watch %q: %w", project, err)

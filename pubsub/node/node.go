@@ -51,10 +51,13 @@ type Options struct {
 	// only and it alone reports reaped leaves; nil Channels means
 	// `channels` lists this node's channels only.
 	// Series likewise shares every node's recent activity for the admin
-	// charts; nil means they chart this node only.
+	// charts; nil means they chart this node only. Watcher delivers a
+	// project's publications from every node to the admin live watch; nil
+	// means the watch sees what this node's hub sees.
 	Nodes    NodeDirectory
 	Channels ChannelDirectory
 	Series   SeriesDirectory
+	Watcher  ProjectWatcher
 	Projects ProjectStore
 	Logger   *slog.Logger
 	// QueueBytes bounds each stream's outgoing queue; 0 means 1 MiB.
