@@ -12,6 +12,7 @@ import (
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/memory"
 	"github.com/rotor-rt/rotor/pubsub/node"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // BenchmarkPublishAPIPath measures a publication from the server API's
@@ -19,7 +20,7 @@ import (
 // engine, fan out to 100 local subscribers.
 func BenchmarkPublishAPIPath(b *testing.B) {
 	p := testProject("p")
-	store, _ := admin.NewStaticStore([]admin.Project{p})
+	store, _ := admin.NewStaticStore([]structure.Project{p})
 	n, err := New(Options{Engine: memory.New(memory.Options{}), Projects: store})
 	if err != nil {
 		b.Fatal(err)
@@ -57,7 +58,7 @@ func BenchmarkPublishAPIPath(b *testing.B) {
 // of one publication besides its system calls.
 func BenchmarkAPIPublishHandler(b *testing.B) {
 	p := testProject("p")
-	store, _ := admin.NewStaticStore([]admin.Project{p})
+	store, _ := admin.NewStaticStore([]structure.Project{p})
 	n, err := New(Options{Engine: memory.New(memory.Options{}), Projects: store})
 	if err != nil {
 		b.Fatal(err)

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // slowBody is a raw HTTP/1.1 request on its own loopback connection
@@ -59,7 +59,7 @@ func (b *slowBody) response() (*http.Response, []byte) {
 func TestSlowBodyCut(t *testing.T) {
 	t.Parallel()
 	const timeout = 2 * time.Second
-	s := startServer(t, func(o *Options, _ *admin.Project) { o.BodyTimeout = timeout })
+	s := startServer(t, func(o *Options, _ *structure.Project) { o.BodyTimeout = timeout })
 	for _, path := range []string{"/connection/p/connect", "/connection/p/command", "/api/publish"} {
 		t.Run(path, func(t *testing.T) {
 			t.Parallel()
@@ -107,7 +107,7 @@ func TestSlowBodyCut(t *testing.T) {
 func TestSlowBodiesHoldIPSlots(t *testing.T) {
 	t.Parallel()
 	const limit = 3
-	s := startServer(t, func(o *Options, _ *admin.Project) { o.Limits.ConnectionsPerIP = limit })
+	s := startServer(t, func(o *Options, _ *structure.Project) { o.Limits.ConnectionsPerIP = limit })
 	session, grants := limitSession(t, s, "u1", "news")
 	paths := []string{"/connection/p/connect", "/connection/p/command", "/api/publish"}
 	bodies := make([]*slowBody, limit)
@@ -148,7 +148,7 @@ func TestSlowBodiesHoldIPSlots(t *testing.T) {
 func TestMaxBodyEveryEndpoint(t *testing.T) {
 	t.Parallel()
 	const maxBody = 4096
-	s := startServer(t, func(o *Options, _ *admin.Project) { o.MaxBody = maxBody })
+	s := startServer(t, func(o *Options, _ *structure.Project) { o.MaxBody = maxBody })
 	session := s.connect(s.token("u1")).Session
 	bodies := []struct {
 		path string
@@ -217,7 +217,7 @@ func TestMaxBodyEveryEndpoint(t *testing.T) {
 // client.max_body is answered 413 without waiting for it to arrive.
 func TestOversizeSlowBodyRefusedAtOnce(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, func(o *Options, _ *admin.Project) { o.MaxBody = 1024; o.BodyTimeout = time.Minute })
+	s := startServer(t, func(o *Options, _ *structure.Project) { o.MaxBody = 1024; o.BodyTimeout = time.Minute })
 	for _, path := range []string{"/connection/p/connect", "/connection/p/command", "/api/publish"} {
 		start := time.Now()
 		resp, body := startSlowBody(t, s, path, 2048).response()
@@ -237,7 +237,7 @@ func pad(b []byte, size int) []byte {
 func TestGuardBodies(t *testing.T) {
 	t.Parallel()
 	const timeout = time.Second
-	s := startServer(t, func(o *Options, _ *admin.Project) {
+	s := startServer(t, func(o *Options, _ *structure.Project) {
 		o.BodyTimeout = timeout
 		o.MaxBody = 1024
 		o.Limits.ConnectionsPerIP = 1
@@ -298,7 +298,7 @@ func TestGuardBodies(t *testing.T) {
 func TestBodyGuardHTTP2(t *testing.T) {
 	t.Parallel()
 	const timeout = 2 * time.Second
-	s := startServer(t, func(o *Options, _ *admin.Project) { o.BodyTimeout = timeout; o.MaxBody = 1024 })
+	s := startServer(t, func(o *Options, _ *structure.Project) { o.BodyTimeout = timeout; o.MaxBody = 1024 })
 	h2 := httptest.NewUnstartedServer(s.handler)
 	h2.EnableHTTP2 = true
 	h2.StartTLS()

@@ -3,8 +3,8 @@ package transport
 import (
 	"net/http"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub/node"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 type commandRequest struct {
@@ -13,7 +13,7 @@ type commandRequest struct {
 }
 
 // handleCommand serves POST /connection/{project}/command (docs/protocol.md, Commands).
-func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, p *admin.Project) {
+func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, p *structure.Project) {
 	var req commandRequest
 	if perr := decodeBody(r, s.opts.MaxBody, &req); perr != nil {
 		writeError(w, perr)

@@ -4,8 +4,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub/node"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 type connectRequest struct {
@@ -22,7 +22,7 @@ type connectReply struct {
 }
 
 // handleConnect serves POST /connection/{project}/connect (docs/protocol.md, Connect).
-func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request, p *admin.Project) {
+func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request, p *structure.Project) {
 	var req connectRequest
 	if perr := decodeBody(r, s.opts.MaxBody, &req); perr != nil {
 		writeError(w, perr)
@@ -50,7 +50,7 @@ const sessionCookie = "rotor_session"
 // in the cookie that the user's own pages may rely on. SameSite=Strict
 // keeps every other site's requests from carrying it; cookieSession keeps
 // other origins of the same site from using it.
-func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, p *admin.Project, session string, expires time.Time) {
+func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, p *structure.Project, session string, expires time.Time) {
 	if originAccess(p, r) != accessCredentialed {
 		return
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // TestCORS: allowed_origins decides which pages may use the client
@@ -49,7 +49,7 @@ func TestCORS(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			s := startServer(t, func(_ *Options, p *admin.Project) { p.AllowedOrigins = c.allowed })
+			s := startServer(t, func(_ *Options, p *structure.Project) { p.AllowedOrigins = c.allowed })
 			origin := c.origin
 			if origin == "self" {
 				origin = s.url

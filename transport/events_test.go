@@ -8,7 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 	"github.com/rotor-rt/rotor/transport/hooks"
 )
 
@@ -26,7 +26,7 @@ func TestEventsHookMetrics(t *testing.T) {
 	})
 	t.Cleanup(func() { close(stop) })
 	const bound = 64 << 10
-	s := startServer(t, func(o *Options, p *admin.Project) {
+	s := startServer(t, func(o *Options, p *structure.Project) {
 		p.EventsHookURL = be.url
 		o.EventsQueueBytes = bound
 		o.HookTimeout = time.Second

@@ -10,13 +10,13 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // fuzzServer is a node for fuzzing whose command rate is unlimited, so
 // every input reaches the command decoder.
 func fuzzServer(f *testing.F) (*testServer, connected, string) {
-	s := startServer(f, func(o *Options, _ *admin.Project) { o.Limits.CommandRate, o.Limits.CommandBurst = 1e9, 1e9 })
+	s := startServer(f, func(o *Options, _ *structure.Project) { o.Limits.CommandRate, o.Limits.CommandBurst = 1e9, 1e9 })
 	c := s.connect(s.token("u"))
 	return s, c, s.subscribe(c.Session, "pub:room")
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub/redis"
 	"github.com/rotor-rt/rotor/pubsub/redis/redistest"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // TestDeadNodeLeave: a node dies without a word (no shutdown, its engine
@@ -21,7 +22,7 @@ import (
 func TestDeadNodeLeave(t *testing.T) {
 	t.Parallel()
 	rs := redistest.Start(t)
-	store, err := admin.NewStaticStore([]admin.Project{testProject("p")})
+	store, err := admin.NewStaticStore([]structure.Project{testProject("p")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 	"github.com/rotor-rt/rotor/transport/auth"
 )
 
@@ -59,7 +59,7 @@ type errorReply struct {
 
 func TestSSEBadInput(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, func(_ *Options, p *admin.Project) { p.Anonymous = false })
+	s := startServer(t, func(_ *Options, p *structure.Project) { p.Anonymous = false })
 	good := s.token("u1")
 	type tc struct {
 		name   string
@@ -175,7 +175,7 @@ func TestAPIBadInput(t *testing.T) {
 // while another keeps receiving everything.
 func TestSlowSubscriber(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, func(o *Options, _ *admin.Project) {
+	s := startServer(t, func(o *Options, _ *structure.Project) {
 		o.QueueBytes = 256 << 10
 		o.WriteTimeout = time.Minute
 	})

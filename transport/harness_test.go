@@ -19,6 +19,7 @@ import (
 
 	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub/memory"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 	"github.com/rotor-rt/rotor/transport/auth"
 )
 
@@ -28,21 +29,21 @@ const testSecret = "test-secret-test-secret-test-secret-0123"
 // testProject returns a project with namespaces covering the rules:
 // default (history, presence, join/leave), pub (clients publish), nohist
 // (history off), anon (anonymous clients), small (history of 3).
-func testProject(id string) admin.Project {
-	def := admin.DefaultNamespaceSettings("default")
+func testProject(id string) structure.Project {
+	def := structure.DefaultNamespaceSettings("default")
 	def.Presence, def.JoinLeave = true, true
-	pub := admin.DefaultNamespaceSettings("pub")
+	pub := structure.DefaultNamespaceSettings("pub")
 	pub.Publish, pub.Presence, pub.JoinLeave = true, true, true
-	nohist := admin.DefaultNamespaceSettings("nohist")
+	nohist := structure.DefaultNamespaceSettings("nohist")
 	nohist.HistorySize = 0
-	anon := admin.DefaultNamespaceSettings("anon")
+	anon := structure.DefaultNamespaceSettings("anon")
 	anon.Anonymous, anon.Publish = true, true
-	small := admin.DefaultNamespaceSettings("small")
+	small := structure.DefaultNamespaceSettings("small")
 	small.HistorySize = 3
-	return admin.Project{
+	return structure.Project{
 		ID: id, Name: id, Secret: testSecret, APIKey: id + "-api-key",
 		DefaultNamespace: "default", Anonymous: true,
-		Namespaces: []admin.Namespace{def, pub, nohist, anon, small},
+		Namespaces: []structure.Namespace{def, pub, nohist, anon, small},
 	}
 }
 
@@ -52,12 +53,12 @@ type testServer struct {
 	node *Server
 	srv  *httptest.Server
 	url  string
-	p    admin.Project
+	p    structure.Project
 	// handler is the node's router, for tests that skip the network.
 	handler http.Handler
 }
 
-type serverOption func(*Options, *admin.Project)
+type serverOption func(*Options, *structure.Project)
 
 // startServer starts a node with the memory engine and one project "p".
 func startServer(t testing.TB, opts ...serverOption) *testServer {
@@ -67,7 +68,7 @@ func startServer(t testing.TB, opts ...serverOption) *testServer {
 	for _, f := range opts {
 		f(&o, &p)
 	}
-	store, err := admin.NewStaticStore([]admin.Project{p, testProject("other")})
+	store, err := admin.NewStaticStore([]structure.Project{p, testProject("other")})
 	if err != nil {
 		t.Fatal(err)
 	}

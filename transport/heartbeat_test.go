@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // TestHeartbeatGap measures the longest silence on a real stream while
@@ -22,7 +22,7 @@ func TestHeartbeatGap(t *testing.T) {
 	for _, noHijack := range []bool{false, true} {
 		t.Run(map[bool]string{false: "hijacked", true: "handler"}[noHijack], func(t *testing.T) {
 			t.Parallel()
-			s := startServer(t, func(o *Options, _ *admin.Project) { o.NoHijack = noHijack; o.Ping = ping })
+			s := startServer(t, func(o *Options, _ *structure.Project) { o.NoHijack = noHijack; o.Ping = ping })
 			resp, err := http.Get(s.url + "/connection/p/sse?" + q("token", s.token("u"), "channel", "gap"))
 			if err != nil {
 				t.Fatal(err)
@@ -132,7 +132,7 @@ func TestClockTrailingPing(t *testing.T) {
 	for _, noHijack := range []bool{false, true} {
 		t.Run(map[bool]string{false: "hijacked", true: "handler"}[noHijack], func(t *testing.T) {
 			t.Parallel()
-			s := startServer(t, func(o *Options, _ *admin.Project) { o.NoHijack = noHijack })
+			s := startServer(t, func(o *Options, _ *structure.Project) { o.NoHijack = noHijack })
 			st := s.openSSE(q("token", s.token("u"), "channel", "trail")+"&clock=1", nil)
 			defer st.close()
 			st.next("sub")

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 	"github.com/rotor-rt/rotor/transport/auth"
 )
 
@@ -40,7 +40,7 @@ func TestPublishHook(t *testing.T) {
 		}
 	})
 	t.Cleanup(func() { close(stop) })
-	s := startServer(t, func(o *Options, p *admin.Project) {
+	s := startServer(t, func(o *Options, p *structure.Project) {
 		p.PublishHookURL = be.url
 		o.HookTimeout = 200 * time.Millisecond
 	})
@@ -102,7 +102,7 @@ func TestEventsHook(t *testing.T) {
 			w.WriteHeader(500)
 		}
 	})
-	s := startServer(t, func(_ *Options, p *admin.Project) { p.EventsHookURL = be.url })
+	s := startServer(t, func(_ *Options, p *structure.Project) { p.EventsHookURL = be.url })
 	c := s.connect(s.token("u1"))
 	st := s.openSSE(q("session", c.Session, "grant", s.subscribe(c.Session, "pub:room")), nil)
 	st.next("sub")

@@ -14,7 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // limitSession connects and subscribes through the client protocol and
@@ -85,7 +85,7 @@ func TestLimits(t *testing.T) {
 	t.Parallel()
 	t.Run("connections per IP", func(t *testing.T) {
 		t.Parallel()
-		s := startServer(t, func(o *Options, _ *admin.Project) { o.Limits.ConnectionsPerIP = 2 })
+		s := startServer(t, func(o *Options, _ *structure.Project) { o.Limits.ConnectionsPerIP = 2 })
 		tok := s.token("u")
 		a := s.openSSE(q("token", tok, "channel", "a"), nil)
 		s.openSSE(q("token", tok, "channel", "b"), nil)
@@ -102,7 +102,7 @@ func TestLimits(t *testing.T) {
 	})
 	t.Run("streams per client", func(t *testing.T) {
 		t.Parallel()
-		s := startServer(t, func(o *Options, _ *admin.Project) { o.Limits.StreamsPerClient = 1 })
+		s := startServer(t, func(o *Options, _ *structure.Project) { o.Limits.StreamsPerClient = 1 })
 		session, grants := limitSession(t, s, "u", "a", "b")
 		s.openSSE(grantQuery(session, grants[0]), nil)
 		expectRefused(t, s, grantQuery(session, grants[1]), 429, 106)
@@ -112,7 +112,7 @@ func TestLimits(t *testing.T) {
 	})
 	t.Run("channels per client", func(t *testing.T) {
 		t.Parallel()
-		s := startServer(t, func(o *Options, _ *admin.Project) { o.Limits.ChannelsPerClient = 3 })
+		s := startServer(t, func(o *Options, _ *structure.Project) { o.Limits.ChannelsPerClient = 3 })
 		session, grants := limitSession(t, s, "u", "a", "b", "c", "d")
 		s.openSSE(grantQuery(session, grants[0], grants[1]), nil)
 		expectRefused(t, s, grantQuery(session, grants[2], grants[3]), 429, 106)
@@ -120,7 +120,7 @@ func TestLimits(t *testing.T) {
 	})
 	t.Run("channels per stream", func(t *testing.T) {
 		t.Parallel()
-		s := startServer(t, func(o *Options, _ *admin.Project) { o.ChannelsPerStream = 2 })
+		s := startServer(t, func(o *Options, _ *structure.Project) { o.ChannelsPerStream = 2 })
 		tok := s.token("u")
 		expectRefused(t, s, q("token", tok, "channel", "a", "channel", "b", "channel", "c"), 400, 106)
 		if got := refusals(t, s, "channels_per_stream"); got != 1 {
@@ -130,7 +130,7 @@ func TestLimits(t *testing.T) {
 	})
 	t.Run("publish rate", func(t *testing.T) {
 		t.Parallel()
-		s := startServer(t, func(o *Options, _ *admin.Project) { o.Limits.PublishRate = 1 })
+		s := startServer(t, func(o *Options, _ *structure.Project) { o.Limits.PublishRate = 1 })
 		session, _ := limitSession(t, s, "u")
 		codes := []int{}
 		for range 3 {
@@ -159,7 +159,7 @@ func TestLimits(t *testing.T) {
 	})
 	t.Run("message size", func(t *testing.T) {
 		t.Parallel()
-		s := startServer(t, func(o *Options, _ *admin.Project) { o.MaxBody = 1024 })
+		s := startServer(t, func(o *Options, _ *structure.Project) { o.MaxBody = 1024 })
 		req, _ := http.NewRequest(http.MethodPost, s.url+"/api/publish",
 			strings.NewReader(`{"channel":"a","data":"`+strings.Repeat("x", 8000)+`"}`))
 		req.Header.Set("Authorization", "apikey p-api-key")
@@ -186,7 +186,7 @@ func TestRequestID(t *testing.T) {
 	var logs bytes.Buffer
 	var mu sync.Mutex
 	log := slog.New(LogHandler(slog.NewJSONHandler(&lockedWriter{w: &logs, mu: &mu}, nil)))
-	s := startServer(t, func(o *Options, _ *admin.Project) { o.Logger = log })
+	s := startServer(t, func(o *Options, _ *structure.Project) { o.Logger = log })
 	h := RequestID(s.handler)
 	srv := httptest.NewServer(h)
 	defer srv.Close()

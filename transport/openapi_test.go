@@ -14,10 +14,10 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/docs"
 	"github.com/rotor-rt/rotor/pubsub/node"
 	"github.com/rotor-rt/rotor/pubsub/redis/redistest"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // openAPIDoc is docs/openapi.json, with its schemas compiled as JSON
@@ -143,8 +143,8 @@ func TestOpenAPIMatchesMethods(t *testing.T) {
 // and each good request against docs/openapi.json.
 func TestOpenAPIAnswers(t *testing.T) {
 	d := loadOpenAPI(t)
-	s := startServer(t, func(o *Options, _ *admin.Project) { o.MaxBody = 1024 })
-	limited := startServer(t, func(o *Options, _ *admin.Project) { o.Limits.APIRate = 0.001 })
+	s := startServer(t, func(o *Options, _ *structure.Project) { o.MaxBody = 1024 })
+	limited := startServer(t, func(o *Options, _ *structure.Project) { o.Limits.APIRate = 0.001 })
 
 	// A subscriber, so presence, presence_stats and channels list someone.
 	tok := s.token("alice")

@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // metricValue returns the value of the series name{labels} among the
@@ -109,7 +109,7 @@ func TestOpsMetrics(t *testing.T) {
 // an API error of its project in the charts, and under 429.
 func TestAPIRateRefusalCharted(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, func(o *Options, _ *admin.Project) { o.Limits.APIRate = 0.01 })
+	s := startServer(t, func(o *Options, _ *structure.Project) { o.Limits.APIRate = 0.01 })
 	refused := false
 	for range 50 {
 		if st, _ := s.apiRaw("history", "p-api-key", []byte(`{"channel":"news"}`)); st == http.StatusTooManyRequests {

@@ -6,8 +6,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // access is what a request may do, judged by the page it comes from.
@@ -33,7 +33,7 @@ const (
 // always credentialed, whatever the list says; "*" lets any other origin
 // in, "null" included, but never with credentials, since a cookie sent
 // along by a page on another origin is the victim's, not that page's.
-func originAccess(p *admin.Project, r *http.Request) access {
+func originAccess(p *structure.Project, r *http.Request) access {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		// Browsers send Origin on every cross-origin fetch and
@@ -45,7 +45,7 @@ func originAccess(p *admin.Project, r *http.Request) access {
 		}
 		return accessCredentialed
 	}
-	if origin != "null" && (sameOrigin(origin, r) || admin.OriginListed(p.AllowedOrigins, origin)) {
+	if origin != "null" && (sameOrigin(origin, r) || structure.OriginListed(p.AllowedOrigins, origin)) {
 		return accessCredentialed
 	}
 	if slices.Contains(p.AllowedOrigins, "*") {
@@ -106,7 +106,7 @@ func applyCORS(w http.ResponseWriter, r *http.Request, a access) bool {
 // carries the cookie: the browser attached it, the page did not choose
 // it, and it is the only thing that would let another origin act as the
 // user. The answer names the fix.
-func cookieSession(p *admin.Project, r *http.Request) (string, *pubsub.Error) {
+func cookieSession(p *structure.Project, r *http.Request) (string, *pubsub.Error) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || c.Value == "" {
 		return "", nil

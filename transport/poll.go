@@ -6,9 +6,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/node"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // Poll timeouts in seconds (docs/protocol.md, Long poll).
@@ -40,7 +40,7 @@ func (s *pollSink) Event(kind pubsub.EventKind, _ []byte, data []byte) {
 
 // handlePoll serves GET /connection/{project}/poll (docs/protocol.md, Long poll): it answers
 // as soon as one event or more is ready, or with none at the timeout.
-func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request, p *admin.Project) {
+func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request, p *structure.Project) {
 	q := r.URL.Query()
 	timeout, ok := parseTimeout(q.Get("timeout"), pollDefaultTimeout, pollMaxTimeout)
 	if !ok {

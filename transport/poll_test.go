@@ -8,12 +8,12 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // withHistory sets the history size of every namespace of project p.
 func withHistory(size int) serverOption {
-	return func(_ *Options, p *admin.Project) {
+	return func(_ *Options, p *structure.Project) {
 		for i := range p.Namespaces {
 			p.Namespaces[i].HistorySize = size
 		}

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // presenceEvent is the data of join and leave events.
@@ -107,7 +107,7 @@ func TestJoinLeaveGrace(t *testing.T) {
 // grace and unsub to the client's streams.
 func TestUnsubscribeLeavesAtOnce(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, func(o *Options, _ *admin.Project) { o.LeaveGrace = time.Hour })
+	s := startServer(t, func(o *Options, _ *structure.Project) { o.LeaveGrace = time.Hour })
 	obs := s.connect(s.token("ub"))
 	obsStream := s.openSSE(q("session", obs.Session, "grant", s.subscribe(obs.Session, "room")), nil)
 	obsStream.next("join")

@@ -7,14 +7,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 	"github.com/rotor-rt/rotor/transport/auth"
 )
 
 // withAuthURL points project p's auth_url at url and sets a short hook
 // timeout.
 func withAuthURL(url string) serverOption {
-	return func(o *Options, p *admin.Project) {
+	return func(o *Options, p *structure.Project) {
 		p.AuthURL = url
 		o.HookTimeout = 200 * time.Millisecond
 	}

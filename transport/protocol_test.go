@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 	"github.com/rotor-rt/rotor/transport/auth"
 )
 
@@ -61,7 +61,7 @@ func TestConnect(t *testing.T) {
 
 func TestConnectAnonymousRefused(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, func(_ *Options, p *admin.Project) { p.Anonymous = false })
+	s := startServer(t, func(_ *Options, p *structure.Project) { p.Anonymous = false })
 	st, b, _ := s.post("/connection/p/connect", map[string]string{}, nil)
 	if st != 401 || decode[connected](t, string(b)).Error.Code != 101 {
 		t.Fatalf("anonymous connect: %d %s, want 401 code 101", st, b)
@@ -303,7 +303,7 @@ func TestCommandRequestErrors(t *testing.T) {
 
 func TestCommandRateLimit(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, func(o *Options, _ *admin.Project) { o.Limits.CommandRate, o.Limits.CommandBurst = 0.01, 3 })
+	s := startServer(t, func(o *Options, _ *structure.Project) { o.Limits.CommandRate, o.Limits.CommandBurst = 0.01, 3 })
 	sess := s.connect(s.token("u")).Session
 	for i := range 3 {
 		if st, _, e := s.commandStatus(sess, cmd{Method: "ping"}); st != 200 {

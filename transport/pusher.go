@@ -8,9 +8,9 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/node"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // Pusher-compatible publishing: the two publishing methods of Pusher's
@@ -78,7 +78,7 @@ type pusherPublication struct {
 }
 
 func (s *Server) handlePusherEvents(w http.ResponseWriter, r *http.Request) {
-	s.servePusher(w, r, func(p *admin.Project, body []byte) ([]pusherPublication, *pusherFailure) {
+	s.servePusher(w, r, func(p *structure.Project, body []byte) ([]pusherPublication, *pusherFailure) {
 		var ev pusherEvent
 		if err := json.Unmarshal(body, &ev); err != nil {
 			return nil, pusherFail(http.StatusBadRequest, "Invalid JSON body: %v", err)
@@ -96,7 +96,7 @@ func (s *Server) handlePusherEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handlePusherBatch(w http.ResponseWriter, r *http.Request) {
-	s.servePusher(w, r, func(p *admin.Project, body []byte) ([]pusherPublication, *pusherFailure) {
+	s.servePusher(w, r, func(p *structure.Project, body []byte) ([]pusherPublication, *pusherFailure) {
 		var b struct {
 			Batch []pusherEvent `json:"batch"`
 		}
@@ -128,7 +128,7 @@ func (s *Server) handlePusherBatch(w http.ResponseWriter, r *http.Request) {
 // servePusher authenticates a Pusher API request, lets parse turn its body
 // into publications and publishes them. Every event is checked before the
 // first is published, so a bad event publishes nothing.
-func (s *Server) servePusher(w http.ResponseWriter, r *http.Request, parse func(*admin.Project, []byte) ([]pusherPublication, *pusherFailure)) {
+func (s *Server) servePusher(w http.ResponseWriter, r *http.Request, parse func(*structure.Project, []byte) ([]pusherPublication, *pusherFailure)) {
 	ctx := r.Context()
 	id := chi.URLParam(r, "project")
 	p, perr := s.project(ctx, id)
@@ -185,7 +185,7 @@ func pusherStatus(e *pubsub.Error) int {
 
 // pusherResolve checks one event and builds its Rotor data
 // {"event": name, "data": …} for the channels names.
-func (s *Server) pusherResolve(p *admin.Project, ev pusherEvent, names []string) (pusherPublication, *pusherFailure) {
+func (s *Server) pusherResolve(p *structure.Project, ev pusherEvent, names []string) (pusherPublication, *pusherFailure) {
 	if ev.Name == "" {
 		return pusherPublication{}, pusherFail(http.StatusBadRequest, "Missing event name")
 	}

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // The worked example of Pusher's HTTP API documentation: app 3, key
@@ -140,7 +140,7 @@ func pusherPost(t *testing.T, s *testServer, path, body, key, secret string, ts 
 
 func TestPusherEndpoints(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, func(o *Options, _ *admin.Project) { o.MaxBody = 2048 })
+	s := startServer(t, func(o *Options, _ *structure.Project) { o.MaxBody = 2048 })
 	now := time.Now()
 	big := strings.Repeat("x", 3000)
 
@@ -241,7 +241,7 @@ type historyReply struct {
 // endpoints through the real router: never a panic, never a 5xx, only the
 // statuses Pusher's API documents.
 func FuzzPusherEvents(f *testing.F) {
-	s := startServer(f, func(o *Options, _ *admin.Project) { o.Limits.APIRate = 0 })
+	s := startServer(f, func(o *Options, _ *structure.Project) { o.Limits.APIRate = 0 })
 	for _, seed := range []string{
 		`{"name":"a","channels":["news"],"data":"{\"x\":1}"}`,
 		`{"name":"a","channel":"anon:x","data":"plain"}`,

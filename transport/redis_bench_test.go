@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/node"
 	"github.com/rotor-rt/rotor/pubsub/redis/redistest"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // BenchmarkRedisFanOut measures the fan-out of one channel to many
@@ -46,7 +46,7 @@ func redisNodes(b *testing.B) (*testServer, []*testServer) {
 
 // memoryNode is one node with the memory engine, publisher and subscriber.
 func memoryNode(b *testing.B) (*testServer, []*testServer) {
-	s := startServer(b, func(_ *Options, p *admin.Project) { *p = nodeProject() })
+	s := startServer(b, func(_ *Options, p *structure.Project) { *p = nodeProject() })
 	return s, []*testServer{s}
 }
 

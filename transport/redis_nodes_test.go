@@ -20,6 +20,7 @@ import (
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/redis"
 	"github.com/rotor-rt/rotor/pubsub/redis/redistest"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // Node-level tests of the Redis engine (docs/scaling.md): several nodes, each with its own Redis
@@ -31,9 +32,9 @@ import (
 const roomNS = "room"
 
 // nodeProject is testProject("p") plus the room namespace.
-func nodeProject() admin.Project {
+func nodeProject() structure.Project {
 	p := testProject("p")
-	room := admin.DefaultNamespaceSettings(roomNS)
+	room := structure.DefaultNamespaceSettings(roomNS)
 	room.Presence, room.JoinLeave = true, false
 	room.HistorySize = 1000
 	room.HistoryTTL = 10 * time.Minute
@@ -46,7 +47,7 @@ func nodeProject() admin.Project {
 func startNodes(t testing.TB, url string, n int) []*testServer {
 	t.Helper()
 	p := nodeProject()
-	store, err := admin.NewStaticStore([]admin.Project{p})
+	store, err := admin.NewStaticStore([]structure.Project{p})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // Routes mounts the client endpoints and the server API (docs/protocol.md)
@@ -19,7 +19,7 @@ func (s *Server) Routes(r chi.Router) {
 		r.Get("/poll", s.withProject(s.handlePoll))
 		r.With(s.limitBody).Post("/connect", s.withProject(s.handleConnect))
 		r.With(s.limitBody).Post("/command", s.withProject(s.handleCommand))
-		r.Options("/*", s.withProject(func(w http.ResponseWriter, r *http.Request, _ *admin.Project) {
+		r.Options("/*", s.withProject(func(w http.ResponseWriter, r *http.Request, _ *structure.Project) {
 			w.WriteHeader(http.StatusNoContent)
 		}))
 	})
@@ -31,7 +31,7 @@ func (s *Server) Routes(r chi.Router) {
 // withProject resolves {project} (404 when unknown), applies the
 // project's CORS policy (403 for an origin it does not allow, see
 // originAccess) and calls h.
-func (s *Server) withProject(h func(http.ResponseWriter, *http.Request, *admin.Project)) http.HandlerFunc {
+func (s *Server) withProject(h func(http.ResponseWriter, *http.Request, *structure.Project)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Add("Vary", "Origin")
 		p, perr := s.project(r.Context(), chi.URLParam(r, "project"))

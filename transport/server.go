@@ -17,9 +17,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/node"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 	"github.com/rotor-rt/rotor/transport/hooks"
 )
 
@@ -276,7 +276,7 @@ func (s *Server) NotifyStructureChanged(ctx context.Context) error {
 func (s *Server) ClientIP(r *http.Request) string { return s.clientIP(r) }
 
 // project finds the project of a request.
-func (s *Server) project(ctx context.Context, id string) (*admin.Project, *pubsub.Error) {
+func (s *Server) project(ctx context.Context, id string) (*structure.Project, *pubsub.Error) {
 	return s.node.Project(ctx, id)
 }
 

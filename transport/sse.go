@@ -12,9 +12,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/node"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // sseRetry is the reconnection delay advised to browsers, in ms.
@@ -99,7 +99,7 @@ var lifetimeReason = &pubsub.Disconnect{Code: pubsub.DisconnectNormal, Reason: "
 // read goroutine notices the client leaving, and a writer goroutine exists
 // only while there is something to write. Over HTTP/2 a stream cannot be
 // hijacked and keeps its handler goroutine.
-func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request, p *admin.Project) {
+func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request, p *structure.Project) {
 	req, perr := s.streamRequest(r, p, "sse", r.URL.Query().Get("since"), r.Header.Get("Last-Event-ID"))
 	if perr != nil {
 		writeError(w, perr)

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 func TestSSEQuickStart(t *testing.T) {
@@ -172,7 +172,7 @@ func TestHeartbeat(t *testing.T) {
 	for _, noHijack := range []bool{false, true} {
 		t.Run(map[bool]string{false: "hijacked", true: "handler"}[noHijack], func(t *testing.T) {
 			t.Parallel()
-			s := startServer(t, func(o *Options, _ *admin.Project) { o.NoHijack = noHijack })
+			s := startServer(t, func(o *Options, _ *structure.Project) { o.NoHijack = noHijack })
 			resp, err := http.Get(s.url + "/connection/p/sse?" + q("token", s.token("u"), "channel", "quiet"))
 			if err != nil {
 				t.Fatal(err)

@@ -4,9 +4,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/node"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // streamRequest reads a stream request of either form of docs/protocol.md
@@ -14,7 +14,7 @@ import (
 // the cookie), or a connection token + channels authorized inline. since
 // is the resume id ("" for none); lastEventID is the Last-Event-ID header
 // (SSE only).
-func (s *Server) streamRequest(r *http.Request, p *admin.Project, transport, since, lastEventID string) (node.StreamRequest, *pubsub.Error) {
+func (s *Server) streamRequest(r *http.Request, p *structure.Project, transport, since, lastEventID string) (node.StreamRequest, *pubsub.Error) {
 	q := r.URL.Query()
 	req := node.StreamRequest{
 		Project: p, Transport: transport, IP: s.clientIP(r), HTTPVersion: httpVersion(r), Start: time.Now(),

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/admin/sqlite"
 	"github.com/rotor-rt/rotor/pubsub/redis"
 	"github.com/rotor-rt/rotor/pubsub/redis/redistest"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 var _ Writer = (*redis.Engine)(nil)
@@ -81,8 +81,8 @@ func eventually(t *testing.T, within time.Duration, what string, ok func() bool)
 
 func TestDecodeRefuses(t *testing.T) {
 	t.Parallel()
-	good := admin.Project{ID: "p", Secret: strings.Repeat("s", 32), APIKey: "k", DefaultNamespace: "default",
-		Namespaces: []admin.Namespace{admin.DefaultNamespaceSettings("default")}}
+	good := structure.Project{ID: "p", Secret: strings.Repeat("s", 32), APIKey: "k", DefaultNamespace: "default",
+		Namespaces: []structure.Namespace{structure.DefaultNamespaceSettings("default")}}
 	bad := good
 	bad.Secret = "short"
 	enc := func(s Snapshot) string {
@@ -97,9 +97,9 @@ func TestDecodeRefuses(t *testing.T) {
 	}{
 		{"not json", "{", "decode structure snapshot"},
 		{"other format", `{"format":2,"version":1}`, "format 2"},
-		{"no version", enc(Snapshot{Projects: []admin.Project{good}}), "version 0"},
-		{"invalid project", enc(Snapshot{Version: 3, Projects: []admin.Project{bad}}), "secret: must be at least 32 bytes"},
-		{"duplicate project", enc(Snapshot{Version: 3, Projects: []admin.Project{good, good}}), "duplicate id"},
+		{"no version", enc(Snapshot{Projects: []structure.Project{good}}), "version 0"},
+		{"invalid project", enc(Snapshot{Version: 3, Projects: []structure.Project{bad}}), "secret: must be at least 32 bytes"},
+		{"duplicate project", enc(Snapshot{Version: 3, Projects: []structure.Project{good, good}}), "duplicate id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -109,7 +109,7 @@ func TestDecodeRefuses(t *testing.T) {
 			}
 		})
 	}
-	s, err := Decode([]byte(enc(Snapshot{Version: 7, Owner: "o", Node: "n", Projects: []admin.Project{good}})))
+	s, err := Decode([]byte(enc(Snapshot{Version: 7, Owner: "o", Node: "n", Projects: []structure.Project{good}})))
 	if err != nil || s.Version != 7 || s.Owner != "o" || len(s.Projects) != 1 || s.Projects[0].Secret != good.Secret {
 		t.Fatalf("round trip = %+v, %v", s, err)
 	}
@@ -163,7 +163,7 @@ func TestOwnerToReader(t *testing.T) {
 	go reader.Run(ctx, func() { changes.Add(1) })
 
 	// A write on the owner, published and announced: the reader has it.
-	p := &admin.Project{ID: "shop", Name: "Shop"}
+	p := &structure.Project{ID: "shop", Name: "Shop"}
 	if err := owner.CreateProject(ctx, p); err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestOwnerToReader(t *testing.T) {
 	})
 	// A write published without a notice (one lost in a reconnect) still
 	// arrives, by the reader's own look.
-	ns := admin.DefaultNamespaceSettings("default")
+	ns := structure.DefaultNamespaceSettings("default")
 	ns.Presence = true
 	if err := owner.UpdateNamespace(ctx, "shop", ns); err != nil {
 		t.Fatal(err)
@@ -231,7 +231,7 @@ func TestTwoOwners(t *testing.T) {
 	a, b := openSQLite(t, ""), openSQLite(t, "")
 	// a is two versions ahead of b.
 	for _, id := range []string{"a1", "a2"} {
-		if err := a.CreateProject(ctx, &admin.Project{ID: id}); err != nil {
+		if err := a.CreateProject(ctx, &structure.Project{ID: id}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -255,7 +255,7 @@ func TestTwoOwners(t *testing.T) {
 	// b moves ahead: its newer version replaces a's, and a, when it
 	// checks, says so too.
 	for _, id := range []string{"b1", "b2", "b3"} {
-		if err := b.CreateProject(ctx, &admin.Project{ID: id}); err != nil {
+		if err := b.CreateProject(ctx, &structure.Project{ID: id}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -293,13 +293,13 @@ func TestTwoOwners(t *testing.T) {
 func BenchmarkSnapshot(b *testing.B) {
 	s := &Snapshot{Version: 1234, Owner: "0123456789abcdef", Node: "owner-host (node abcdefgh)", Written: time.Now()}
 	for i := range 100 {
-		p := admin.Project{
+		p := structure.Project{
 			ID: fmt.Sprintf("project-%03d", i), Name: fmt.Sprintf("Project %d", i),
 			Secret: strings.Repeat("s", 43), APIKey: strings.Repeat("k", 43), DefaultNamespace: "ns-00",
 			AuthURL: "https://app.example.com/rotor/auth", AllowedOrigins: []string{"https://app.example.com"},
 		}
 		for j := range 20 {
-			ns := admin.DefaultNamespaceSettings(fmt.Sprintf("ns-%02d", j))
+			ns := structure.DefaultNamespaceSettings(fmt.Sprintf("ns-%02d", j))
 			ns.Presence = j%2 == 0
 			p.Namespaces = append(p.Namespaces, ns)
 		}
@@ -330,7 +330,7 @@ func TestOnCluster(t *testing.T) {
 	t.Cleanup(func() { _ = e.Close() })
 	ctx := t.Context()
 	owner := openSQLite(t, "")
-	if err := owner.CreateProject(ctx, &admin.Project{ID: "shop"}); err != nil {
+	if err := owner.CreateProject(ctx, &structure.Project{ID: "shop"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := NewPublisher(owner, e, "owner", nil).Publish(ctx); err != nil {

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // Writer is what a Publisher needs from the engine. The Redis engine
@@ -26,7 +26,7 @@ type Writer interface {
 type Source interface {
 	// Snapshot returns the structure version and every project, from the
 	// same moment.
-	Snapshot() (int64, []admin.Project)
+	Snapshot() (int64, []structure.Project)
 	// Version returns the current structure version.
 	Version() int64
 	// OwnerID returns the random id of the SQLite file.

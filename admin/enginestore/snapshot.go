@@ -15,7 +15,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // Format is the version of the snapshot encoding. A reader refuses a
@@ -35,8 +35,8 @@ type Snapshot struct {
 	// Node names the node that wrote it, for people: host and node id.
 	Node string `json:"node"`
 	// Written is when it was written.
-	Written  time.Time       `json:"written"`
-	Projects []admin.Project `json:"projects"`
+	Written  time.Time           `json:"written"`
+	Projects []structure.Project `json:"projects"`
 }
 
 // Encode returns the snapshot's engine form.
@@ -44,7 +44,7 @@ func Encode(s *Snapshot) ([]byte, error) {
 	c := *s
 	c.Format = Format
 	if c.Projects == nil {
-		c.Projects = []admin.Project{}
+		c.Projects = []structure.Project{}
 	}
 	b, err := json.Marshal(&c)
 	if err != nil {

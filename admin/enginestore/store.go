@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // Reader is what a Store needs from the engine: the stored snapshot and
@@ -37,7 +37,7 @@ type state struct {
 	version  int64
 	owner    string
 	node     string
-	projects map[string]*admin.Project
+	projects map[string]*structure.Project
 	order    []string
 }
 
@@ -103,7 +103,7 @@ func (s *Store) reload(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	st := &state{version: snap.Version, owner: snap.Owner, node: snap.Node,
-		projects: make(map[string]*admin.Project, len(snap.Projects))}
+		projects: make(map[string]*structure.Project, len(snap.Projects))}
 	for i := range snap.Projects {
 		p := &snap.Projects[i]
 		st.projects[p.ID] = p
@@ -164,20 +164,20 @@ func (s *Store) Invalidate() {
 	}
 }
 
-// Project returns the project with the given id, or admin.ErrNotFound.
+// Project returns the project with the given id, or structure.ErrNotFound.
 // The returned value is shared and must not be modified.
-func (s *Store) Project(_ context.Context, id string) (*admin.Project, error) {
+func (s *Store) Project(_ context.Context, id string) (*structure.Project, error) {
 	p, ok := s.cur.Load().projects[id]
 	if !ok {
-		return nil, fmt.Errorf("project %q: %w", id, admin.ErrNotFound)
+		return nil, fmt.Errorf("project %q: %w", id, structure.ErrNotFound)
 	}
 	return p, nil
 }
 
 // Projects returns a copy of every project in the owner's order (by id).
-func (s *Store) Projects(_ context.Context) ([]admin.Project, error) {
+func (s *Store) Projects(_ context.Context) ([]structure.Project, error) {
 	st := s.cur.Load()
-	out := make([]admin.Project, 0, len(st.order))
+	out := make([]structure.Project, 0, len(st.order))
 	for _, id := range st.order {
 		p := *st.projects[id]
 		p.AllowedOrigins = slices.Clone(p.AllowedOrigins)

@@ -10,13 +10,13 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // snapshot is the whole structure as of one version of the file.
 type snapshot struct {
 	version  int64
-	projects map[string]*admin.Project
+	projects map[string]*structure.Project
 	order    []string
 }
 
@@ -45,8 +45,8 @@ type namespaceRow struct {
 	Watch        bool   `db:"watch"`
 }
 
-func (r *projectRow) project() (*admin.Project, error) {
-	p := &admin.Project{
+func (r *projectRow) project() (*structure.Project, error) {
+	p := &structure.Project{
 		ID: r.ID, Name: r.Name, Secret: r.Secret, APIKey: r.APIKey,
 		DefaultNamespace: r.DefaultNamespace, AuthURL: r.AuthURL,
 		PublishHookURL: r.PublishHookURL, EventsHookURL: r.EventsHookURL,
@@ -58,8 +58,8 @@ func (r *projectRow) project() (*admin.Project, error) {
 	return p, nil
 }
 
-func (r *namespaceRow) namespace() admin.Namespace {
-	return admin.Namespace{
+func (r *namespaceRow) namespace() structure.Namespace {
+	return structure.Namespace{
 		Name: r.Name, Publish: r.Publish, Anonymous: r.Anonymous, Presence: r.Presence,
 		JoinLeave: r.JoinLeave, HistorySize: r.HistorySize,
 		HistoryTTL: time.Duration(r.HistoryTTLMS) * time.Millisecond, Watch: r.Watch,
@@ -73,7 +73,7 @@ type queryer interface {
 }
 
 // loadAll reads every project with its namespaces.
-func loadAll(ctx context.Context, q queryer) (map[string]*admin.Project, []string, error) {
+func loadAll(ctx context.Context, q queryer) (map[string]*structure.Project, []string, error) {
 	var prows []projectRow
 	if err := q.SelectContext(ctx, &prows, `SELECT id, name, secret, api_key, default_namespace,
 		auth_url, publish_hook_url, events_hook_url, allowed_origins, anonymous
@@ -86,7 +86,7 @@ func loadAll(ctx context.Context, q queryer) (map[string]*admin.Project, []strin
 		FROM namespaces ORDER BY project_id, position, name`); err != nil {
 		return nil, nil, fmt.Errorf("read namespaces: %w", err)
 	}
-	projects := make(map[string]*admin.Project, len(prows))
+	projects := make(map[string]*structure.Project, len(prows))
 	order := make([]string, 0, len(prows))
 	for i := range prows {
 		p, err := prows[i].project()
@@ -105,13 +105,13 @@ func loadAll(ctx context.Context, q queryer) (map[string]*admin.Project, []strin
 }
 
 // loadProject reads one project inside a write transaction.
-func loadProject(ctx context.Context, q queryer, id string) (*admin.Project, error) {
+func loadProject(ctx context.Context, q queryer, id string) (*structure.Project, error) {
 	var row projectRow
 	err := q.GetContext(ctx, &row, `SELECT id, name, secret, api_key, default_namespace,
 		auth_url, publish_hook_url, events_hook_url, allowed_origins, anonymous
 		FROM projects WHERE id = ?`, id)
 	if err == sql.ErrNoRows {
-		return nil, fmt.Errorf("project %q: %w", id, admin.ErrNotFound)
+		return nil, fmt.Errorf("project %q: %w", id, structure.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read project %q: %w", id, err)
@@ -163,17 +163,17 @@ func (s *Store) reload(ctx context.Context) error {
 }
 
 // Project returns the project with the given id from memory, or
-// admin.ErrNotFound. The returned value is shared and must not be modified.
-func (s *Store) Project(_ context.Context, id string) (*admin.Project, error) {
+// structure.ErrNotFound. The returned value is shared and must not be modified.
+func (s *Store) Project(_ context.Context, id string) (*structure.Project, error) {
 	p, ok := s.snap.Load().projects[id]
 	if !ok {
-		return nil, fmt.Errorf("project %q: %w", id, admin.ErrNotFound)
+		return nil, fmt.Errorf("project %q: %w", id, structure.ErrNotFound)
 	}
 	return p, nil
 }
 
 // Projects returns a copy of every project, ordered by id.
-func (s *Store) Projects(_ context.Context) ([]admin.Project, error) {
+func (s *Store) Projects(_ context.Context) ([]structure.Project, error) {
 	_, out := s.Snapshot()
 	return out, nil
 }
@@ -181,9 +181,9 @@ func (s *Store) Projects(_ context.Context) ([]admin.Project, error) {
 // Snapshot returns the structure version and a copy of every project,
 // ordered by id, both from the same moment: what a node copies into the
 // engine for nodes on other hosts.
-func (s *Store) Snapshot() (int64, []admin.Project) {
+func (s *Store) Snapshot() (int64, []structure.Project) {
 	snap := s.snap.Load()
-	out := make([]admin.Project, 0, len(snap.order))
+	out := make([]structure.Project, 0, len(snap.order))
 	for _, id := range snap.order {
 		p := *snap.projects[id]
 		p.AllowedOrigins = slices.Clone(p.AllowedOrigins)

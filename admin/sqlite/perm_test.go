@@ -6,7 +6,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // TestDatabaseFilesArePrivate checks that a new database and its WAL and
@@ -18,7 +18,7 @@ func TestDatabaseFilesArePrivate(t *testing.T) {
 	defer syscall.Umask(old)
 	path := filepath.Join(t.TempDir(), "rotor.db")
 	s := openTest(t, path)
-	if err := s.CreateProject(t.Context(), &admin.Project{ID: "p1", Name: "One"}); err != nil {
+	if err := s.CreateProject(t.Context(), &structure.Project{ID: "p1", Name: "One"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{path, path + "-wal", path + "-shm"} {

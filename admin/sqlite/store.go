@@ -23,7 +23,7 @@ import (
 	// Registers the "sqlite3" driver.
 	_ "github.com/mattn/go-sqlite3"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // busyTimeoutMS is how long a connection waits for another process's
@@ -46,8 +46,8 @@ type Store struct {
 }
 
 var _ interface {
-	Project(context.Context, string) (*admin.Project, error)
-	Projects(context.Context) ([]admin.Project, error)
+	Project(context.Context, string) (*structure.Project, error)
+	Projects(context.Context) ([]structure.Project, error)
 	ReadOnly() bool
 } = (*Store)(nil)
 

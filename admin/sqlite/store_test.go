@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 func openTest(t *testing.T, path string) *Store {
@@ -40,7 +40,7 @@ func TestMigrateEmptyAndReopen(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open empty: %v", err)
 	}
-	if err := a.CreateProject(t.Context(), &admin.Project{ID: "p1", Name: "One"}); err != nil {
+	if err := a.CreateProject(t.Context(), &structure.Project{ID: "p1", Name: "One"}); err != nil {
 		t.Fatalf("CreateProject: %v", err)
 	}
 	ownerA := a.OwnerID()
@@ -76,7 +76,7 @@ func TestProjectCRUD(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	s := openTest(t, "")
-	p := &admin.Project{ID: "chat", Name: "Chat", AllowedOrigins: []string{"https://a.example"}}
+	p := &structure.Project{ID: "chat", Name: "Chat", AllowedOrigins: []string{"https://a.example"}}
 	if err := s.CreateProject(ctx, p); err != nil {
 		t.Fatalf("CreateProject: %v", err)
 	}
@@ -91,11 +91,11 @@ func TestProjectCRUD(t *testing.T) {
 		t.Fatalf("Project = %+v", got)
 	}
 	ns := got.Namespaces[0]
-	if ns != admin.DefaultNamespaceSettings("default") {
+	if ns != structure.DefaultNamespaceSettings("default") {
 		t.Fatalf("default namespace = %+v", ns)
 	}
 
-	if err := s.CreateProject(ctx, &admin.Project{ID: "chat"}); !errors.Is(err, admin.ErrExists) {
+	if err := s.CreateProject(ctx, &structure.Project{ID: "chat"}); !errors.Is(err, structure.ErrExists) {
 		t.Fatalf("duplicate CreateProject err = %v, want ErrExists", err)
 	}
 
@@ -110,7 +110,7 @@ func TestProjectCRUD(t *testing.T) {
 	if got.Name != "Chat 2" || !got.Anonymous || got.Secret != p.Secret || got.APIKey != p.APIKey {
 		t.Fatalf("after update: %+v", got)
 	}
-	if err := s.UpdateProject(ctx, &admin.Project{ID: "nope"}); !errors.Is(err, admin.ErrNotFound) {
+	if err := s.UpdateProject(ctx, &structure.Project{ID: "nope"}); !errors.Is(err, structure.ErrNotFound) {
 		t.Fatalf("UpdateProject unknown err = %v", err)
 	}
 
@@ -126,7 +126,7 @@ func TestProjectCRUD(t *testing.T) {
 	if got.Secret != sec || got.APIKey != key {
 		t.Fatalf("cache not refreshed after regenerate: %+v", got)
 	}
-	if _, err := s.RegenerateSecret(ctx, "nope"); !errors.Is(err, admin.ErrNotFound) {
+	if _, err := s.RegenerateSecret(ctx, "nope"); !errors.Is(err, structure.ErrNotFound) {
 		t.Fatalf("RegenerateSecret unknown err = %v", err)
 	}
 
@@ -137,10 +137,10 @@ func TestProjectCRUD(t *testing.T) {
 	if err := s.DeleteProject(ctx, "chat"); err != nil {
 		t.Fatalf("DeleteProject: %v", err)
 	}
-	if _, err := s.Project(ctx, "chat"); !errors.Is(err, admin.ErrNotFound) {
+	if _, err := s.Project(ctx, "chat"); !errors.Is(err, structure.ErrNotFound) {
 		t.Fatalf("Project after delete err = %v", err)
 	}
-	if err := s.DeleteProject(ctx, "chat"); !errors.Is(err, admin.ErrNotFound) {
+	if err := s.DeleteProject(ctx, "chat"); !errors.Is(err, structure.ErrNotFound) {
 		t.Fatalf("DeleteProject twice err = %v", err)
 	}
 	var n int
@@ -153,17 +153,17 @@ func TestNamespaceCRUD(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	s := openTest(t, "")
-	if err := s.CreateProject(ctx, &admin.Project{ID: "p"}); err != nil {
+	if err := s.CreateProject(ctx, &structure.Project{ID: "p"}); err != nil {
 		t.Fatal(err)
 	}
-	ns := admin.Namespace{Name: "chat", Publish: true, Presence: true, HistorySize: 10, HistoryTTL: time.Minute}
+	ns := structure.Namespace{Name: "chat", Publish: true, Presence: true, HistorySize: 10, HistoryTTL: time.Minute}
 	if err := s.CreateNamespace(ctx, "p", ns); err != nil {
 		t.Fatalf("CreateNamespace: %v", err)
 	}
-	if err := s.CreateNamespace(ctx, "p", ns); !errors.Is(err, admin.ErrExists) {
+	if err := s.CreateNamespace(ctx, "p", ns); !errors.Is(err, structure.ErrExists) {
 		t.Fatalf("duplicate CreateNamespace err = %v", err)
 	}
-	if err := s.CreateNamespace(ctx, "nope", ns); !errors.Is(err, admin.ErrNotFound) {
+	if err := s.CreateNamespace(ctx, "nope", ns); !errors.Is(err, structure.ErrNotFound) {
 		t.Fatalf("CreateNamespace unknown project err = %v", err)
 	}
 	p, _ := s.Project(ctx, "p")
@@ -180,17 +180,17 @@ func TestNamespaceCRUD(t *testing.T) {
 	if got, _ := p.Namespace("chat"); *got != ns {
 		t.Fatalf("after update = %+v", got)
 	}
-	if err := s.UpdateNamespace(ctx, "p", admin.Namespace{Name: "zzz"}); !errors.Is(err, admin.ErrNotFound) {
+	if err := s.UpdateNamespace(ctx, "p", structure.Namespace{Name: "zzz"}); !errors.Is(err, structure.ErrNotFound) {
 		t.Fatalf("UpdateNamespace unknown err = %v", err)
 	}
-	var fe *admin.FieldError
+	var fe *structure.FieldError
 	if err := s.DeleteNamespace(ctx, "p", "default"); !errors.As(err, &fe) {
 		t.Fatalf("DeleteNamespace default err = %v, want a FieldError", err)
 	}
 	if err := s.DeleteNamespace(ctx, "p", "chat"); err != nil {
 		t.Fatalf("DeleteNamespace: %v", err)
 	}
-	if err := s.DeleteNamespace(ctx, "p", "chat"); !errors.Is(err, admin.ErrNotFound) {
+	if err := s.DeleteNamespace(ctx, "p", "chat"); !errors.Is(err, structure.ErrNotFound) {
 		t.Fatalf("DeleteNamespace twice err = %v", err)
 	}
 }
@@ -199,7 +199,7 @@ func TestValidation(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	s := openTest(t, "")
-	if err := s.CreateProject(ctx, &admin.Project{ID: "ok"}); err != nil {
+	if err := s.CreateProject(ctx, &structure.Project{ID: "ok"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -207,22 +207,22 @@ func TestValidation(t *testing.T) {
 		do    func() error
 		field string
 	}{
-		{"bad project id", func() error { return s.CreateProject(ctx, &admin.Project{ID: "Bad Id"}) }, "id"},
-		{"short secret", func() error { return s.CreateProject(ctx, &admin.Project{ID: "x", Secret: "short"}) }, "secret"},
-		{"bad namespace name", func() error { return s.CreateNamespace(ctx, "ok", admin.Namespace{Name: "a b"}) }, "name"},
+		{"bad project id", func() error { return s.CreateProject(ctx, &structure.Project{ID: "Bad Id"}) }, "id"},
+		{"short secret", func() error { return s.CreateProject(ctx, &structure.Project{ID: "x", Secret: "short"}) }, "secret"},
+		{"bad namespace name", func() error { return s.CreateNamespace(ctx, "ok", structure.Namespace{Name: "a b"}) }, "name"},
 		{"negative history", func() error {
-			return s.CreateNamespace(ctx, "ok", admin.Namespace{Name: "n", HistorySize: -1})
+			return s.CreateNamespace(ctx, "ok", structure.Namespace{Name: "n", HistorySize: -1})
 		}, "history_size"},
 		{"history without ttl", func() error {
-			return s.UpdateNamespace(ctx, "ok", admin.Namespace{Name: "default", HistorySize: 5})
+			return s.UpdateNamespace(ctx, "ok", structure.Namespace{Name: "default", HistorySize: 5})
 		}, "history_ttl"},
 		{"default namespace missing", func() error {
-			return s.UpdateProject(ctx, &admin.Project{ID: "ok", DefaultNamespace: "nope"})
+			return s.UpdateProject(ctx, &structure.Project{ID: "ok", DefaultNamespace: "nope"})
 		}, "default_namespace"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.do()
-			var fe *admin.FieldError
+			var fe *structure.FieldError
 			if !errors.As(err, &fe) || fe.Field != tc.field {
 				t.Fatalf("err = %v, want a FieldError on %q", err, tc.field)
 			}
@@ -256,7 +256,7 @@ func TestTwoProcesses(t *testing.T) {
 			wg.Go(func() {
 				id := fmt.Sprintf("p%d-%p", i, s)
 				id = strings.NewReplacer("0x", "", "-", "x").Replace(id)
-				if err := s.CreateProject(t.Context(), &admin.Project{ID: id}); err != nil {
+				if err := s.CreateProject(t.Context(), &structure.Project{ID: id}); err != nil {
 					errs <- err
 				}
 			})
@@ -268,7 +268,7 @@ func TestTwoProcesses(t *testing.T) {
 		t.Errorf("concurrent write: %v", err)
 	}
 
-	if err := a.CreateProject(t.Context(), &admin.Project{ID: "from-a", Name: "A"}); err != nil {
+	if err := a.CreateProject(t.Context(), &structure.Project{ID: "from-a", Name: "A"}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.After(time.Second)
@@ -298,7 +298,7 @@ func TestInvalidate(t *testing.T) {
 	runs.Go(func() { b.Run(ctx, nil) })
 	defer runs.Wait()
 	defer cancel()
-	if err := a.CreateProject(t.Context(), &admin.Project{ID: "x"}); err != nil {
+	if err := a.CreateProject(t.Context(), &structure.Project{ID: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	b.Invalidate()

@@ -13,7 +13,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	sqlite3 "github.com/mattn/go-sqlite3"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // randomToken returns 32 random bytes, base64url-encoded (43 characters):
@@ -29,7 +29,7 @@ func isConstraint(err error) bool {
 	return errors.As(err, &se) && se.Code == sqlite3.ErrConstraint
 }
 
-func insertProjectRow(ctx context.Context, tx *sqlx.Tx, p *admin.Project) error {
+func insertProjectRow(ctx context.Context, tx *sqlx.Tx, p *structure.Project) error {
 	origins, err := json.Marshal(nonNil(p.AllowedOrigins))
 	if err != nil {
 		return fmt.Errorf("encode allowed_origins: %w", err)
@@ -40,7 +40,7 @@ func insertProjectRow(ctx context.Context, tx *sqlx.Tx, p *admin.Project) error 
 		p.ID, p.Name, p.Secret, p.APIKey, p.DefaultNamespace, p.AuthURL, p.PublishHookURL,
 		p.EventsHookURL, string(origins), p.Anonymous)
 	if isConstraint(err) {
-		return fmt.Errorf("project %q: %w", p.ID, admin.ErrExists)
+		return fmt.Errorf("project %q: %w", p.ID, structure.ErrExists)
 	}
 	if err != nil {
 		return fmt.Errorf("insert project %q: %w", p.ID, err)
@@ -55,7 +55,7 @@ func nonNil(s []string) []string {
 	return s
 }
 
-func insertNamespaceRow(ctx context.Context, tx *sqlx.Tx, project string, ns admin.Namespace) error {
+func insertNamespaceRow(ctx context.Context, tx *sqlx.Tx, project string, ns structure.Namespace) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO namespaces (project_id, name, publish, anonymous,
 		presence, join_leave, history_size, history_ttl_ms, watch, position)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,
@@ -63,7 +63,7 @@ func insertNamespaceRow(ctx context.Context, tx *sqlx.Tx, project string, ns adm
 		project, ns.Name, ns.Publish, ns.Anonymous, ns.Presence, ns.JoinLeave, ns.HistorySize,
 		ns.HistoryTTL.Milliseconds(), ns.Watch, project)
 	if isConstraint(err) {
-		return fmt.Errorf("namespace %q: %w", ns.Name, admin.ErrExists)
+		return fmt.Errorf("namespace %q: %w", ns.Name, structure.ErrExists)
 	}
 	if err != nil {
 		return fmt.Errorf("insert namespace %q: %w", ns.Name, err)
@@ -74,9 +74,9 @@ func insertNamespaceRow(ctx context.Context, tx *sqlx.Tx, project string, ns adm
 // CreateProject stores a new project. Empty Secret and APIKey get fresh
 // random values, an empty DefaultNamespace becomes "default", and the
 // default namespace is created with the documented namespace defaults when p lacks it.
-// p is updated with what was stored. A duplicate id wraps admin.ErrExists;
-// invalid fields come back as joined *admin.FieldError.
-func (s *Store) CreateProject(ctx context.Context, p *admin.Project) error {
+// p is updated with what was stored. A duplicate id wraps structure.ErrExists;
+// invalid fields come back as joined *structure.FieldError.
+func (s *Store) CreateProject(ctx context.Context, p *structure.Project) error {
 	if p.Secret == "" {
 		p.Secret = randomToken()
 	}
@@ -87,7 +87,7 @@ func (s *Store) CreateProject(ctx context.Context, p *admin.Project) error {
 		p.DefaultNamespace = "default"
 	}
 	if _, ok := p.Namespace(""); !ok {
-		p.Namespaces = append(p.Namespaces, admin.DefaultNamespaceSettings(p.DefaultNamespace))
+		p.Namespaces = append(p.Namespaces, structure.DefaultNamespaceSettings(p.DefaultNamespace))
 	}
 	if err := p.Validate(); err != nil {
 		return fmt.Errorf("project %q: %w", p.ID, err)
@@ -107,7 +107,7 @@ func (s *Store) CreateProject(ctx context.Context, p *admin.Project) error {
 
 // UpdateProject stores the project's own fields (not its namespaces, which
 // have their own methods). Empty Secret or APIKey keep the stored values.
-func (s *Store) UpdateProject(ctx context.Context, p *admin.Project) error {
+func (s *Store) UpdateProject(ctx context.Context, p *structure.Project) error {
 	return s.writeTx(ctx, func(tx *sqlx.Tx) error {
 		cur, err := loadProject(ctx, tx, p.ID)
 		if err != nil {
@@ -151,7 +151,7 @@ func (s *Store) DeleteProject(ctx context.Context, id string) error {
 		if err != nil {
 			return fmt.Errorf("delete project %q: %w", id, err)
 		}
-		return mustAffect(res, fmt.Errorf("project %q: %w", id, admin.ErrNotFound))
+		return mustAffect(res, fmt.Errorf("project %q: %w", id, structure.ErrNotFound))
 	})
 }
 
@@ -188,7 +188,7 @@ func (s *Store) regenerate(ctx context.Context, id, column string) (string, erro
 		if err != nil {
 			return fmt.Errorf("regenerate %s of %q: %w", column, id, err)
 		}
-		return mustAffect(res, fmt.Errorf("project %q: %w", id, admin.ErrNotFound))
+		return mustAffect(res, fmt.Errorf("project %q: %w", id, structure.ErrNotFound))
 	})
 	if err != nil {
 		return "", err
@@ -197,16 +197,16 @@ func (s *Store) regenerate(ctx context.Context, id, column string) (string, erro
 }
 
 // CreateNamespace adds a namespace to a project. A duplicate name wraps
-// admin.ErrExists; invalid fields come back as *admin.FieldError named
+// structure.ErrExists; invalid fields come back as *structure.FieldError named
 // relative to the namespace ("history_ttl").
-func (s *Store) CreateNamespace(ctx context.Context, projectID string, ns admin.Namespace) error {
+func (s *Store) CreateNamespace(ctx context.Context, projectID string, ns structure.Namespace) error {
 	return s.writeTx(ctx, func(tx *sqlx.Tx) error {
 		p, err := loadProject(ctx, tx, projectID)
 		if err != nil {
 			return err
 		}
 		if _, ok := p.Namespace(ns.Name); ok && ns.Name != "" {
-			return fmt.Errorf("namespace %q: %w", ns.Name, admin.ErrExists)
+			return fmt.Errorf("namespace %q: %w", ns.Name, structure.ErrExists)
 		}
 		p.Namespaces = append(p.Namespaces, ns)
 		if err := validateNamespace(p, len(p.Namespaces)-1); err != nil {
@@ -217,15 +217,15 @@ func (s *Store) CreateNamespace(ctx context.Context, projectID string, ns admin.
 }
 
 // UpdateNamespace replaces the settings of the namespace called ns.Name.
-func (s *Store) UpdateNamespace(ctx context.Context, projectID string, ns admin.Namespace) error {
+func (s *Store) UpdateNamespace(ctx context.Context, projectID string, ns structure.Namespace) error {
 	return s.writeTx(ctx, func(tx *sqlx.Tx) error {
 		p, err := loadProject(ctx, tx, projectID)
 		if err != nil {
 			return err
 		}
-		i := slices.IndexFunc(p.Namespaces, func(n admin.Namespace) bool { return n.Name == ns.Name })
+		i := slices.IndexFunc(p.Namespaces, func(n structure.Namespace) bool { return n.Name == ns.Name })
 		if i < 0 {
-			return fmt.Errorf("namespace %q of project %q: %w", ns.Name, projectID, admin.ErrNotFound)
+			return fmt.Errorf("namespace %q of project %q: %w", ns.Name, projectID, structure.ErrNotFound)
 		}
 		p.Namespaces[i] = ns
 		if err := validateNamespace(p, i); err != nil {
@@ -251,20 +251,20 @@ func (s *Store) DeleteNamespace(ctx context.Context, projectID, name string) err
 			return err
 		}
 		if name == p.DefaultNamespace {
-			return &admin.FieldError{Field: "name", Message: fmt.Sprintf(
+			return &structure.FieldError{Field: "name", Message: fmt.Sprintf(
 				"%q is the project's default namespace and cannot be deleted; make another namespace the default first", name)}
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM namespaces WHERE project_id = ? AND name = ?`, projectID, name)
 		if err != nil {
 			return fmt.Errorf("delete namespace %q: %w", name, err)
 		}
-		return mustAffect(res, fmt.Errorf("namespace %q of project %q: %w", name, projectID, admin.ErrNotFound))
+		return mustAffect(res, fmt.Errorf("namespace %q of project %q: %w", name, projectID, structure.ErrNotFound))
 	})
 }
 
 // validateNamespace validates p and names the problems of namespace i
 // relative to it; a person editing one namespace knows which one it is.
-func validateNamespace(p *admin.Project, i int) error {
+func validateNamespace(p *structure.Project, i int) error {
 	err := p.Validate()
 	if err == nil {
 		return nil
@@ -272,9 +272,9 @@ func validateNamespace(p *admin.Project, i int) error {
 	prefix := fmt.Sprintf("namespaces[%d].", i)
 	var out []error
 	for _, e := range unjoin(err) {
-		var fe *admin.FieldError
+		var fe *structure.FieldError
 		if errors.As(e, &fe) && strings.HasPrefix(fe.Field, prefix) {
-			out = append(out, &admin.FieldError{Field: strings.TrimPrefix(fe.Field, prefix), Message: fe.Message})
+			out = append(out, &structure.FieldError{Field: strings.TrimPrefix(fe.Field, prefix), Message: fe.Message})
 			continue
 		}
 		out = append(out, e)

@@ -11,8 +11,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // adminAPI serves the admin JSON API (/api/admin): the global admin key
@@ -45,7 +45,7 @@ func (d *duration) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// apiNamespace is admin.Namespace on the wire.
+// apiNamespace is structure.Namespace on the wire.
 type apiNamespace struct {
 	Name        string   `json:"name"`
 	Publish     bool     `json:"publish"`
@@ -57,18 +57,18 @@ type apiNamespace struct {
 	Watch       bool     `json:"watch"`
 }
 
-func toAPINamespace(ns admin.Namespace) apiNamespace {
+func toAPINamespace(ns structure.Namespace) apiNamespace {
 	return apiNamespace{ns.Name, ns.Publish, ns.Anonymous, ns.Presence, ns.JoinLeave,
 		ns.HistorySize, duration(ns.HistoryTTL), ns.Watch}
 }
 
-func (a apiNamespace) namespace() admin.Namespace {
-	return admin.Namespace{Name: a.Name, Publish: a.Publish, Anonymous: a.Anonymous,
+func (a apiNamespace) namespace() structure.Namespace {
+	return structure.Namespace{Name: a.Name, Publish: a.Publish, Anonymous: a.Anonymous,
 		Presence: a.Presence, JoinLeave: a.JoinLeave, HistorySize: a.HistorySize,
 		HistoryTTL: time.Duration(a.HistoryTTL), Watch: a.Watch}
 }
 
-// apiProject is admin.Project on the wire. Secret and APIKey are only
+// apiProject is structure.Project on the wire. Secret and APIKey are only
 // sent when they were just made (create, regenerate).
 type apiProject struct {
 	ID               string         `json:"id"`
@@ -84,7 +84,7 @@ type apiProject struct {
 	Namespaces       []apiNamespace `json:"namespaces"`
 }
 
-func toAPIProject(p *admin.Project, withSecrets bool) apiProject {
+func toAPIProject(p *structure.Project, withSecrets bool) apiProject {
 	a := apiProject{ID: p.ID, Name: p.Name, DefaultNamespace: p.DefaultNamespace,
 		AuthURL: p.AuthURL, PublishHookURL: p.PublishHookURL, EventsHookURL: p.EventsHookURL,
 		AllowedOrigins: p.AllowedOrigins, Anonymous: p.Anonymous, Namespaces: []apiNamespace{}}
@@ -100,8 +100,8 @@ func toAPIProject(p *admin.Project, withSecrets bool) apiProject {
 	return a
 }
 
-func (a *apiProject) project() admin.Project {
-	p := admin.Project{ID: a.ID, Name: a.Name, Secret: a.Secret, APIKey: a.APIKey,
+func (a *apiProject) project() structure.Project {
+	p := structure.Project{ID: a.ID, Name: a.Name, Secret: a.Secret, APIKey: a.APIKey,
 		DefaultNamespace: a.DefaultNamespace, AuthURL: a.AuthURL, PublishHookURL: a.PublishHookURL,
 		EventsHookURL: a.EventsHookURL, AllowedOrigins: a.AllowedOrigins, Anonymous: a.Anonymous}
 	for _, ns := range a.Namespaces {
@@ -166,9 +166,9 @@ func (h *adminAPI) apiProject(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, toAPIProject(p, false))
 }
 
-func fieldError(field, msg string) error { return &admin.FieldError{Field: field, Message: msg} }
+func fieldError(field, msg string) error { return &structure.FieldError{Field: field, Message: msg} }
 
-func urlErrors(p *admin.Project) error {
+func urlErrors(p *structure.Project) error {
 	for f, msg := range checkURLs(p) {
 		return fieldError(f, msg)
 	}
@@ -307,7 +307,7 @@ func (h *adminAPI) apiNamespace(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "name")
 	ns, ok := p.Namespace(name)
 	if !ok || name == "" {
-		h.apiStoreError(w, r, fmt.Errorf("namespace %q: %w", name, admin.ErrNotFound))
+		h.apiStoreError(w, r, fmt.Errorf("namespace %q: %w", name, structure.ErrNotFound))
 		return
 	}
 	writeJSON(w, http.StatusOK, toAPINamespace(*ns))
@@ -319,7 +319,7 @@ func (h *adminAPI) apiCreateNamespace(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := chi.URLParam(r, "id")
-	a := toAPINamespace(admin.DefaultNamespaceSettings(""))
+	a := toAPINamespace(structure.DefaultNamespaceSettings(""))
 	if !decode(w, r, &a) {
 		return
 	}
@@ -344,7 +344,7 @@ func (h *adminAPI) apiUpdateNamespace(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "name")
 	ns, ok := p.Namespace(name)
 	if !ok || name == "" {
-		h.apiStoreError(w, r, fmt.Errorf("namespace %q: %w", name, admin.ErrNotFound))
+		h.apiStoreError(w, r, fmt.Errorf("namespace %q: %w", name, structure.ErrNotFound))
 		return
 	}
 	a := toAPINamespace(*ns)

@@ -5,36 +5,36 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // readOnlyErr is the refusal of a write: the structure is the config
 // file's, or another node owns it.
 func (h *shared) readOnlyErr() error {
 	if o, ok := h.opts.Store.(Owned); ok {
-		return &admin.OwnedElsewhereError{Owner: o.OwnerNode()}
+		return &structure.OwnedElsewhereError{Owner: o.OwnerNode()}
 	}
-	return admin.ErrReadOnly
+	return structure.ErrReadOnly
 }
 
 // classify maps a store or node error to an HTTP status, a protocol error code
 // (docs/protocol.md, Error codes)
 // and a message for people.
 func classify(err error) (status, code int, msg string) {
-	var fe *admin.FieldError
+	var fe *structure.FieldError
 	var pe *pubsub.Error
-	var oe *admin.OwnedElsewhereError
+	var oe *structure.OwnedElsewhereError
 	switch {
 	case errors.As(err, &oe):
 		return http.StatusConflict, pubsub.CodePermissionDenied, oe.Error()
 	case errors.As(err, &fe):
 		return http.StatusBadRequest, pubsub.CodeBadRequest, err.Error()
-	case errors.Is(err, admin.ErrExists):
+	case errors.Is(err, structure.ErrExists):
 		return http.StatusConflict, pubsub.CodeBadRequest, err.Error()
-	case errors.Is(err, admin.ErrNotFound):
+	case errors.Is(err, structure.ErrNotFound):
 		return http.StatusNotFound, pubsub.CodeUnknownChannel, err.Error()
-	case errors.Is(err, admin.ErrReadOnly):
+	case errors.Is(err, structure.ErrReadOnly):
 		return http.StatusConflict, pubsub.CodePermissionDenied,
 			"the structure is read-only: it comes from the config file"
 	case errors.Is(err, pubsub.ErrEngineDown):

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 	"github.com/rotor-rt/rotor/views"
 )
 
@@ -55,7 +55,7 @@ func (f form) check(name string, dst *bool, errs views.FieldErrors) {
 
 // projectFromForm applies the sent fields of the project form to p and
 // returns what is wrong beyond Project.Validate.
-func projectFromForm(r *http.Request, p *admin.Project) views.FieldErrors {
+func projectFromForm(r *http.Request, p *structure.Project) views.FieldErrors {
 	f := form(r.PostForm)
 	errs := views.FieldErrors{}
 	f.text("name", &p.Name)
@@ -84,7 +84,7 @@ func splitList(s string) []string {
 
 // checkURLs checks what Project.Validate leaves out: hook and auth URLs
 // must be absolute http(s) URLs, origins scheme://host[:port] or "*".
-func checkURLs(p *admin.Project) views.FieldErrors {
+func checkURLs(p *structure.Project) views.FieldErrors {
 	errs := views.FieldErrors{}
 	for field, v := range map[string]string{
 		"auth_url": p.AuthURL, "publish_hook_url": p.PublishHookURL, "events_hook_url": p.EventsHookURL,
@@ -98,7 +98,7 @@ func checkURLs(p *admin.Project) views.FieldErrors {
 		}
 	}
 	for _, o := range p.AllowedOrigins {
-		if admin.CheckOrigin(o) != nil {
+		if structure.CheckOrigin(o) != nil {
 			errs["allowed_origins"] = "each origin must look like https://example.com (or be *); " + strconv.Quote(o) + " does not"
 			break
 		}
@@ -107,7 +107,7 @@ func checkURLs(p *admin.Project) views.FieldErrors {
 }
 
 // namespaceFromForm applies the sent fields of the namespace form to ns.
-func namespaceFromForm(r *http.Request, ns *admin.Namespace) views.FieldErrors {
+func namespaceFromForm(r *http.Request, ns *structure.Namespace) views.FieldErrors {
 	f := form(r.PostForm)
 	errs := views.FieldErrors{}
 	f.check("publish", &ns.Publish, errs)

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/admin/web"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // postRaw posts body with the given Content-Type ("" sends none) as a
@@ -30,20 +30,20 @@ func (e *env) postRaw(path, contentType, body string) (*http.Response, string) {
 func formFixture(t *testing.T, e *env) {
 	t.Helper()
 	w := e.store.(web.Writer)
-	if err := w.CreateProject(t.Context(), &admin.Project{ID: "p", Name: "P",
+	if err := w.CreateProject(t.Context(), &structure.Project{ID: "p", Name: "P",
 		AuthURL: "https://app.example/auth", PublishHookURL: "https://app.example/moderate",
 		EventsHookURL: "https://app.example/events", AllowedOrigins: []string{"https://a.example", "https://b.example"},
 		Anonymous: true}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.CreateNamespace(t.Context(), "p", admin.Namespace{Name: "room", Publish: true, Presence: true,
+	if err := w.CreateNamespace(t.Context(), "p", structure.Namespace{Name: "room", Publish: true, Presence: true,
 		JoinLeave: true, HistorySize: 10, HistoryTTL: time.Minute, Watch: true}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // snapshot returns the whole structure.
-func snapshot(t *testing.T, e *env) []admin.Project {
+func snapshot(t *testing.T, e *env) []structure.Project {
 	t.Helper()
 	list, err := e.store.Projects(t.Context())
 	if err != nil {
@@ -106,27 +106,27 @@ func TestFormPartialUpdates(t *testing.T) {
 		form       url.Values
 		raw        string // sent as is instead of form
 		status     int
-		change     func(p *admin.Project) // applied to the expected project
+		change     func(p *structure.Project) // applied to the expected project
 	}{
 		{"name only", projectPath, url.Values{"name": {"Renamed"}}, "", 303,
-			func(p *admin.Project) { p.Name = "Renamed" }},
+			func(p *structure.Project) { p.Name = "Renamed" }},
 		{"box unchecked in the page", projectPath, url.Values{"anonymous": {"off"}}, "", 303,
-			func(p *admin.Project) { p.Anonymous = false }},
+			func(p *structure.Project) { p.Anonymous = false }},
 		{"box checked in the page", projectPath, url.Values{"anonymous": {"off", "on"}}, "", 303,
-			func(p *admin.Project) { p.Anonymous = true }},
+			func(p *structure.Project) { p.Anonymous = true }},
 		{"field sent empty clears", projectPath, url.Values{"auth_url": {""}}, "", 303,
-			func(p *admin.Project) { p.AuthURL = "" }},
+			func(p *structure.Project) { p.AuthURL = "" }},
 		{"origins", projectPath, url.Values{"allowed_origins": {"https://c.example"}}, "", 303,
-			func(p *admin.Project) { p.AllowedOrigins = []string{"https://c.example"} }},
+			func(p *structure.Project) { p.AllowedOrigins = []string{"https://c.example"} }},
 		{"JSON labelled as a form", projectPath, nil, `{"name":"","publish_hook_url":"","allowed_origins":[]}`, 303, nil},
 		{"empty body", projectPath, nil, "", 303, nil},
 		{"unknown box value", projectPath, url.Values{"anonymous": {"yes"}, "name": {"X"}}, "", 400, nil},
 		{"history size only", nsPath, url.Values{"history_size": {"20"}}, "", 303,
-			func(p *admin.Project) { p.Namespaces[1].HistorySize = 20 }},
+			func(p *structure.Project) { p.Namespaces[1].HistorySize = 20 }},
 		{"presence unchecked", nsPath, url.Values{"presence": {"off"}}, "", 303,
-			func(p *admin.Project) { p.Namespaces[1].Presence = false }},
+			func(p *structure.Project) { p.Namespaces[1].Presence = false }},
 		{"anonymous checked", nsPath, url.Values{"anonymous": {"off", "on"}}, "", 303,
-			func(p *admin.Project) { p.Namespaces[1].Anonymous = true }},
+			func(p *structure.Project) { p.Namespaces[1].Anonymous = true }},
 		{"namespace JSON labelled as a form", nsPath, nil, `{"presence":false,"history_size":0}`, 303, nil},
 		{"bad namespace box", nsPath, url.Values{"watch": {"maybe"}, "history_size": {"3"}}, "", 400, nil},
 		{"unknown namespace", "/admin/projects/p/namespaces/nope", url.Values{"presence": {"on"}}, "", 404, nil},
@@ -153,7 +153,7 @@ func TestFormPartialUpdates(t *testing.T) {
 			if tc.change != nil {
 				tc.change(&want)
 			}
-			if after := snapshot(t, e); !reflect.DeepEqual(after, []admin.Project{want}) {
+			if after := snapshot(t, e); !reflect.DeepEqual(after, []structure.Project{want}) {
 				t.Errorf("after the update:\n got  %+v\n want %+v", after, want)
 			}
 		})

@@ -22,15 +22,15 @@ import (
 	"github.com/go-chi/chi/v5"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // Store is the read side of a structure store. Both *sqlite.Store and
 // *admin.StaticStore satisfy it.
 type Store interface {
-	Project(ctx context.Context, id string) (*admin.Project, error)
-	Projects(ctx context.Context) ([]admin.Project, error)
+	Project(ctx context.Context, id string) (*structure.Project, error)
+	Projects(ctx context.Context) ([]structure.Project, error)
 	// ReadOnly reports whether the structure comes from a file or from
 	// another node: forms are disabled and every write refused.
 	ReadOnly() bool
@@ -45,13 +45,13 @@ type Owned interface {
 
 // Writer is the optional write side of a Store (*sqlite.Store).
 type Writer interface {
-	CreateProject(ctx context.Context, p *admin.Project) error
-	UpdateProject(ctx context.Context, p *admin.Project) error
+	CreateProject(ctx context.Context, p *structure.Project) error
+	UpdateProject(ctx context.Context, p *structure.Project) error
 	DeleteProject(ctx context.Context, id string) error
 	RegenerateSecret(ctx context.Context, id string) (string, error)
 	RegenerateAPIKey(ctx context.Context, id string) (string, error)
-	CreateNamespace(ctx context.Context, projectID string, ns admin.Namespace) error
-	UpdateNamespace(ctx context.Context, projectID string, ns admin.Namespace) error
+	CreateNamespace(ctx context.Context, projectID string, ns structure.Namespace) error
+	UpdateNamespace(ctx context.Context, projectID string, ns structure.Namespace) error
 	DeleteNamespace(ctx context.Context, projectID, name string) error
 }
 

@@ -7,7 +7,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 	"github.com/rotor-rt/rotor/views"
 )
 
@@ -19,7 +19,7 @@ func (h *structurePages) newNamespace(w http.ResponseWriter, r *http.Request) {
 		h.storeError(w, r, err)
 		return
 	}
-	f := views.NamespaceForm{ProjectID: p.ID, New: true, Namespace: namespaceView(admin.DefaultNamespaceSettings(""))}
+	f := views.NamespaceForm{ProjectID: p.ID, New: true, Namespace: namespaceView(structure.DefaultNamespaceSettings(""))}
 	h.render(w, r, http.StatusOK, views.NamespacePage(h.page(r, "New namespace"), f))
 }
 
@@ -64,9 +64,9 @@ func (h *structurePages) saveNamespace(w http.ResponseWriter, r *http.Request, i
 	}
 	// A new namespace starts from the defaults, an existing one from what
 	// is stored: fields the form did not send keep those values.
-	var ns admin.Namespace
+	var ns structure.Namespace
 	if isNew {
-		ns = admin.DefaultNamespaceSettings(strings.TrimSpace(r.PostForm.Get("name")))
+		ns = structure.DefaultNamespaceSettings(strings.TrimSpace(r.PostForm.Get("name")))
 	} else {
 		name := chi.URLParam(r, "name")
 		cur, ok := p.Namespace(name)

@@ -6,9 +6,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/memory"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // testNode implements web.Node over the real in-memory engine, as the
@@ -17,7 +17,7 @@ import (
 type testNode struct {
 	engine *memory.Engine
 	store  interface {
-		Project(context.Context, string) (*admin.Project, error)
+		Project(context.Context, string) (*structure.Project, error)
 	}
 
 	mu       sync.Mutex
@@ -25,7 +25,7 @@ type testNode struct {
 }
 
 func newTestNode(t *testing.T, store interface {
-	Project(context.Context, string) (*admin.Project, error)
+	Project(context.Context, string) (*structure.Project, error)
 }) *testNode {
 	t.Helper()
 	n := &testNode{engine: memory.New(memory.Options{}), store: store,
@@ -38,7 +38,7 @@ func newTestNode(t *testing.T, store interface {
 	return n
 }
 
-func (n *testNode) namespace(project, channel string) (*admin.Namespace, error) {
+func (n *testNode) namespace(project, channel string) (*structure.Namespace, error) {
 	p, err := n.store.Project(context.Background(), project)
 	if err != nil {
 		return nil, err

@@ -5,7 +5,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 	"github.com/rotor-rt/rotor/views"
 )
 
@@ -29,7 +29,7 @@ func (h *structurePages) projects(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *structurePages) newProject(w http.ResponseWriter, r *http.Request) {
-	f := views.ProjectForm{New: true, Project: projectView(admin.Project{DefaultNamespace: "default"})}
+	f := views.ProjectForm{New: true, Project: projectView(structure.Project{DefaultNamespace: "default"})}
 	h.render(w, r, http.StatusOK, views.NewProjectPage(h.page(r, "New project"), f))
 }
 
@@ -48,7 +48,7 @@ func (h *structurePages) createProject(w http.ResponseWriter, r *http.Request) {
 	if wr == nil {
 		return
 	}
-	p := admin.Project{ID: r.PostForm.Get("id")}
+	p := structure.Project{ID: r.PostForm.Get("id")}
 	errs := projectFromForm(r, &p)
 	if len(errs) == 0 {
 		err := wr.CreateProject(r.Context(), &p)

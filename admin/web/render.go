@@ -7,7 +7,7 @@ import (
 
 	"github.com/a-h/templ"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 	"github.com/rotor-rt/rotor/views"
 )
 
@@ -53,17 +53,17 @@ func (h *shared) storeError(w http.ResponseWriter, r *http.Request, err error) {
 	h.renderError(w, r, status, msg)
 }
 
-// fieldErrors collects every *admin.FieldError in err's tree. Errors that
+// fieldErrors collects every *structure.FieldError in err's tree. Errors that
 // name no field go under "".
 func fieldErrors(err error) views.FieldErrors {
 	out := views.FieldErrors{}
-	if errors.Is(err, admin.ErrExists) {
+	if errors.Is(err, structure.ErrExists) {
 		out[""] = err.Error()
 		return out
 	}
 	var walk func(error)
 	walk = func(e error) {
-		if fe, ok := e.(*admin.FieldError); ok {
+		if fe, ok := e.(*structure.FieldError); ok {
 			if _, dup := out[fe.Field]; !dup {
 				out[fe.Field] = fe.Message
 			}
@@ -86,6 +86,6 @@ func fieldErrors(err error) views.FieldErrors {
 
 // isInvalid reports whether err is about the input (a field, a duplicate).
 func isInvalid(err error) bool {
-	var fe *admin.FieldError
-	return errors.As(err, &fe) || errors.Is(err, admin.ErrExists)
+	var fe *structure.FieldError
+	return errors.As(err, &fe) || errors.Is(err, structure.ErrExists)
 }

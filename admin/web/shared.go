@@ -9,7 +9,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // shared is what every part of the Handler needs: the options, the
@@ -37,7 +37,7 @@ func (h *shared) changed() {
 }
 
 // projectCopy returns a copy of the stored project that may be changed.
-func (h *shared) projectCopy(r *http.Request) (*admin.Project, error) {
+func (h *shared) projectCopy(r *http.Request) (*structure.Project, error) {
 	p, err := h.opts.Store.Project(r.Context(), chi.URLParam(r, "id"))
 	if err != nil {
 		return nil, err

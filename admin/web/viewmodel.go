@@ -4,8 +4,8 @@ import (
 	"cmp"
 	"slices"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 	"github.com/rotor-rt/rotor/views"
 )
 
@@ -14,7 +14,7 @@ import (
 
 // projectView is what the project pages show of p: everything but the
 // secret and the API key.
-func projectView(p admin.Project) views.Project {
+func projectView(p structure.Project) views.Project {
 	v := views.Project{
 		ID:               p.ID,
 		Name:             p.Name,
@@ -31,7 +31,7 @@ func projectView(p admin.Project) views.Project {
 	return v
 }
 
-func projectViews(list []admin.Project) []views.Project {
+func projectViews(list []structure.Project) []views.Project {
 	out := make([]views.Project, 0, len(list))
 	for _, p := range list {
 		out = append(out, projectView(p))
@@ -39,7 +39,7 @@ func projectViews(list []admin.Project) []views.Project {
 	return out
 }
 
-func namespaceView(ns admin.Namespace) views.Namespace {
+func namespaceView(ns structure.Namespace) views.Namespace {
 	return views.Namespace{
 		Name:        ns.Name,
 		Publish:     ns.Publish,

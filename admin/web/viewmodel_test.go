@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 	"github.com/rotor-rt/rotor/views"
 )
 
@@ -15,18 +15,18 @@ func TestNamespaceView(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name string
-		in   admin.Namespace
+		in   structure.Namespace
 		want views.Namespace
 	}{
-		{"zero", admin.Namespace{}, views.Namespace{HistoryTTL: "0s"}},
-		{"all on", admin.Namespace{
+		{"zero", structure.Namespace{}, views.Namespace{HistoryTTL: "0s"}},
+		{"all on", structure.Namespace{
 			Name: "chat", Publish: true, Anonymous: true, Presence: true, JoinLeave: true, Watch: true,
 			HistorySize: 10, HistoryTTL: 90 * time.Second,
 		}, views.Namespace{
 			Name: "chat", Publish: true, Anonymous: true, Presence: true, JoinLeave: true, Watch: true,
 			HistorySize: 10, HistoryTTL: "1m30s",
 		}},
-		{"hours", admin.Namespace{Name: "news", HistoryTTL: 90 * time.Minute}, views.Namespace{Name: "news", HistoryTTL: "1h30m0s"}},
+		{"hours", structure.Namespace{Name: "news", HistoryTTL: 90 * time.Minute}, views.Namespace{Name: "news", HistoryTTL: "1h30m0s"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -39,11 +39,11 @@ func TestNamespaceView(t *testing.T) {
 
 func TestProjectView(t *testing.T) {
 	t.Parallel()
-	p := admin.Project{
+	p := structure.Project{
 		ID: "p1", Name: "One", Secret: "s3cret", APIKey: "k3y", DefaultNamespace: "chat",
 		AuthURL: "https://a.example/auth", PublishHookURL: "https://a.example/pub", EventsHookURL: "https://a.example/ev",
 		AllowedOrigins: []string{"https://a.example"}, Anonymous: true,
-		Namespaces: []admin.Namespace{{Name: ""}, {Name: "chat", Presence: true}},
+		Namespaces: []structure.Namespace{{Name: ""}, {Name: "chat", Presence: true}},
 	}
 	got := projectView(p)
 	want := views.Project{

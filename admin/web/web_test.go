@@ -21,6 +21,7 @@ import (
 	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/admin/sqlite"
 	"github.com/rotor-rt/rotor/admin/web"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 const (
@@ -263,7 +264,7 @@ func TestCrossOriginPostRefused(t *testing.T) {
 			}
 		})
 	}
-	if _, err := e.store.Project(t.Context(), "evil"); !errors.Is(err, admin.ErrNotFound) {
+	if _, err := e.store.Project(t.Context(), "evil"); !errors.Is(err, structure.ErrNotFound) {
 		t.Fatalf("a refused request created a project: %v", err)
 	}
 	// The same form from our own origin works.
@@ -345,7 +346,7 @@ func TestProjectAndNamespacePages(t *testing.T) {
 	if res, _ := e.post("/admin/projects/chat/delete", nil); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("delete: %d", res.StatusCode)
 	}
-	if _, err := e.store.Project(t.Context(), "chat"); !errors.Is(err, admin.ErrNotFound) {
+	if _, err := e.store.Project(t.Context(), "chat"); !errors.Is(err, structure.ErrNotFound) {
 		t.Fatalf("project still there: %v", err)
 	}
 }
@@ -387,10 +388,10 @@ func TestWatchStream(t *testing.T) {
 	e := newEnv(t, nil)
 	e.login()
 	w := e.store.(web.Writer)
-	if err := w.CreateProject(t.Context(), &admin.Project{ID: "p"}); err != nil {
+	if err := w.CreateProject(t.Context(), &structure.Project{ID: "p"}); err != nil {
 		t.Fatal(err)
 	}
-	ns := admin.DefaultNamespaceSettings("quiet")
+	ns := structure.DefaultNamespaceSettings("quiet")
 	ns.Watch = false
 	if err := w.CreateNamespace(t.Context(), "p", ns); err != nil {
 		t.Fatal(err)
@@ -448,8 +449,8 @@ func TestWatchStream(t *testing.T) {
 
 func TestReadOnly(t *testing.T) {
 	t.Parallel()
-	static, err := admin.NewStaticStore([]admin.Project{{ID: "demo", Name: "Demo", Secret: strings.Repeat("s", 32),
-		APIKey: "k", DefaultNamespace: "default", Namespaces: []admin.Namespace{admin.DefaultNamespaceSettings("default")}}})
+	static, err := admin.NewStaticStore([]structure.Project{{ID: "demo", Name: "Demo", Secret: strings.Repeat("s", 32),
+		APIKey: "k", DefaultNamespace: "default", Namespaces: []structure.Namespace{structure.DefaultNamespaceSettings("default")}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -484,8 +485,8 @@ func (ownedStore) OwnerNode() string { return "owner-host (node abc)" }
 
 func TestReadOnlyOwnedElsewhere(t *testing.T) {
 	t.Parallel()
-	static, err := admin.NewStaticStore([]admin.Project{{ID: "demo", Name: "Demo", Secret: strings.Repeat("s", 32),
-		APIKey: "k", DefaultNamespace: "default", Namespaces: []admin.Namespace{admin.DefaultNamespaceSettings("default")}}})
+	static, err := admin.NewStaticStore([]structure.Project{{ID: "demo", Name: "Demo", Secret: strings.Repeat("s", 32),
+		APIKey: "k", DefaultNamespace: "default", Namespaces: []structure.Namespace{structure.DefaultNamespaceSettings("default")}}})
 	if err != nil {
 		t.Fatal(err)
 	}

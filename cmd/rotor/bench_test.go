@@ -14,6 +14,7 @@ import (
 	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/cmd/rotor/loadgen"
 	"github.com/rotor-rt/rotor/pubsub/memory"
+	domain "github.com/rotor-rt/rotor/pubsub/structure"
 	"github.com/rotor-rt/rotor/transport"
 )
 
@@ -21,9 +22,9 @@ import (
 // on) from a real node on loopback.
 func benchNode(t *testing.T) string {
 	t.Helper()
-	store, err := admin.NewStaticStore([]admin.Project{{
+	store, err := admin.NewStaticStore([]domain.Project{{
 		ID: "demo", Name: "demo", Secret: testSecret, APIKey: "demo-key", DefaultNamespace: "default",
-		Namespaces: []admin.Namespace{admin.DefaultNamespaceSettings("default")},
+		Namespaces: []domain.Namespace{domain.DefaultNamespaceSettings("default")},
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -10,8 +10,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/cmd/rotor/config"
+	domain "github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // apiServer is a real HTTP server standing in for Rotor's /api/publish: it
@@ -179,9 +179,9 @@ func TestPublishDefaultURLFromAddressAndSQLite(t *testing.T) {
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
 	dbPath := filepath.Join(t.TempDir(), "rotor.db")
-	seedSQLite(t, dbPath, admin.Project{
+	seedSQLite(t, dbPath, domain.Project{
 		ID: "shop", Secret: testSecret, APIKey: "shop-key", DefaultNamespace: "default",
-		Namespaces: []admin.Namespace{admin.DefaultNamespaceSettings("default")},
+		Namespaces: []domain.Namespace{domain.DefaultNamespaceSettings("default")},
 	})
 	addr := strings.TrimPrefix(srv.URL, "http://")
 	env := []string{"ROTOR_HTTP_ADDRESS=" + addr, "ROTOR_STRUCTURE_SQLITE_PATH=" + dbPath}

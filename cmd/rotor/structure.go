@@ -13,6 +13,7 @@ import (
 	"github.com/rotor-rt/rotor/admin/sqlite"
 	"github.com/rotor-rt/rotor/admin/web"
 	"github.com/rotor-rt/rotor/cmd/rotor/config"
+	domain "github.com/rotor-rt/rotor/pubsub/structure"
 	"github.com/rotor-rt/rotor/transport"
 )
 
@@ -87,11 +88,11 @@ type ownedStore struct {
 
 var _ web.Writer = ownedStore{}
 
-func (o ownedStore) CreateProject(ctx context.Context, p *admin.Project) error {
+func (o ownedStore) CreateProject(ctx context.Context, p *domain.Project) error {
 	return o.copied(ctx, o.Store.CreateProject(ctx, p))
 }
 
-func (o ownedStore) UpdateProject(ctx context.Context, p *admin.Project) error {
+func (o ownedStore) UpdateProject(ctx context.Context, p *domain.Project) error {
 	return o.copied(ctx, o.Store.UpdateProject(ctx, p))
 }
 
@@ -109,11 +110,11 @@ func (o ownedStore) RegenerateAPIKey(ctx context.Context, id string) (string, er
 	return v, o.copied(ctx, err)
 }
 
-func (o ownedStore) CreateNamespace(ctx context.Context, projectID string, ns admin.Namespace) error {
+func (o ownedStore) CreateNamespace(ctx context.Context, projectID string, ns domain.Namespace) error {
 	return o.copied(ctx, o.Store.CreateNamespace(ctx, projectID, ns))
 }
 
-func (o ownedStore) UpdateNamespace(ctx context.Context, projectID string, ns admin.Namespace) error {
+func (o ownedStore) UpdateNamespace(ctx context.Context, projectID string, ns domain.Namespace) error {
 	return o.copied(ctx, o.Store.UpdateNamespace(ctx, projectID, ns))
 }
 

@@ -17,11 +17,12 @@ import (
 	"github.com/rotor-rt/rotor/admin/enginestore"
 	"github.com/rotor-rt/rotor/admin/sqlite"
 	"github.com/rotor-rt/rotor/cmd/rotor/config"
+	domain "github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // projectFinder is the one store method token and publish need.
 type projectFinder interface {
-	Project(ctx context.Context, id string) (*admin.Project, error)
+	Project(ctx context.Context, id string) (*domain.Project, error)
 }
 
 // openProjects opens the configured structure for lookups: the config's
@@ -77,7 +78,7 @@ func openProjects(ctx context.Context, cfg *config.Config) (projectFinder, func(
 const engineLookupWait = 5 * time.Second
 
 // findProject looks a project up in the configured structure.
-func findProject(ctx context.Context, cfg *config.Config, id string) (_ *admin.Project, err error) {
+func findProject(ctx context.Context, cfg *config.Config, id string) (_ *domain.Project, err error) {
 	store, closeStore, err := openProjects(ctx, cfg)
 	if err != nil {
 		return nil, err

@@ -9,8 +9,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/admin/sqlite"
+	domain "github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 func parseToken(t *testing.T, tok, secret string) jwt.MapClaims {
@@ -96,9 +96,9 @@ func TestTokenErrors(t *testing.T) {
 func TestTokenFromSQLite(t *testing.T) {
 	t.Parallel()
 	dbPath := filepath.Join(t.TempDir(), "rotor.db")
-	seedSQLite(t, dbPath, admin.Project{
+	seedSQLite(t, dbPath, domain.Project{
 		ID: "shop", Name: "Shop", Secret: testSecret, APIKey: "shop-key", DefaultNamespace: "default",
-		Namespaces: []admin.Namespace{admin.DefaultNamespaceSettings("default")},
+		Namespaces: []domain.Namespace{domain.DefaultNamespaceSettings("default")},
 	})
 	out, err := run(t, []string{"ROTOR_STRUCTURE_SQLITE_PATH=" + dbPath}, "token", "--project", "shop", "--user", "9")
 	if err != nil {
@@ -116,7 +116,7 @@ func TestTokenFromSQLite(t *testing.T) {
 	}
 }
 
-func seedSQLite(t *testing.T, path string, projects ...admin.Project) {
+func seedSQLite(t *testing.T, path string, projects ...domain.Project) {
 	t.Helper()
 	ctx := t.Context()
 	s, err := sqlite.Open(ctx, path)

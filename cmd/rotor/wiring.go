@@ -16,7 +16,6 @@ import (
 	"github.com/go-chi/chi/v5"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/admin/enginestore"
 	"github.com/rotor-rt/rotor/admin/sqlite"
 	"github.com/rotor-rt/rotor/admin/web"
@@ -25,6 +24,7 @@ import (
 	"github.com/rotor-rt/rotor/pubsub/memory"
 	"github.com/rotor-rt/rotor/pubsub/node"
 	"github.com/rotor-rt/rotor/pubsub/redis"
+	domain "github.com/rotor-rt/rotor/pubsub/structure"
 	"github.com/rotor-rt/rotor/static"
 	"github.com/rotor-rt/rotor/transport"
 	"github.com/rotor-rt/rotor/transport/auth"
@@ -167,14 +167,14 @@ func mountStatic(r chi.Router, dev bool, demoToken string) {
 // may publish too. It lists no allowed_origins: the demo page is served by
 // the server itself, whose own origin is always allowed, and no other page
 // should ride a developer's session cookie.
-func demoProject() *admin.Project {
-	def := admin.DefaultNamespaceSettings("default")
+func demoProject() *domain.Project {
+	def := domain.DefaultNamespaceSettings("default")
 	def.Presence, def.JoinLeave = true, true
-	chat := admin.DefaultNamespaceSettings("chat")
+	chat := domain.DefaultNamespaceSettings("chat")
 	chat.Publish, chat.Presence, chat.JoinLeave = true, true, true
-	return &admin.Project{
+	return &domain.Project{
 		ID: "demo", Name: "Demo", DefaultNamespace: "default",
-		Namespaces: []admin.Namespace{def, chat},
+		Namespaces: []domain.Namespace{def, chat},
 	}
 }
 
@@ -183,7 +183,7 @@ func demoProject() *admin.Project {
 // other projects and no demo).
 func ensureDemo(ctx context.Context, s *sqlite.Store, cfg *config.Config, out io.Writer) (string, error) {
 	p, err := s.Project(ctx, "demo")
-	if errors.Is(err, admin.ErrNotFound) {
+	if errors.Is(err, domain.ErrNotFound) {
 		projects, lerr := s.Projects(ctx)
 		if lerr != nil {
 			return "", fmt.Errorf("list projects: %w", lerr)

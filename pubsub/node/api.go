@@ -6,8 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // APIParams holds the parameters of every server API method (docs/protocol.md,
@@ -42,7 +42,7 @@ type APIReply struct {
 	Error  *pubsub.Error `json:"error,omitempty"`
 }
 
-type apiMethod func(n *Node, ctx context.Context, p *admin.Project, params *APIParams) (any, *pubsub.Error)
+type apiMethod func(n *Node, ctx context.Context, p *structure.Project, params *APIParams) (any, *pubsub.Error)
 
 var apiMethods map[string]apiMethod
 
@@ -66,8 +66,8 @@ func init() {
 // acts on the project named, a project key on its own project) and
 // applies the key's rate. A request refused by the rate gets its project
 // too, so the edge can count the refusal under it.
-func (n *Node) APIProject(ctx context.Context, key, project string) (*admin.Project, *pubsub.Error) {
-	var p *admin.Project
+func (n *Node) APIProject(ctx context.Context, key, project string) (*structure.Project, *pubsub.Error) {
+	var p *structure.Project
 	if n.opts.AdminAPIKey != "" && subtle.ConstantTimeCompare([]byte(key), []byte(n.opts.AdminAPIKey)) == 1 {
 		if project == "" {
 			return nil, pubsub.Errorf(pubsub.CodeBadRequest, "project is required with the admin key")
@@ -79,7 +79,7 @@ func (n *Node) APIProject(ctx context.Context, key, project string) (*admin.Proj
 	} else {
 		var err error
 		if p, err = n.keys.lookup(ctx, key); err != nil {
-			if errors.Is(err, admin.ErrNotFound) {
+			if errors.Is(err, structure.ErrNotFound) {
 				return nil, pubsub.Errorf(pubsub.CodeUnauthorized, "invalid API key")
 			}
 			n.log.ErrorContext(ctx, "API key lookup", "err", err)
@@ -97,7 +97,7 @@ func (n *Node) APIProject(ctx context.Context, key, project string) (*admin.Proj
 
 // API runs one server API method (docs/protocol.md, Server API) in
 // project p; an unknown method is 104.
-func (n *Node) API(ctx context.Context, p *admin.Project, method string, params *APIParams) (any, *pubsub.Error) {
+func (n *Node) API(ctx context.Context, p *structure.Project, method string, params *APIParams) (any, *pubsub.Error) {
 	m, ok := apiMethods[method]
 	if !ok {
 		return nil, pubsub.Errorf(pubsub.CodeUnknownMethod, "unknown method %q", method)
@@ -111,7 +111,7 @@ func IsAPIMethod(method string) bool {
 	return ok
 }
 
-func apiChannel(p *admin.Project, name string) (Ref, *pubsub.Error) {
+func apiChannel(p *structure.Project, name string) (Ref, *pubsub.Error) {
 	if name == "" {
 		return Ref{}, pubsub.Errorf(pubsub.CodeBadRequest, "channel is required")
 	}
@@ -124,7 +124,7 @@ type PublishResult struct {
 	Epoch  string `json:"epoch"`
 }
 
-func apiPublish(n *Node, ctx context.Context, p *admin.Project, a *APIParams) (any, *pubsub.Error) {
+func apiPublish(n *Node, ctx context.Context, p *structure.Project, a *APIParams) (any, *pubsub.Error) {
 	c, perr := apiChannel(p, a.Channel)
 	if perr != nil {
 		return nil, perr
@@ -159,7 +159,7 @@ type broadcastItem struct {
 	Error   *pubsub.Error `json:"error,omitempty"`
 }
 
-func apiBroadcast(n *Node, ctx context.Context, p *admin.Project, a *APIParams) (any, *pubsub.Error) {
+func apiBroadcast(n *Node, ctx context.Context, p *structure.Project, a *APIParams) (any, *pubsub.Error) {
 	if len(a.Channels) == 0 {
 		return nil, pubsub.Errorf(pubsub.CodeBadRequest, "channels is required")
 	}
@@ -184,7 +184,7 @@ func apiBroadcast(n *Node, ctx context.Context, p *admin.Project, a *APIParams) 
 	return map[string]any{"results": results}, nil
 }
 
-func apiHistory(n *Node, ctx context.Context, p *admin.Project, a *APIParams) (any, *pubsub.Error) {
+func apiHistory(n *Node, ctx context.Context, p *structure.Project, a *APIParams) (any, *pubsub.Error) {
 	c, perr := apiChannel(p, a.Channel)
 	if perr != nil {
 		return nil, perr
@@ -192,7 +192,7 @@ func apiHistory(n *Node, ctx context.Context, p *admin.Project, a *APIParams) (a
 	return n.history(ctx, c, a.HistoryParams)
 }
 
-func apiHistoryRemove(n *Node, ctx context.Context, p *admin.Project, a *APIParams) (any, *pubsub.Error) {
+func apiHistoryRemove(n *Node, ctx context.Context, p *structure.Project, a *APIParams) (any, *pubsub.Error) {
 	c, perr := apiChannel(p, a.Channel)
 	if perr != nil {
 		return nil, perr
@@ -203,7 +203,7 @@ func apiHistoryRemove(n *Node, ctx context.Context, p *admin.Project, a *APIPara
 	return struct{}{}, nil
 }
 
-func apiPresence(n *Node, ctx context.Context, p *admin.Project, a *APIParams) (any, *pubsub.Error) {
+func apiPresence(n *Node, ctx context.Context, p *structure.Project, a *APIParams) (any, *pubsub.Error) {
 	c, perr := apiChannel(p, a.Channel)
 	if perr != nil {
 		return nil, perr
@@ -215,7 +215,7 @@ func apiPresence(n *Node, ctx context.Context, p *admin.Project, a *APIParams) (
 	return map[string]any{"clients": clients}, nil
 }
 
-func apiPresenceStats(n *Node, ctx context.Context, p *admin.Project, a *APIParams) (any, *pubsub.Error) {
+func apiPresenceStats(n *Node, ctx context.Context, p *structure.Project, a *APIParams) (any, *pubsub.Error) {
 	c, perr := apiChannel(p, a.Channel)
 	if perr != nil {
 		return nil, perr
@@ -223,7 +223,7 @@ func apiPresenceStats(n *Node, ctx context.Context, p *admin.Project, a *APIPara
 	return n.presenceStats(ctx, c)
 }
 
-func apiChannels(n *Node, ctx context.Context, p *admin.Project, a *APIParams) (any, *pubsub.Error) {
+func apiChannels(n *Node, ctx context.Context, p *structure.Project, a *APIParams) (any, *pubsub.Error) {
 	chans, perr := n.channels(ctx, p, a.Pattern)
 	if perr != nil {
 		return nil, perr
@@ -231,7 +231,7 @@ func apiChannels(n *Node, ctx context.Context, p *admin.Project, a *APIParams) (
 	return map[string]any{"channels": chans}, nil
 }
 
-func apiInfo(n *Node, ctx context.Context, _ *admin.Project, _ *APIParams) (any, *pubsub.Error) {
+func apiInfo(n *Node, ctx context.Context, _ *structure.Project, _ *APIParams) (any, *pubsub.Error) {
 	nodes, err := n.Nodes(ctx)
 	if err != nil {
 		return nil, pubsub.AsError(err)
@@ -241,7 +241,7 @@ func apiInfo(n *Node, ctx context.Context, _ *admin.Project, _ *APIParams) (any,
 
 // apiUnsubscribe ends a user's subscription to a channel on every node and
 // revokes the grants issued for it until now.
-func apiUnsubscribe(n *Node, ctx context.Context, p *admin.Project, a *APIParams) (any, *pubsub.Error) {
+func apiUnsubscribe(n *Node, ctx context.Context, p *structure.Project, a *APIParams) (any, *pubsub.Error) {
 	c, perr := apiChannel(p, a.Channel)
 	if perr != nil {
 		return nil, perr
@@ -269,7 +269,7 @@ func grantRevocationKey(project, user, channel string) string {
 
 // apiDisconnect ends a user's streams on every node; without reconnect it
 // also revokes the sessions issued until now (docs/protocol.md, Server API).
-func apiDisconnect(n *Node, ctx context.Context, p *admin.Project, a *APIParams) (any, *pubsub.Error) {
+func apiDisconnect(n *Node, ctx context.Context, p *structure.Project, a *APIParams) (any, *pubsub.Error) {
 	if a.User == "" {
 		return nil, pubsub.Errorf(pubsub.CodeBadRequest, "user is required")
 	}
@@ -293,7 +293,7 @@ func apiDisconnect(n *Node, ctx context.Context, p *admin.Project, a *APIParams)
 	return struct{}{}, nil
 }
 
-func apiBatch(n *Node, ctx context.Context, p *admin.Project, a *APIParams) (any, *pubsub.Error) {
+func apiBatch(n *Node, ctx context.Context, p *structure.Project, a *APIParams) (any, *pubsub.Error) {
 	replies := make([]APIReply, len(a.Commands))
 	for i := range a.Commands {
 		cmd := &a.Commands[i]

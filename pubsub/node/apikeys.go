@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // apiKeyIndex finds a project by its API key. It maps the SHA-256 of each
@@ -53,8 +53,8 @@ func (x *apiKeyIndex) invalidate() {
 // keys cannot make every request list the projects.
 const rebuildEvery = time.Second
 
-// lookup returns the project whose API key is key, or admin.ErrNotFound.
-func (x *apiKeyIndex) lookup(ctx context.Context, key string) (*admin.Project, error) {
+// lookup returns the project whose API key is key, or structure.ErrNotFound.
+func (x *apiKeyIndex) lookup(ctx context.Context, key string) (*structure.Project, error) {
 	h := sha256.Sum256([]byte(key))
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -66,7 +66,7 @@ func (x *apiKeyIndex) lookup(ctx context.Context, key string) (*admin.Project, e
 		id, ok = x.byHash[h]
 	}
 	if !ok {
-		return nil, admin.ErrNotFound
+		return nil, structure.ErrNotFound
 	}
 	p, err := x.store.Project(ctx, id)
 	if err != nil {
@@ -75,7 +75,7 @@ func (x *apiKeyIndex) lookup(ctx context.Context, key string) (*admin.Project, e
 	// The key may have been regenerated since the index was built.
 	if subtle.ConstantTimeCompare([]byte(p.APIKey), []byte(key)) != 1 {
 		x.invalid = true
-		return nil, admin.ErrNotFound
+		return nil, structure.ErrNotFound
 	}
 	return p, nil
 }

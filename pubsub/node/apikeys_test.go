@@ -5,8 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/admin/sqlite"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // TestAPIKeyIndexFollowsStoreVersion: a project created in a versioned
@@ -21,10 +21,10 @@ func TestAPIKeyIndexFollowsStoreVersion(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = store.Close() })
 	x := newAPIKeyIndex(store)
-	if _, err := x.lookup(ctx, "unknown"); !errors.Is(err, admin.ErrNotFound) {
+	if _, err := x.lookup(ctx, "unknown"); !errors.Is(err, structure.ErrNotFound) {
 		t.Fatalf("lookup of an unknown key = %v", err)
 	}
-	p := &admin.Project{ID: "shop"}
+	p := &structure.Project{ID: "shop"}
 	if err := store.CreateProject(ctx, p); err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // frameSink frames events as text/event-stream does (transport's
@@ -44,8 +44,8 @@ func (s *frameSink) Event(kind pubsub.EventKind, id, data []byte) {
 func BenchmarkSSEEncodeDelivery(b *testing.B) {
 	for _, chans := range []int{1, 3} {
 		b.Run(strconv.Itoa(chans)+"ch", func(b *testing.B) {
-			p := admin.Project{ID: "p", DefaultNamespace: "default",
-				Namespaces: []admin.Namespace{admin.DefaultNamespaceSettings("default")}}
+			p := structure.Project{ID: "p", DefaultNamespace: "default",
+				Namespaces: []structure.Namespace{structure.DefaultNamespaceSettings("default")}}
 			ns, _ := p.Namespace("")
 			sink := &frameSink{buf: make([]byte, 0, 64<<10)}
 			st := &Stream{sink: sink}

@@ -1,16 +1,16 @@
 package node
 
 import (
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // Ref is a channel resolved in a project: its parsed name, its
 // namespace's settings and its engine key.
 type Ref struct {
-	project *admin.Project
+	project *structure.Project
 	ch      pubsub.Channel
-	ns      *admin.Namespace
+	ns      *structure.Namespace
 	key     string
 }
 
@@ -22,11 +22,11 @@ func (c Ref) historyOn() bool { return c.ns.HistorySize > 0 }
 
 // Resolve parses name and finds its namespace in project p: 107 for a
 // malformed name, 102 for an unknown namespace.
-func Resolve(p *admin.Project, name string) (Ref, *pubsub.Error) { return resolve(p, name) }
+func Resolve(p *structure.Project, name string) (Ref, *pubsub.Error) { return resolve(p, name) }
 
 // resolve parses name and finds its namespace: 107 for a malformed name,
 // 102 for an unknown namespace.
-func resolve(p *admin.Project, name string) (Ref, *pubsub.Error) {
+func resolve(p *structure.Project, name string) (Ref, *pubsub.Error) {
 	ch, err := pubsub.ParseChannel(name)
 	if err != nil {
 		return Ref{}, pubsub.AsError(err)
@@ -52,6 +52,6 @@ func checkSubscribe(c Ref, user string) *pubsub.Error {
 }
 
 // publishOptions turns namespace settings into engine options.
-func publishOptions(ns *admin.Namespace, info *pubsub.ClientInfo) pubsub.PublishOptions {
+func publishOptions(ns *structure.Namespace, info *pubsub.ClientInfo) pubsub.PublishOptions {
 	return pubsub.PublishOptions{HistorySize: ns.HistorySize, HistoryTTL: ns.HistoryTTL, Info: info}
 }

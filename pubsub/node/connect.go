@@ -4,8 +4,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // Connected is the outcome of `connect`: the client's identity, its
@@ -21,7 +21,7 @@ type Connected struct {
 // anonymous clients) into a server-signed session (docs/protocol.md,
 // Connect), subscribes to the channels the token names, and reports
 // `connect` to the events hook.
-func (n *Node) Connect(ctx context.Context, p *admin.Project, token string) (*Connected, *pubsub.Error) {
+func (n *Node) Connect(ctx context.Context, p *structure.Project, token string) (*Connected, *pubsub.Error) {
 	defer n.metrics.ops.observeConnect(time.Now())
 	id, claims, perr := n.sessions.fromToken(p, token)
 	if perr != nil {

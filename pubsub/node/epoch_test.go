@@ -13,6 +13,7 @@ import (
 	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/memory"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // gapEngine is the memory engine with a switch that drops deliveries to
@@ -70,13 +71,13 @@ func (c *fakeClock) Add(d time.Duration) {
 
 // startGapNode runs a node on a gapEngine whose clock can be moved past
 // the channel's state TTL, which ends its epoch.
-func startGapNode(t *testing.T) (*Node, *admin.Project, *gapEngine, *fakeClock) {
+func startGapNode(t *testing.T) (*Node, *structure.Project, *gapEngine, *fakeClock) {
 	t.Helper()
-	def := admin.DefaultNamespaceSettings("default")
+	def := structure.DefaultNamespaceSettings("default")
 	def.Anonymous = true
-	p := admin.Project{ID: "p", Name: "p", APIKey: "p-api-key", Secret: "0123456789abcdef0123456789abcdef", DefaultNamespace: "default",
-		Anonymous: true, Namespaces: []admin.Namespace{def}}
-	store, err := admin.NewStaticStore([]admin.Project{p})
+	p := structure.Project{ID: "p", Name: "p", APIKey: "p-api-key", Secret: "0123456789abcdef0123456789abcdef", DefaultNamespace: "default",
+		Anonymous: true, Namespaces: []structure.Namespace{def}}
+	store, err := admin.NewStaticStore([]structure.Project{p})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +98,7 @@ func startGapNode(t *testing.T) (*Node, *admin.Project, *gapEngine, *fakeClock) 
 // starts a new epoch.
 const epochGone = time.Hour
 
-func publishN(t *testing.T, n *Node, p *admin.Project, from, to int) {
+func publishN(t *testing.T, n *Node, p *structure.Project, from, to int) {
 	t.Helper()
 	ref, perr := Resolve(p, "news")
 	if perr != nil {

@@ -4,8 +4,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // events reports what happens to the app's events hook (docs/protocol.md,
@@ -22,7 +22,7 @@ type events struct {
 
 // emit reports an event to the project's events hook, if it has one. It
 // never blocks.
-func (e *events) emit(p *admin.Project, ev Event) {
+func (e *events) emit(p *structure.Project, ev Event) {
 	if e.sink == nil || p == nil || (p.EventsHookURL == "" && e.needURL) {
 		return
 	}

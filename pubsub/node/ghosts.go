@@ -5,8 +5,8 @@ import (
 	"log/slog"
 	"sync"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // ghostReaper sends the leave events that a dead node could not send
@@ -27,7 +27,7 @@ type ghostReaper struct {
 	// reporter says whether this node reports reaped leaves to the
 	// events hook; emit reports one.
 	reporter func(context.Context) bool
-	emit     func(*admin.Project, Event)
+	emit     func(*structure.Project, Event)
 
 	mu sync.Mutex
 	// seen[key][client] is the member's info and how many reads in a row
@@ -41,7 +41,7 @@ type ghostEntry struct {
 }
 
 func newGhostReaper(presence pubsub.PresenceStore, hub *pubsub.Hub, projects ProjectStore, log *slog.Logger,
-	reporter func(context.Context) bool, emit func(*admin.Project, Event)) *ghostReaper {
+	reporter func(context.Context) bool, emit func(*structure.Project, Event)) *ghostReaper {
 	return &ghostReaper{presence: presence, hub: hub, projects: projects, log: log, reporter: reporter, emit: emit,
 		seen: make(map[string]map[string]*ghostEntry)}
 }

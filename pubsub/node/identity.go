@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 	"github.com/rotor-rt/rotor/transport/auth"
 )
 
@@ -29,7 +29,7 @@ type sessions struct {
 // Identity is who a request acts for: from a connection token or a
 // session.
 type Identity struct {
-	project *admin.Project
+	project *structure.Project
 	client  string
 	user    string
 	info    json.RawMessage
@@ -49,7 +49,7 @@ func (id *Identity) clientInfo(chanInfo json.RawMessage) *pubsub.ClientInfo {
 
 // fromToken connects with a connection token, or anonymously when the
 // token is empty and the project allows it.
-func (ss *sessions) fromToken(p *admin.Project, token string) (*Identity, *auth.ConnectionClaims, *pubsub.Error) {
+func (ss *sessions) fromToken(p *structure.Project, token string) (*Identity, *auth.ConnectionClaims, *pubsub.Error) {
 	now := ss.now()
 	id := &Identity{project: p, client: randomID(12), issued: now, expires: now.Add(ss.ttl)}
 	if token == "" {
@@ -76,12 +76,12 @@ func (ss *sessions) fromToken(p *admin.Project, token string) (*Identity, *auth.
 
 // Session verifies a session string and its revocation mark: who a
 // command or a stream acts for.
-func (n *Node) Session(ctx context.Context, p *admin.Project, s string) (*Identity, *pubsub.Error) {
+func (n *Node) Session(ctx context.Context, p *structure.Project, s string) (*Identity, *pubsub.Error) {
 	return n.sessions.verify(ctx, p, s)
 }
 
 // verify verifies a session string and its revocation mark.
-func (ss *sessions) verify(ctx context.Context, p *admin.Project, s string) (*Identity, *pubsub.Error) {
+func (ss *sessions) verify(ctx context.Context, p *structure.Project, s string) (*Identity, *pubsub.Error) {
 	if s == "" {
 		return nil, pubsub.Errorf(pubsub.CodeUnauthorized, "a session is required")
 	}
@@ -174,10 +174,10 @@ var errNoProject = &pubsub.Error{Code: pubsub.CodeUnknownChannel, Message: "unkn
 
 // Project finds the project of a request: errNoProject when unknown, 112
 // when the store fails.
-func (n *Node) Project(ctx context.Context, id string) (*admin.Project, *pubsub.Error) {
+func (n *Node) Project(ctx context.Context, id string) (*structure.Project, *pubsub.Error) {
 	p, err := n.opts.Projects.Project(ctx, id)
 	if err != nil {
-		if errors.Is(err, admin.ErrNotFound) {
+		if errors.Is(err, structure.ErrNotFound) {
 			return nil, errNoProject
 		}
 		n.log.ErrorContext(ctx, "project lookup", "project", id, "err", err)

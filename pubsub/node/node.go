@@ -20,15 +20,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // ProjectStore is where the node finds projects: the SQLite store or the
 // config file's read-only structure.
 type ProjectStore interface {
-	Project(ctx context.Context, id string) (*admin.Project, error)
-	Projects(ctx context.Context) ([]admin.Project, error)
+	Project(ctx context.Context, id string) (*structure.Project, error)
+	Projects(ctx context.Context) ([]structure.Project, error)
 }
 
 // Options configure a Node. Zero values mean the documented defaults.

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"time"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 	"github.com/rotor-rt/rotor/transport/auth"
 )
 
@@ -14,7 +14,7 @@ import (
 // (Streams): a session and grants, or a connection token and channels
 // authorized inline.
 type StreamRequest struct {
-	Project *admin.Project
+	Project *structure.Project
 	// Transport names the stream's transport in metrics: "sse" or "poll".
 	Transport string
 	// IP is the address the per-IP limit counts the stream under.

@@ -6,8 +6,8 @@ import (
 	"path"
 	"strings"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // The operations below are shared by the server API, the client command
@@ -144,7 +144,7 @@ type channelCount struct {
 }
 
 // channels lists a project's active channels matching a glob.
-func (n *Node) channels(ctx context.Context, p *admin.Project, pattern string) (map[string]channelCount, *pubsub.Error) {
+func (n *Node) channels(ctx context.Context, p *structure.Project, pattern string) (map[string]channelCount, *pubsub.Error) {
 	if pattern == "" {
 		pattern = "*"
 	}

@@ -6,8 +6,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // presenceTracker keeps, per channel and client, how many of the client's
@@ -21,7 +21,7 @@ type presenceTracker struct {
 	log    *slog.Logger
 	// ttl is how long presence outlives this node; grace delays leave.
 	ttl, grace time.Duration
-	emit       func(*admin.Project, Event)
+	emit       func(*structure.Project, Event)
 
 	mu      sync.Mutex
 	entries map[presKey]*presEntry
@@ -36,7 +36,7 @@ type presEntry struct {
 	leave *time.Timer
 }
 
-func newPresenceTracker(engine pubsub.Engine, log *slog.Logger, ttl, grace time.Duration, emit func(*admin.Project, Event)) *presenceTracker {
+func newPresenceTracker(engine pubsub.Engine, log *slog.Logger, ttl, grace time.Duration, emit func(*structure.Project, Event)) *presenceTracker {
 	return &presenceTracker{engine: engine, log: log, ttl: ttl, grace: grace, emit: emit, entries: make(map[presKey]*presEntry)}
 }
 

@@ -10,8 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // Sink receives a stream's events in wire form: SSE writes them as
@@ -44,14 +44,14 @@ type Stream struct {
 	engine   pubsub.Engine
 	log      *slog.Logger
 	presence *presenceTracker
-	report   func(*admin.Project, Event)
+	report   func(*structure.Project, Event)
 	streams  *sync.WaitGroup
 
 	st    *pubsub.Stream
 	chans []streamChan
 	sink  Sink
 
-	project *admin.Project
+	project *structure.Project
 	expires time.Time
 	release func()
 	timers  []*time.Timer

@@ -9,6 +9,7 @@ import (
 	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/memory"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // nopHooks answer as an app without auth_url or publish hook would.
@@ -46,13 +47,13 @@ func (s *recordSink) pubs() []string {
 
 // startNode runs a node on the memory engine with one project "p" whose
 // default namespace lets anonymous clients in.
-func startNode(t *testing.T, sink EventSink) (*Node, *admin.Project) {
+func startNode(t *testing.T, sink EventSink) (*Node, *structure.Project) {
 	t.Helper()
-	def := admin.DefaultNamespaceSettings("default")
+	def := structure.DefaultNamespaceSettings("default")
 	def.Anonymous = true
-	p := admin.Project{ID: "p", Name: "p", APIKey: "p-api-key", Secret: "0123456789abcdef0123456789abcdef", DefaultNamespace: "default",
-		Anonymous: true, EventsHookURL: "http://hook.invalid", Namespaces: []admin.Namespace{def}}
-	store, err := admin.NewStaticStore([]admin.Project{p})
+	p := structure.Project{ID: "p", Name: "p", APIKey: "p-api-key", Secret: "0123456789abcdef0123456789abcdef", DefaultNamespace: "default",
+		Anonymous: true, EventsHookURL: "http://hook.invalid", Namespaces: []structure.Namespace{def}}
+	store, err := admin.NewStaticStore([]structure.Project{p})
 	if err != nil {
 		t.Fatal(err)
 	}

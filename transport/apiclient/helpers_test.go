@@ -16,6 +16,7 @@ import (
 
 	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub/memory"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 	"github.com/rotor-rt/rotor/transport"
 )
 
@@ -44,21 +45,21 @@ func TestMain(m *testing.M) {
 
 // testProject has a "chat" namespace with presence and join/leave, and
 // the default namespace with history.
-func testProject(eventsHook string) admin.Project {
-	def := admin.DefaultNamespaceSettings("default")
+func testProject(eventsHook string) structure.Project {
+	def := structure.DefaultNamespaceSettings("default")
 	def.Presence = true
-	return admin.Project{
+	return structure.Project{
 		ID: project, Name: project, Secret: secret, APIKey: apiKey,
 		DefaultNamespace: "default", Anonymous: true, EventsHookURL: eventsHook,
 		AllowedOrigins: []string{"*"},
-		Namespaces:     []admin.Namespace{def},
+		Namespaces:     []structure.Namespace{def},
 	}
 }
 
 // startRotor starts a node serving testProject(eventsHook) on a loopback
 // port and returns its URL and a function that stops it.
 func startRotor(eventsHook string) (string, func(), error) {
-	store, err := admin.NewStaticStore([]admin.Project{testProject(eventsHook)})
+	store, err := admin.NewStaticStore([]structure.Project{testProject(eventsHook)})
 	if err != nil {
 		return "", nil, err
 	}

@@ -11,10 +11,10 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/node"
 	"github.com/rotor-rt/rotor/pubsub/redis"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // Config is the whole configuration, shaped like the YAML file of docs/configuration.md.
@@ -125,8 +125,8 @@ const (
 	StoreEngine = "engine"
 )
 
-// Project is admin.Project as written in the config file; see
-// admin.Project for the meaning of each field. Convert with Admin.
+// Project is structure.Project as written in the config file; see
+// structure.Project for the meaning of each field. Convert with Admin.
 type Project struct {
 	ID               string   `koanf:"id"`
 	Name             string   `koanf:"name"`
@@ -143,7 +143,7 @@ type Project struct {
 	Namespaces []Namespace `koanf:"namespaces"`
 }
 
-// Namespace is admin.Namespace as written in the config file. Keys left
+// Namespace is structure.Namespace as written in the config file. Keys left
 // out of the file take the documented defaults (history_size 100,
 // history_ttl 5m, watch true), not Go zero values.
 type Namespace struct {
@@ -158,8 +158,8 @@ type Namespace struct {
 }
 
 // Admin converts the config-file project to the admin type.
-func (p Project) Admin() admin.Project {
-	out := admin.Project{
+func (p Project) Admin() structure.Project {
+	out := structure.Project{
 		ID:               p.ID,
 		Name:             p.Name,
 		Secret:           p.Secret,
@@ -170,18 +170,18 @@ func (p Project) Admin() admin.Project {
 		EventsHookURL:    p.EventsHookURL,
 		AllowedOrigins:   append([]string(nil), p.AllowedOrigins...),
 		Anonymous:        p.Anonymous,
-		Namespaces:       make([]admin.Namespace, 0, len(p.Namespaces)),
+		Namespaces:       make([]structure.Namespace, 0, len(p.Namespaces)),
 	}
 	for _, ns := range p.Namespaces {
-		out.Namespaces = append(out.Namespaces, admin.Namespace(ns))
+		out.Namespaces = append(out.Namespaces, structure.Namespace(ns))
 	}
 	return out
 }
 
 // AdminProjects returns the configured projects as admin types, ready for
 // admin.NewStaticStore.
-func (s Structure) AdminProjects() []admin.Project {
-	out := make([]admin.Project, 0, len(s.Projects))
+func (s Structure) AdminProjects() []structure.Project {
+	out := make([]structure.Project, 0, len(s.Projects))
 	for _, p := range s.Projects {
 		out = append(out, p.Admin())
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 func writeFile(t *testing.T, body string) string {
@@ -315,10 +316,10 @@ structure:
 		t.Fatal(err)
 	}
 	got := cfg.Structure.AdminProjects()
-	want := []admin.Project{
+	want := []structure.Project{
 		{ID: "bare", Secret: secret, APIKey: "k1", DefaultNamespace: "default",
-			Namespaces: []admin.Namespace{admin.DefaultNamespaceSettings("default")}},
-		{ID: "some", Secret: secret, APIKey: "k2", DefaultNamespace: "main", Namespaces: []admin.Namespace{
+			Namespaces: []structure.Namespace{structure.DefaultNamespaceSettings("default")}},
+		{ID: "some", Secret: secret, APIKey: "k2", DefaultNamespace: "main", Namespaces: []structure.Namespace{
 			{Name: "main", HistorySize: 0, HistoryTTL: 5 * time.Minute, Watch: false},
 			{Name: "chat", Presence: true, HistorySize: 100, HistoryTTL: time.Minute, Watch: true},
 		}},
@@ -344,8 +345,8 @@ func TestProjectFieldsMatchAdmin(t *testing.T) {
 		return out
 	}
 	for _, pair := range [][2]reflect.Type{
-		{reflect.TypeFor[admin.Project](), reflect.TypeFor[Project]()},
-		{reflect.TypeFor[admin.Namespace](), reflect.TypeFor[Namespace]()},
+		{reflect.TypeFor[structure.Project](), reflect.TypeFor[Project]()},
+		{reflect.TypeFor[structure.Namespace](), reflect.TypeFor[Namespace]()},
 	} {
 		if a, c := keys(pair[0], "json"), keys(pair[1], "koanf"); !slices.Equal(a, c) {
 			t.Errorf("%v keys %q, config %v keys %q", pair[0], a, pair[1], c)

@@ -14,7 +14,7 @@ import (
 	"github.com/knadh/koanf/v2"
 	"github.com/spf13/pflag"
 
-	"github.com/rotor-rt/rotor/admin"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // flagKeys are the settings that have a command-line flag; the flag is
@@ -265,10 +265,10 @@ func applyProjectDefaults(cfg *Config, decoded []string) {
 			p.DefaultNamespace = "default"
 		}
 		if !has[prefix+".namespaces"] {
-			p.Namespaces = []Namespace{Namespace(admin.DefaultNamespaceSettings(p.DefaultNamespace))}
+			p.Namespaces = []Namespace{Namespace(structure.DefaultNamespaceSettings(p.DefaultNamespace))}
 			continue
 		}
-		def := admin.DefaultNamespaceSettings("")
+		def := structure.DefaultNamespaceSettings("")
 		for j := range p.Namespaces {
 			ns := &p.Namespaces[j]
 			nsPrefix := fmt.Sprintf("%s.namespaces[%d]", prefix, j)

@@ -8,13 +8,13 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub/redis"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
 // FieldError names one invalid setting by its dotted path, like
 // "engine.type" or "structure.projects[0].namespaces[1].history_ttl".
-type FieldError = admin.FieldError
+type FieldError = structure.FieldError
 
 // Validate checks every setting and returns all problems at once, joined
 // with errors.Join, each a *FieldError naming the dotted path.
@@ -158,7 +158,7 @@ func (c *Config) validateStructure(v *validator) {
 		ap := p.Admin()
 		if err := ap.Validate(); err != nil {
 			for _, e := range unjoin(err) {
-				var fe *admin.FieldError
+				var fe *structure.FieldError
 				if errors.As(e, &fe) {
 					v.bad(prefix+"."+fe.Field, "%s", fe.Message)
 				} else {
@@ -181,7 +181,7 @@ func (c *Config) validateStructure(v *validator) {
 			}
 		}
 		for j, o := range p.AllowedOrigins {
-			if err := admin.CheckOrigin(o); err != nil {
+			if err := structure.CheckOrigin(o); err != nil {
 				v.bad(fmt.Sprintf("%s.allowed_origins[%d]", prefix, j), "%v", err)
 			}
 		}

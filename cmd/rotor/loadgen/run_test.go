@@ -14,6 +14,7 @@ import (
 
 	"github.com/rotor-rt/rotor/admin"
 	"github.com/rotor-rt/rotor/pubsub/memory"
+	"github.com/rotor-rt/rotor/pubsub/structure"
 	"github.com/rotor-rt/rotor/transport"
 )
 
@@ -26,11 +27,11 @@ const (
 // history) on a loopback httptest server.
 func startNode(t testing.TB) string {
 	t.Helper()
-	ns := admin.DefaultNamespaceSettings("default")
+	ns := structure.DefaultNamespaceSettings("default")
 	ns.HistorySize = 1000
-	store, err := admin.NewStaticStore([]admin.Project{{
+	store, err := admin.NewStaticStore([]structure.Project{{
 		ID: "p", Name: "p", Secret: testSecret, APIKey: testAPIKey, DefaultNamespace: "default",
-		Namespaces: []admin.Namespace{ns},
+		Namespaces: []structure.Namespace{ns},
 	}})
 	if err != nil {
 		t.Fatal(err)

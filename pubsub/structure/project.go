@@ -1,6 +1,11 @@
-// Package admin owns Rotor's structure: projects and their namespaces
-// (docs/configuration.md, Projects in the file), the stores that keep them and the admin handlers.
-package admin
+// Package structure is the domain of Rotor's structure: projects and
+// their namespaces (docs/configuration.md, Projects in the file), their
+// validation, origin checks and the errors every structure store returns.
+// It is named for what it holds, not for who edits it: the stores
+// (admin, admin/sqlite, admin/enginestore), the admin handlers and the
+// node all read these types, and the hot path never imports admin.
+// It imports only the standard library.
+package structure
 
 import (
 	"errors"
