@@ -4,7 +4,10 @@
 // It is named for what it holds, not for who edits it: the stores
 // (admin, admin/sqlite, admin/enginestore), the admin handlers and the
 // node all read these types, and the hot path never imports admin.
-// It imports only the standard library.
+// It also resolves a channel name in a project (Resolve) and holds the
+// namespace rules (CheckSubscribe, PublishOptions); the channel name
+// grammar itself stays in pubsub, which this package imports and which
+// imports no Rotor package.
 package structure
 
 import (
