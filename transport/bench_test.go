@@ -13,6 +13,7 @@ import (
 	"github.com/rotor-rt/rotor/pubsub/memory"
 	"github.com/rotor-rt/rotor/pubsub/node"
 	"github.com/rotor-rt/rotor/pubsub/structure"
+	"github.com/rotor-rt/rotor/transport/requestid"
 )
 
 // BenchmarkPublishAPIPath measures a publication from the server API's
@@ -69,7 +70,7 @@ func BenchmarkAPIPublishHandler(b *testing.B) {
 		b.Fatal(err)
 	}
 	r := chi.NewRouter()
-	r.Use(RequestID)
+	r.Use(requestid.Middleware)
 	n.Routes(r)
 	body := []byte(`{"channel":"news","data":{"seq":1,"ts":1767225600000000000,"pad":"0123456789012345678901234567890123456789012345678901234"}}`)
 	b.ReportAllocs()

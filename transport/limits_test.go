@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rotor-rt/rotor/pubsub/structure"
+	"github.com/rotor-rt/rotor/transport/requestid"
 )
 
 // limitSession connects and subscribes through the client protocol and
@@ -185,29 +186,29 @@ func TestRequestID(t *testing.T) {
 	t.Parallel()
 	var logs bytes.Buffer
 	var mu sync.Mutex
-	log := slog.New(LogHandler(slog.NewJSONHandler(&lockedWriter{w: &logs, mu: &mu}, nil)))
+	log := slog.New(requestid.LogHandler(slog.NewJSONHandler(&lockedWriter{w: &logs, mu: &mu}, nil)))
 	s := startServer(t, func(o *Options, _ *structure.Project) { o.Logger = log })
-	h := RequestID(s.handler)
+	h := requestid.Middleware(s.handler)
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	for _, c := range []struct{ sent, want string }{{"", ""}, {"proxy-id-42", "proxy-id-42"}, {"bad id\twith tab", ""}} {
 		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/connection/nope/connect", strings.NewReader(`{}`))
 		if c.sent != "" {
-			req.Header.Set(RequestIDHeader, c.sent)
+			req.Header.Set(requestid.Header, c.sent)
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		got := resp.Header.Get(RequestIDHeader)
+		got := resp.Header.Get(requestid.Header)
 		if got == "" || (c.want != "" && got != c.want) || (c.want == "" && got == c.sent) {
 			t.Fatalf("sent %q, got id %q", c.sent, got)
 		}
 	}
 	// A logged failure carries the id: a project lookup error is logged
 	// with the request's context.
-	ctx := context.WithValue(context.Background(), requestIDKey{}, "abc123")
+	ctx := requestid.NewContext(context.Background(), "abc123")
 	s.node.log.WarnContext(ctx, "probe")
 	mu.Lock()
 	defer mu.Unlock()

@@ -8,8 +8,6 @@ package transport
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -278,13 +276,4 @@ func (s *Server) ClientIP(r *http.Request) string { return s.clientIP(r) }
 // project finds the project of a request.
 func (s *Server) project(ctx context.Context, id string) (*structure.Project, *pubsub.Error) {
 	return s.node.Project(ctx, id)
-}
-
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-// randomID returns a random id of n bytes of entropy, lower-case base32.
-func randomID(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+).
-	return idEncoding.EncodeToString(b)
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/redis"
 	"github.com/rotor-rt/rotor/transport"
+	"github.com/rotor-rt/rotor/transport/requestid"
 )
 
 func newServeCmd(g *globalFlags) *cobra.Command {
@@ -85,9 +86,9 @@ func (g *globalFlags) devMode() bool {
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.Log.SlogLevel()}
 	if cfg.Log.Format == "json" {
-		return slog.New(transport.LogHandler(slog.NewJSONHandler(w, opts)))
+		return slog.New(requestid.LogHandler(slog.NewJSONHandler(w, opts)))
 	}
-	return slog.New(transport.LogHandler(slog.NewTextHandler(w, opts)))
+	return slog.New(requestid.LogHandler(slog.NewTextHandler(w, opts)))
 }
 
 // runServe runs the server until ctx is done, then drains it.
@@ -178,7 +179,7 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 	st.start(runCtx, node)
 
 	r := chi.NewRouter()
-	r.Use(transport.RequestID)
+	r.Use(requestid.Middleware)
 	node.Routes(r)
 	tls := cfg.HTTP.TLSCert != ""
 	// The admin UI bounds its own body sizes; it gets the body deadline.

@@ -1,7 +1,11 @@
-package transport
+// Package requestid gives every HTTP request an id, sets it on the answer
+// and carries it in the request's context, where log lines pick it up.
+package requestid
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base32"
 	"log/slog"
 	"net/http"
 )
@@ -9,19 +13,19 @@ import (
 // requestIDKey is the context key of a request's id.
 type requestIDKey struct{}
 
-// RequestIDHeader carries a request's id, in and out.
-const RequestIDHeader = "X-Request-Id"
+// Header carries a request's id, in and out.
+const Header = "X-Request-Id"
 
-// RequestID gives every request an id — the caller's X-Request-Id when it
+// Middleware gives every request an id — the caller's X-Request-Id when it
 // is a sane token (a proxy's), else a random one — sets it on the answer
 // and puts it in the context, where log lines pick it up (LogHandler).
-func RequestID(next http.Handler) http.Handler {
+func Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(RequestIDHeader)
+		id := r.Header.Get(Header)
 		if !saneID(id) {
-			id = randomID(10)
+			id = newID()
 		}
-		w.Header().Set(RequestIDHeader, id)
+		w.Header().Set(Header, id)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
 	})
 }
@@ -60,4 +64,18 @@ func (h *ctxHandler) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (h *ctxHandler) WithGroup(name string) slog.Handler {
 	return &ctxHandler{h.Handler.WithGroup(name)}
+}
+
+// NewContext returns ctx carrying id as the request id LogHandler logs.
+func NewContext(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// newID returns a random id of 10 bytes of entropy, lower-case base32.
+func newID() string {
+	b := make([]byte, 10)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+).
+	return idEncoding.EncodeToString(b)
 }
