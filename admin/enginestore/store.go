@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,11 +33,10 @@ const waitLogEvery = 30 * time.Second
 
 // state is one snapshot, indexed.
 type state struct {
-	version  int64
-	owner    string
-	node     string
-	projects map[string]*structure.Project
-	order    []string
+	version int64
+	owner   string
+	node    string
+	index   structure.Index
 }
 
 // Store serves the structure read from the engine. It is read-only: the
@@ -64,7 +62,7 @@ func Open(ctx context.Context, r Reader, log *slog.Logger) (*Store, error) {
 		_, err := s.reload(ctx)
 		if err == nil && s.cur.Load() != nil {
 			st := s.cur.Load()
-			s.log.Info("structure loaded from the engine", "version", st.version, "owner_node", st.node, "projects", len(st.order))
+			s.log.Info("structure loaded from the engine", "version", st.version, "owner_node", st.node, "projects", st.index.Len())
 			return s, nil
 		}
 		if time.Since(lastLog) >= waitLogEvery {
@@ -102,14 +100,11 @@ func (s *Store) reload(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	st := &state{version: snap.Version, owner: snap.Owner, node: snap.Node,
-		projects: make(map[string]*structure.Project, len(snap.Projects))}
+	projects := make([]*structure.Project, len(snap.Projects))
 	for i := range snap.Projects {
-		p := &snap.Projects[i]
-		st.projects[p.ID] = p
-		st.order = append(st.order, p.ID)
+		projects[i] = &snap.Projects[i]
 	}
-	s.cur.Store(st)
+	s.cur.Store(&state{version: snap.Version, owner: snap.Owner, node: snap.Node, index: structure.NewIndex(projects)})
 	return true, nil
 }
 
@@ -167,24 +162,12 @@ func (s *Store) Invalidate() {
 // Project returns the project with the given id, or structure.ErrNotFound.
 // The returned value is shared and must not be modified.
 func (s *Store) Project(_ context.Context, id string) (*structure.Project, error) {
-	p, ok := s.cur.Load().projects[id]
-	if !ok {
-		return nil, fmt.Errorf("project %q: %w", id, structure.ErrNotFound)
-	}
-	return p, nil
+	return s.cur.Load().index.Project(id)
 }
 
 // Projects returns a copy of every project in the owner's order (by id).
 func (s *Store) Projects(_ context.Context) ([]structure.Project, error) {
-	st := s.cur.Load()
-	out := make([]structure.Project, 0, len(st.order))
-	for _, id := range st.order {
-		p := *st.projects[id]
-		p.AllowedOrigins = slices.Clone(p.AllowedOrigins)
-		p.Namespaces = slices.Clone(p.Namespaces)
-		out = append(out, p)
-	}
-	return out, nil
+	return s.cur.Load().index.Projects(), nil
 }
 
 // Version returns the version of the snapshot being served.

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -15,9 +14,8 @@ import (
 
 // snapshot is the whole structure as of one version of the file.
 type snapshot struct {
-	version  int64
-	projects map[string]*structure.Project
-	order    []string
+	version int64
+	index   structure.Index
 }
 
 type projectRow struct {
@@ -73,35 +71,35 @@ type queryer interface {
 }
 
 // loadAll reads every project with its namespaces.
-func loadAll(ctx context.Context, q queryer) (map[string]*structure.Project, []string, error) {
+func loadAll(ctx context.Context, q queryer) (structure.Index, error) {
 	var prows []projectRow
 	if err := q.SelectContext(ctx, &prows, `SELECT id, name, secret, api_key, default_namespace,
 		auth_url, publish_hook_url, events_hook_url, allowed_origins, anonymous
 		FROM projects ORDER BY id`); err != nil {
-		return nil, nil, fmt.Errorf("read projects: %w", err)
+		return structure.Index{}, fmt.Errorf("read projects: %w", err)
 	}
 	var nrows []namespaceRow
 	if err := q.SelectContext(ctx, &nrows, `SELECT project_id, name, publish, anonymous, presence,
 		join_leave, history_size, history_ttl_ms, watch
 		FROM namespaces ORDER BY project_id, position, name`); err != nil {
-		return nil, nil, fmt.Errorf("read namespaces: %w", err)
+		return structure.Index{}, fmt.Errorf("read namespaces: %w", err)
 	}
 	projects := make(map[string]*structure.Project, len(prows))
-	order := make([]string, 0, len(prows))
+	order := make([]*structure.Project, 0, len(prows))
 	for i := range prows {
 		p, err := prows[i].project()
 		if err != nil {
-			return nil, nil, err
+			return structure.Index{}, err
 		}
 		projects[p.ID] = p
-		order = append(order, p.ID)
+		order = append(order, p)
 	}
 	for i := range nrows {
 		if p, ok := projects[nrows[i].ProjectID]; ok {
 			p.Namespaces = append(p.Namespaces, nrows[i].namespace())
 		}
 	}
-	return projects, order, nil
+	return structure.NewIndex(order), nil
 }
 
 // loadProject reads one project inside a write transaction.
@@ -154,22 +152,18 @@ func (s *Store) reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	projects, order, err := loadAll(ctx, tx)
+	index, err := loadAll(ctx, tx)
 	if err != nil {
 		return err
 	}
-	s.snap.Store(&snapshot{version: v, projects: projects, order: order})
+	s.snap.Store(&snapshot{version: v, index: index})
 	return nil
 }
 
 // Project returns the project with the given id from memory, or
 // structure.ErrNotFound. The returned value is shared and must not be modified.
 func (s *Store) Project(_ context.Context, id string) (*structure.Project, error) {
-	p, ok := s.snap.Load().projects[id]
-	if !ok {
-		return nil, fmt.Errorf("project %q: %w", id, structure.ErrNotFound)
-	}
-	return p, nil
+	return s.snap.Load().index.Project(id)
 }
 
 // Projects returns a copy of every project, ordered by id.
@@ -183,14 +177,7 @@ func (s *Store) Projects(_ context.Context) ([]structure.Project, error) {
 // engine for nodes on other hosts.
 func (s *Store) Snapshot() (int64, []structure.Project) {
 	snap := s.snap.Load()
-	out := make([]structure.Project, 0, len(snap.order))
-	for _, id := range snap.order {
-		p := *snap.projects[id]
-		p.AllowedOrigins = slices.Clone(p.AllowedOrigins)
-		p.Namespaces = slices.Clone(p.Namespaces)
-		out = append(out, p)
-	}
-	return snap.version, out
+	return snap.version, snap.index.Projects()
 }
 
 // Version returns the structure version of the in-memory copy: it moves
