@@ -5,7 +5,6 @@ package admin
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/rotor-rt/rotor/pubsub/structure"
 )
@@ -21,7 +20,7 @@ func NewStaticStore(projects []structure.Project) (*StaticStore, error) {
 	seen := make(map[string]bool, len(projects))
 	own := make([]*structure.Project, 0, len(projects))
 	for i := range projects {
-		p := projects[i]
+		p := projects[i].Clone()
 		if err := p.Validate(); err != nil {
 			return nil, fmt.Errorf("project %q: %w", p.ID, err)
 		}
@@ -29,8 +28,6 @@ func NewStaticStore(projects []structure.Project) (*StaticStore, error) {
 			return nil, fmt.Errorf("project %q: duplicate id", p.ID)
 		}
 		seen[p.ID] = true
-		p.AllowedOrigins = slices.Clone(p.AllowedOrigins)
-		p.Namespaces = slices.Clone(p.Namespaces)
 		own = append(own, &p)
 	}
 	return &StaticStore{index: structure.NewIndex(own)}, nil

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
-	"slices"
 
 	"github.com/go-chi/chi/v5"
 
@@ -42,9 +41,7 @@ func (h *shared) projectCopy(r *http.Request) (*structure.Project, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := *p
-	c.AllowedOrigins = slices.Clone(p.AllowedOrigins)
-	c.Namespaces = slices.Clone(p.Namespaces)
+	c := p.Clone()
 	return &c, nil
 }
 

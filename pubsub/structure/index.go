@@ -39,13 +39,18 @@ func (x Index) Project(id string) (*Project, error) {
 func (x Index) Projects() []Project {
 	out := make([]Project, 0, len(x.order))
 	for _, id := range x.order {
-		p := *x.byID[id]
-		p.AllowedOrigins = slices.Clone(p.AllowedOrigins)
-		p.Namespaces = slices.Clone(p.Namespaces)
-		out = append(out, p)
+		out = append(out, x.byID[id].Clone())
 	}
 	return out
 }
 
 // Len is the number of projects.
 func (x Index) Len() int { return len(x.order) }
+
+// Clone returns a copy of p whose slices are the caller's own.
+func (p *Project) Clone() Project {
+	c := *p
+	c.AllowedOrigins = slices.Clone(p.AllowedOrigins)
+	c.Namespaces = slices.Clone(p.Namespaces)
+	return c
+}
