@@ -222,9 +222,6 @@ var _ hooks.RetryObserver = node.EventsObserver{}
 // it reports to exists. It is set before the server starts.
 type lateSink struct{ *hooks.Dispatcher }
 
-// QueuedBytes reports the dispatcher's queue for the node's metrics.
-func (l *lateSink) QueuedBytes() int64 { return l.Dispatcher.QueuedBytes() }
-
 // Node returns the server's node.
 func (s *Server) Node() *node.Node { return s.node }
 

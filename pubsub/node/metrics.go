@@ -20,9 +20,6 @@ type nodeMetrics struct {
 	// eventsDropped counts events the events hook gave up, by reason
 	// (transport/hooks Drop* reasons: a fixed set, so cardinality stays bounded).
 	eventsDropped *prometheus.CounterVec
-	// sseDeliveries and pollDeliveries are deliveries' children, resolved
-	// once so counting costs one atomic add per flush.
-	sseDeliveries, pollDeliveries prometheus.Counter
 	// ops are the operator dashboards' series (opsmetrics.go).
 	ops *opsMetrics
 }
@@ -56,8 +53,6 @@ func newNodeMetrics() *nodeMetrics {
 		}, []string{"reason"}),
 	}
 	m.ops = newOpsMetrics()
-	m.sseDeliveries = m.deliveries.WithLabelValues("sse")
-	m.pollDeliveries = m.deliveries.WithLabelValues("poll")
 	return m
 }
 
