@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+
+	"github.com/rotor-rt/rotor/pubsub"
 )
 
 // MaxIdempotencyKey is the longest idempotency key the server accepts, in
 // bytes.
-const MaxIdempotencyKey = 128
+const MaxIdempotencyKey = pubsub.MaxIdempotencyKey
 
 // Position is a place in a channel's stream.
 type Position struct {

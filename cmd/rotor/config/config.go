@@ -15,6 +15,7 @@ import (
 	"github.com/rotor-rt/rotor/pubsub/node"
 	"github.com/rotor-rt/rotor/pubsub/redis"
 	"github.com/rotor-rt/rotor/pubsub/structure"
+	"github.com/rotor-rt/rotor/transport/hooks"
 )
 
 // Config is the whole configuration, shaped like the YAML file of docs/configuration.md.
@@ -336,7 +337,7 @@ func Default() *Config {
 			PresenceTTL: nd.PresenceTTL,
 			SessionTTL:  nd.SessionTTL,
 		},
-		Hooks: Hooks{Timeout: nd.HookTimeout, Retries: 5, EventsQueueBytes: 16 << 20},
+		Hooks: Hooks{Timeout: nd.HookTimeout, Retries: hooks.DefaultRetries, EventsQueueBytes: hooks.DefaultQueueBytes},
 		Log:   Log{Level: "info", Format: "text"},
 	}
 }
