@@ -18,19 +18,21 @@ import goredis "github.com/redis/go-redis/v9"
 // leaves no previous one, so it keeps epochs; so does a slot migrated
 // between Cluster masters that were never promoted.
 //
-// current_epoch returns the epoch (or nil) and this master's replication
-// id, which the caller records in the meta as 'r'.
+// current_epoch returns the epoch (or nil), this master's replication id,
+// which the caller records in the meta as 'r', and the id the meta holds
+// now, so that a caller writes 'r' only when it changes.
 const luaEpoch = `
 local function current_epoch(meta, history)
   local repl = redis.call('info', 'replication')
   local replid = string.match(repl, 'master_replid:(%x+)')
-  local epoch = redis.call('hget', meta, 'e')
+  local cur = redis.call('hmget', meta, 'e', 'r')
+  local epoch, recorded = cur[1], cur[2]
   if epoch and string.match(repl, 'master_replid2:(%x+)') ~= string.rep('0', 40)
-      and redis.call('hget', meta, 'r') ~= replid then
+      and recorded ~= replid then
     redis.call('del', meta, history)
-    epoch = nil
+    epoch, recorded = nil, nil
   end
-  return epoch, replid
+  return epoch, replid, recorded
 end
 `
 
@@ -58,13 +60,15 @@ if KEYS[3] then
     return {tonumber(o), e, 1}
   end
 end
-local epoch, replid = current_epoch(KEYS[1], KEYS[2])
+local epoch, replid, recorded = current_epoch(KEYS[1], KEYS[2])
 if not epoch then
   epoch = ARGV[7]
   redis.call('hset', KEYS[1], 'e', epoch)
   redis.call('del', KEYS[2])
 end
-redis.call('hset', KEYS[1], 'r', replid)
+if recorded ~= replid then
+  redis.call('hset', KEYS[1], 'r', replid)
+end
 local offset = redis.call('hincrby', KEYS[1], 'o', 1)
 redis.call('pexpire', KEYS[1], ARGV[6])
 local size = tonumber(ARGV[4])
