@@ -16,7 +16,8 @@ type errorBody struct {
 	Error *pubsub.Error `json:"error"`
 }
 
-// writeJSON answers v as JSON that no cache may keep (docs/protocol.md).
+// writeJSON answers v as JSON that no cache may keep (docs/protocol.md);
+// a 503 says when to retry.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -26,18 +27,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
+	if status == http.StatusServiceUnavailable {
+		// Worth retrying: say when, as a browser's reconnect delay would.
+		h.Set("Retry-After", retryAfter)
+	}
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
 }
 
 // writeError answers a protocol error with its HTTP status.
 func writeError(w http.ResponseWriter, e *pubsub.Error) {
-	status := statusOf(e)
-	if status == http.StatusServiceUnavailable {
-		// Worth retrying: say when, as a browser's reconnect delay would.
-		w.Header().Set("Retry-After", retryAfter)
-	}
-	writeJSON(w, status, errorBody{Error: e})
+	writeJSON(w, statusOf(e), errorBody{Error: e})
 }
 
 // retryAfter is the Retry-After of a 503, in seconds: the SSE retry
