@@ -166,15 +166,6 @@ func (h *adminAPI) apiProject(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, toAPIProject(p, false))
 }
 
-func fieldError(field, msg string) error { return &structure.FieldError{Field: field, Message: msg} }
-
-func urlErrors(p *structure.Project) error {
-	for f, msg := range checkURLs(p) {
-		return fieldError(f, msg)
-	}
-	return nil
-}
-
 func (h *adminAPI) apiCreateProject(w http.ResponseWriter, r *http.Request) {
 	wr := h.apiWriter(w, r)
 	if wr == nil {
@@ -185,7 +176,7 @@ func (h *adminAPI) apiCreateProject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := a.project()
-	if err := urlErrors(&p); err != nil {
+	if err := p.CheckEndpoints(); err != nil {
 		h.apiStoreError(w, r, err)
 		return
 	}
@@ -233,7 +224,7 @@ func (h *adminAPI) apiUpdateProject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := a.project()
-	if err := urlErrors(&p); err != nil {
+	if err := p.CheckEndpoints(); err != nil {
 		h.apiStoreError(w, r, err)
 		return
 	}

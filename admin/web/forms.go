@@ -67,7 +67,7 @@ func projectFromForm(r *http.Request, p *structure.Project) views.FieldErrors {
 		p.AllowedOrigins = splitList(r.PostForm.Get("allowed_origins"))
 	}
 	f.check("anonymous", &p.Anonymous, errs)
-	maps.Copy(errs, checkURLs(p))
+	maps.Copy(errs, endpointErrors(p))
 	return errs
 }
 
@@ -82,26 +82,19 @@ func splitList(s string) []string {
 	return out
 }
 
-// checkURLs checks what Project.Validate leaves out: hook and auth URLs
-// must be absolute http(s) URLs, origins scheme://host[:port] or "*".
-func checkURLs(p *structure.Project) views.FieldErrors {
+// endpointErrors puts Project.CheckEndpoints' problems under the form's
+// boxes; the allowed origins are one box.
+func endpointErrors(p *structure.Project) views.FieldErrors {
 	errs := views.FieldErrors{}
-	for field, v := range map[string]string{
-		"auth_url": p.AuthURL, "publish_hook_url": p.PublishHookURL, "events_hook_url": p.EventsHookURL,
-	} {
-		if v == "" {
-			continue
-		}
-		u, err := url.Parse(v)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs[field] = "must be an absolute http:// or https:// URL"
-		}
+	err := p.CheckEndpoints()
+	if err == nil {
+		return errs
 	}
-	for _, o := range p.AllowedOrigins {
-		if structure.CheckOrigin(o) != nil {
-			errs["allowed_origins"] = "each origin must look like https://example.com (or be *); " + strconv.Quote(o) + " does not"
-			break
+	for field, msg := range fieldErrors(err) {
+		if strings.HasPrefix(field, "allowed_origins[") {
+			field = "allowed_origins"
 		}
+		errs[field] = msg
 	}
 	return errs
 }

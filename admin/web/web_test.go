@@ -305,7 +305,7 @@ func TestProjectAndNamespacePages(t *testing.T) {
 		{"duplicate id", "/admin/projects", url.Values{"id": {"chat"}}, 400, "already exists"},
 		{"bad id", "/admin/projects", url.Values{"id": {"Not OK"}}, 400, "must be 1-64 characters"},
 		{"bad hook url", "/admin/projects/chat", url.Values{"default_namespace": {"default"}, "auth_url": {"ftp://x"}}, 400, "absolute http"},
-		{"bad origin", "/admin/projects/chat", url.Values{"default_namespace": {"default"}, "allowed_origins": {"a.example/x"}}, 400, "each origin"},
+		{"bad origin", "/admin/projects/chat", url.Values{"default_namespace": {"default"}, "allowed_origins": {"a.example/x"}}, 400, "is not an origin"},
 		{"update", "/admin/projects/chat", url.Values{"name": {"Chat 2"}, "default_namespace": {"default"}}, 303, ""},
 		{"new namespace", "/admin/projects/chat/namespaces", url.Values{"name": {"room"}, "presence": {"on"}, "history_size": {"5"}, "history_ttl": {"90s"}, "watch": {"on"}}, 303, ""},
 		{"duplicate namespace", "/admin/projects/chat/namespaces", url.Values{"name": {"room"}, "history_ttl": {"1m"}}, 400, "already exists"},

@@ -13,6 +13,7 @@ package structure
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"time"
 )
@@ -122,6 +123,31 @@ func (p *Project) Validate() error {
 		}
 		if ns.HistorySize > 0 && ns.HistoryTTL == 0 {
 			bad(path+".history_ttl", "must be set when history_size is above 0")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// CheckEndpoints checks the project's addresses, which Validate leaves out
+// so that a stored project with a stale address still loads: the auth and
+// hook URLs must be absolute http(s) URLs and every allowed origin must pass
+// CheckOrigin. It returns every problem, joined, each a *FieldError whose
+// Field is relative to the project (allowed_origins[i] for an origin).
+func (p *Project) CheckEndpoints() error {
+	var errs []error
+	for _, f := range []struct{ name, url string }{
+		{"auth_url", p.AuthURL}, {"publish_hook_url", p.PublishHookURL}, {"events_hook_url", p.EventsHookURL},
+	} {
+		if f.url == "" {
+			continue
+		}
+		if u, err := url.Parse(f.url); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, &FieldError{Field: f.name, Message: "must be an absolute http:// or https:// URL"})
+		}
+	}
+	for i, o := range p.AllowedOrigins {
+		if err := CheckOrigin(o); err != nil {
+			errs = append(errs, &FieldError{Field: fmt.Sprintf("allowed_origins[%d]", i), Message: err.Error()})
 		}
 	}
 	return errors.Join(errs...)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"strings"
 	"unicode"
 
@@ -156,7 +155,7 @@ func (c *Config) validateStructure(v *validator) {
 	for i, p := range c.Structure.Projects {
 		prefix := fmt.Sprintf("structure.projects[%d]", i)
 		ap := p.Admin()
-		if err := ap.Validate(); err != nil {
+		if err := errors.Join(ap.Validate(), ap.CheckEndpoints()); err != nil {
 			for _, e := range unjoin(err) {
 				var fe *structure.FieldError
 				if errors.As(e, &fe) {
@@ -170,21 +169,6 @@ func (c *Config) validateStructure(v *validator) {
 			v.bad(prefix+".id", "duplicate project id %q", p.ID)
 		}
 		seen[p.ID] = true
-		for _, f := range []struct{ name, val string }{
-			{"auth_url", p.AuthURL}, {"publish_hook_url", p.PublishHookURL}, {"events_hook_url", p.EventsHookURL},
-		} {
-			if f.val == "" {
-				continue
-			}
-			if u, err := url.Parse(f.val); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				v.bad(prefix+"."+f.name, "must be an http:// or https:// URL")
-			}
-		}
-		for j, o := range p.AllowedOrigins {
-			if err := structure.CheckOrigin(o); err != nil {
-				v.bad(fmt.Sprintf("%s.allowed_origins[%d]", prefix, j), "%v", err)
-			}
-		}
 	}
 }
 
