@@ -215,8 +215,7 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// The node's events observer also counts the dispatcher's retries.
-var _ hooks.RetryObserver = node.EventsObserver{}
+var _ hooks.Observer = node.EventsObserver{}
 
 // lateSink is the node's events sink, set to the dispatcher once the node
 // it reports to exists. It is set before the server starts.

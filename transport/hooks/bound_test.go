@@ -16,6 +16,7 @@ type countingObserver struct {
 	dropped map[string]int
 	calls   int
 	failed  int
+	retries int
 }
 
 func (o *countingObserver) Dropped(reason string, events int) {
@@ -34,6 +35,12 @@ func (o *countingObserver) Called(_ time.Duration, err error) {
 	if err != nil {
 		o.failed++
 	}
+}
+
+func (o *countingObserver) Retrying() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.retries++
 }
 
 func (o *countingObserver) droppedFor(reason string) int {

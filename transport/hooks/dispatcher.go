@@ -39,11 +39,7 @@ type Observer interface {
 	Dropped(reason string, events int)
 	// Called records one POST to a hook and its outcome.
 	Called(took time.Duration, err error)
-}
-
-// RetryObserver is an optional part of an Observer: it is told each time
-// a failed batch is going to be tried again.
-type RetryObserver interface {
+	// Retrying is told each time a failed batch is going to be tried again.
 	Retrying()
 }
 
@@ -161,6 +157,7 @@ type nopObserver struct{}
 
 func (nopObserver) Dropped(string, int)         {}
 func (nopObserver) Called(time.Duration, error) {}
+func (nopObserver) Retrying()                   {}
 
 // FullJitter returns the backoff "full jitter" (AWS architecture blog,
 // 2015): a random wait in [0, min(max, base·2^(attempt-1))).
@@ -390,9 +387,7 @@ func (d *Dispatcher) deliver(ctx context.Context, project string, batch []Event)
 			d.log.Warn("events hook failed, batch dropped", "project", project, "events", len(batch), "attempts", attempt+1, "err", err)
 			return
 		}
-		if ro, ok := d.opts.Observer.(RetryObserver); ok {
-			ro.Retrying()
-		}
+		d.opts.Observer.Retrying()
 		d.log.Info("events hook failed, will retry", "project", project, "attempt", attempt+1, "err", err)
 	}
 }

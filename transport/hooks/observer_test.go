@@ -2,40 +2,9 @@ package hooks
 
 import (
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 )
-
-// retryObserver records what a Dispatcher reports.
-type retryObserver struct {
-	mu                     sync.Mutex
-	calls, failed, retries int
-	dropped                map[string]int
-}
-
-func (o *retryObserver) Dropped(reason string, events int) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.dropped[reason] += events
-}
-
-func (o *retryObserver) Called(_ time.Duration, err error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.calls++
-	if err != nil {
-		o.failed++
-	}
-}
-
-func (o *retryObserver) Retrying() {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.retries++
-}
-
-var _ RetryObserver = (*retryObserver)(nil)
 
 // TestObserverSeesRetries: a hook that fails twice then answers is called
 // three times, retried twice, and drops nothing; QueuedEvents is back to 0.
@@ -46,7 +15,7 @@ func TestObserverSeesRetries(t *testing.T) {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 		}
 	})
-	obs := &retryObserver{dropped: map[string]int{}}
+	obs := &countingObserver{}
 	d := NewDispatcher(DispatcherOptions{
 		Resolve: resolveTo(srv.URL), FlushInterval: time.Millisecond, Retries: 5, Logger: quietLogger(),
 		Backoff: func(int) time.Duration { return time.Millisecond }, Observer: obs,
