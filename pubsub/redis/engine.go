@@ -179,21 +179,6 @@ func (e *Engine) Close() error {
 	return nil
 }
 
-// Ready asks Redis now whether it answers (within Timeout, and ctx), and
-// reports whether the pub/sub connections are up. Probes that must answer
-// at once use Readiness.
-func (e *Engine) Ready(ctx context.Context) error {
-	ctx, cancel := e.opCtx(ctx)
-	defer cancel()
-	if err := e.rdb.Ping(ctx).Err(); err != nil {
-		return e.wrap("ping", err)
-	}
-	if err := e.subs.healthy(); err != nil {
-		return fmt.Errorf("redis pub/sub: %w: %w", pubsub.ErrEngineDown, err)
-	}
-	return nil
-}
-
 // opCtx bounds one engine call: a few Timeouts at most, so a call never
 // hangs past what the caller could expect even with retries.
 func (e *Engine) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {

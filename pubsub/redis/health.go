@@ -41,6 +41,21 @@ func (e *Engine) Readiness() error {
 	return nil
 }
 
+// Ready asks Redis now whether it answers (within Timeout, and ctx), and
+// reports whether the pub/sub connections are up. Probes that must answer
+// at once use Readiness.
+func (e *Engine) Ready(ctx context.Context) error {
+	ctx, cancel := e.opCtx(ctx)
+	defer cancel()
+	if err := e.rdb.Ping(ctx).Err(); err != nil {
+		return e.wrap("ping", err)
+	}
+	if err := e.subs.healthy(); err != nil {
+		return fmt.Errorf("redis pub/sub: %w: %w", pubsub.ErrEngineDown, err)
+	}
+	return nil
+}
+
 func (e *Engine) lastPing(now time.Time) error {
 	if p := e.health.lastErr.Load(); p != nil {
 		return *p
