@@ -27,11 +27,11 @@ func benchmarkPublish(b *testing.B, withKey, watched bool) {
 	srv := startServer(b)
 	e, _ := startEngine(b, srv.URL(), "bench")
 	ctx := b.Context()
-	if err := e.Subscribe(ctx, "p|bench"); err != nil {
+	if err := e.Broker().Subscribe(ctx, "p|bench"); err != nil {
 		b.Fatal(err)
 	}
 	if watched {
-		stop, err := e.WatchProject(ctx, "p", func(string, *pubsub.Publication) {})
+		stop, err := e.Watcher().WatchProject(ctx, "p", func(string, *pubsub.Publication) {})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -39,7 +39,7 @@ func benchmarkPublish(b *testing.B, withKey, watched bool) {
 	}
 	opts := pubsub.PublishOptions{HistorySize: 100, HistoryTTL: time.Minute}
 	payload := data(1)
-	if _, err := e.Publish(ctx, "p|bench", payload, opts); err != nil { // loads the script
+	if _, err := e.Broker().Publish(ctx, "p|bench", payload, opts); err != nil { // loads the script
 		b.Fatal(err)
 	}
 	if err := e.rdb.ConfigResetStat(ctx).Err(); err != nil {
@@ -53,7 +53,7 @@ func benchmarkPublish(b *testing.B, withKey, watched bool) {
 			i++
 			opts.IdempotencyKey = "key-" + strconv.Itoa(i)
 		}
-		if _, err := e.Publish(ctx, "p|bench", payload, opts); err != nil {
+		if _, err := e.Broker().Publish(ctx, "p|bench", payload, opts); err != nil {
 			b.Fatal(err)
 		}
 	}

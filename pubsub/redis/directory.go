@@ -12,25 +12,31 @@ import (
 	"github.com/rotor-rt/rotor/pubsub"
 )
 
+// Directory is what nodes share about themselves: their info
+// (pubsub.NodeDirectory), their channel counts (pubsub.ChannelLister and
+// pubsub.ChannelCountReporter) and their recent activity for the admin
+// charts (pubsub.SeriesDirectory), each entry expiring unless refreshed.
+type Directory struct{ *conn }
+
 // UpdateNode publishes this node's info for ttl (a heartbeat).
-func (e *Engine) UpdateNode(ctx context.Context, info pubsub.NodeInfo, ttl time.Duration) error {
-	ctx, cancel := e.opCtx(ctx)
+func (d *Directory) UpdateNode(ctx context.Context, info pubsub.NodeInfo, ttl time.Duration) error {
+	ctx, cancel := d.opCtx(ctx)
 	defer cancel()
 	b, err := json.Marshal(info)
 	if err != nil {
 		return fmt.Errorf("encode node info: %w", err)
 	}
-	err = addTTLScript.Run(ctx, e.rdb, []string{e.keys.nodes(), e.keys.nodesZ()}, info.ID, b, max(ms(ttl), 1)).Err()
-	return e.wrap("update node", err)
+	err = addTTLScript.Run(ctx, d.rdb, []string{d.keys.nodes(), d.keys.nodesZ()}, info.ID, b, max(ms(ttl), 1)).Err()
+	return d.wrap("update node", err)
 }
 
 // Nodes lists the nodes whose heartbeat has not expired, by id.
-func (e *Engine) Nodes(ctx context.Context) ([]pubsub.NodeInfo, error) {
-	ctx, cancel := e.opCtx(ctx)
+func (d *Directory) Nodes(ctx context.Context) ([]pubsub.NodeInfo, error) {
+	ctx, cancel := d.opCtx(ctx)
 	defer cancel()
-	flat, err := readTTLScript.Run(ctx, e.rdb, []string{e.keys.nodes(), e.keys.nodesZ()}).StringSlice()
+	flat, err := readTTLScript.Run(ctx, d.rdb, []string{d.keys.nodes(), d.keys.nodesZ()}).StringSlice()
 	if err != nil {
-		return nil, e.wrap("nodes", err)
+		return nil, d.wrap("nodes", err)
 	}
 	out := make([]pubsub.NodeInfo, 0, len(flat)/2)
 	for i := 0; i+1 < len(flat); i += 2 {
@@ -45,29 +51,29 @@ func (e *Engine) Nodes(ctx context.Context) ([]pubsub.NodeInfo, error) {
 }
 
 // ReportChannels replaces the node's channel counts, kept for ttl.
-func (e *Engine) ReportChannels(ctx context.Context, nodeID string, counts map[string]int, ttl time.Duration) error {
-	ctx, cancel := e.opCtx(ctx)
+func (d *Directory) ReportChannels(ctx context.Context, nodeID string, counts map[string]int, ttl time.Duration) error {
+	ctx, cancel := d.opCtx(ctx)
 	defer cancel()
 	args := make([]any, 0, 2+2*len(counts))
 	args = append(args, nodeID, max(ms(ttl), 1))
 	for ch, n := range counts {
 		args = append(args, ch, n)
 	}
-	err := reportChannelsScript.Run(ctx, e.rdb, []string{e.keys.channels(nodeID), e.keys.channelsZ()}, args...).Err()
-	return e.wrap("report channels", err)
+	err := reportChannelsScript.Run(ctx, d.rdb, []string{d.keys.channels(nodeID), d.keys.channelsZ()}, args...).Err()
+	return d.wrap("report channels", err)
 }
 
 // Channels sums the live nodes' counts of the keys matching pattern
 // (path.Match over the whole key).
-func (e *Engine) Channels(ctx context.Context, pattern string) (map[string]int, error) {
+func (d *Directory) Channels(ctx context.Context, pattern string) (map[string]int, error) {
 	if _, err := path.Match(pattern, ""); err != nil {
 		return nil, fmt.Errorf("channels pattern %q: %w", pattern, err)
 	}
-	ctx, cancel := e.opCtx(ctx)
+	ctx, cancel := d.opCtx(ctx)
 	defer cancel()
-	flat, err := channelsScript.Run(ctx, e.rdb, []string{e.keys.channelsZ()}, e.keys.channelsPrefix()).StringSlice()
+	flat, err := channelsScript.Run(ctx, d.rdb, []string{d.keys.channelsZ()}, d.keys.channelsPrefix()).StringSlice()
 	if err != nil {
-		return nil, e.wrap("channels", err)
+		return nil, d.wrap("channels", err)
 	}
 	out := make(map[string]int)
 	for i := 0; i+1 < len(flat); i += 2 {
@@ -85,29 +91,27 @@ func (e *Engine) Channels(ctx context.Context, pattern string) (map[string]int, 
 	return out, nil
 }
 
-var _ pubsub.SeriesDirectory = (*Engine)(nil)
-
 // UpdateSeries publishes this node's recent activity for ttl, beside the
 // node table and with the same expiry rules.
-func (e *Engine) UpdateSeries(ctx context.Context, s pubsub.NodeSeries, ttl time.Duration) error {
-	ctx, cancel := e.opCtx(ctx)
+func (d *Directory) UpdateSeries(ctx context.Context, s pubsub.NodeSeries, ttl time.Duration) error {
+	ctx, cancel := d.opCtx(ctx)
 	defer cancel()
 	b, err := json.Marshal(s)
 	if err != nil {
 		return fmt.Errorf("encode node series: %w", err)
 	}
-	err = addTTLScript.Run(ctx, e.rdb, []string{e.keys.series(), e.keys.seriesZ()}, s.Node, b, max(ms(ttl), 1)).Err()
-	return e.wrap("update series", err)
+	err = addTTLScript.Run(ctx, d.rdb, []string{d.keys.series(), d.keys.seriesZ()}, s.Node, b, max(ms(ttl), 1)).Err()
+	return d.wrap("update series", err)
 }
 
 // Series returns the recent activity of the nodes whose share has not
 // expired, by node id.
-func (e *Engine) Series(ctx context.Context) ([]pubsub.NodeSeries, error) {
-	ctx, cancel := e.opCtx(ctx)
+func (d *Directory) Series(ctx context.Context) ([]pubsub.NodeSeries, error) {
+	ctx, cancel := d.opCtx(ctx)
 	defer cancel()
-	flat, err := readTTLScript.Run(ctx, e.rdb, []string{e.keys.series(), e.keys.seriesZ()}).StringSlice()
+	flat, err := readTTLScript.Run(ctx, d.rdb, []string{d.keys.series(), d.keys.seriesZ()}).StringSlice()
 	if err != nil {
-		return nil, e.wrap("series", err)
+		return nil, d.wrap("series", err)
 	}
 	out := make([]pubsub.NodeSeries, 0, len(flat)/2)
 	for i := 0; i+1 < len(flat); i += 2 {
