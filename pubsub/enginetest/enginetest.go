@@ -135,6 +135,26 @@ func (p Parts) engine(t *testing.T) pubsub.Engine {
 	return core{p.Delivery, p.Broker, p.Presence, p.Revoker}
 }
 
+// optional lists p's optional parts with the capability each is and
+// whether p gives it.
+func (p Parts) optional() []struct {
+	name  string
+	cap   Capability
+	given bool
+} {
+	return []struct {
+		name  string
+		cap   Capability
+		given bool
+	}{
+		{"NodeDirectory", NodeDirectory, p.Nodes != nil},
+		{"ChannelLister and ChannelCountReporter", ChannelLister, p.Channels != nil},
+		{"HealthChecker", HealthChecker, p.Health != nil},
+		{"SeriesDirectory", SeriesDirectory, p.Series != nil},
+		{"ProjectWatcher", ProjectWatcher, p.Watcher != nil},
+	}
+}
+
 // unit is the time step of the expiry tests. On a wall clock a check
 // that something is still alive always has at least two units to spare.
 const unit = 100 * time.Millisecond
@@ -193,6 +213,11 @@ type engine struct {
 func (s *suite) newEngine(t *testing.T) *engine {
 	t.Helper()
 	in := s.cfg.New(t)
+	for _, c := range in.optional() {
+		if s.cfg.Capabilities&c.cap != 0 && !c.given {
+			t.Fatalf("enginetest: %s declared in Config.Capabilities but not given in Parts", c.name)
+		}
+	}
 	return &engine{Engine: in.engine(t), in: in, cfg: s.cfg}
 }
 
