@@ -84,11 +84,12 @@ type Options struct {
 	PoolSize int
 }
 
-// Engine is the Redis engine: the owner of its parts, each a small type
-// with its own state that it hands out (Broker, Presence, Revoker,
-// Directory, Structure, Watcher, Health) and of the background work they
-// need, which Start begins. Create it with New, call Start once, and
-// Close it when done.
+// Engine is the Redis engine. It owns the client its parts share and
+// their background work, and hands out each part, a type with its own
+// state: Broker, Presence, Revoker, Directory, Structure, Watcher and
+// Health. It is itself the part that delivers: Start hands the node what
+// any node publishes (pubsub/node's Options.Delivery). Create it with New,
+// call Start once, and Close it when done.
 type Engine struct {
 	*conn
 
@@ -159,15 +160,18 @@ func New(opts Options) (*Engine, error) {
 		keys:    keyspace{prefix: opts.Prefix},
 	}
 	e := &Engine{conn: c}
+	// The subscriber delivers to the Watcher's state and carries its
+	// topics; every part that reads or subscribes shares the subscriber.
+	e.watcher.conn = c
+	e.watcher.fns = make(map[string]map[uint64]func(string, *pubsub.Publication))
 	e.subs = newSubscriber(c, &e.watcher.watches)
+	e.watcher.subs = e.subs
 	e.broker = Broker{conn: c, subs: e.subs, watch: &e.watcher}
 	e.presence = Presence{conn: c}
 	e.revoker = Revoker{conn: c}
 	e.directory = Directory{conn: c}
 	e.structure = Structure{conn: c}
-	e.watcher = Watcher{conn: c, subs: e.subs}
-	e.watcher.fns = make(map[string]map[uint64]func(string, *pubsub.Publication))
-	e.health = Health{conn: c, subs: e.subs}
+	e.health.conn, e.health.subs = c, e.subs
 	return e, nil
 }
 
