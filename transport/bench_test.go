@@ -22,7 +22,8 @@ import (
 func BenchmarkPublishAPIPath(b *testing.B) {
 	p := testProject("p")
 	store, _ := admin.NewStaticStore([]structure.Project{p})
-	n, err := New(Options{Engine: memory.New(memory.Options{}), Projects: store})
+	mem := memory.New(memory.Options{})
+	n, err := New(Options{Delivery: mem, Broker: mem, Presence: mem, Revoker: mem, Projects: store})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -60,7 +61,8 @@ func BenchmarkPublishAPIPath(b *testing.B) {
 func BenchmarkAPIPublishHandler(b *testing.B) {
 	p := testProject("p")
 	store, _ := admin.NewStaticStore([]structure.Project{p})
-	n, err := New(Options{Engine: memory.New(memory.Options{}), Projects: store})
+	mem := memory.New(memory.Options{})
+	n, err := New(Options{Delivery: mem, Broker: mem, Presence: mem, Revoker: mem, Projects: store})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -37,7 +37,8 @@ func TestDeadNodeLeave(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		nd, err := New(Options{NodeID: id, Engine: e, Nodes: e, Channels: e, Series: e, Watcher: e, Projects: store, Logger: quiet, Ping: time.Second,
+		nd, err := New(Options{NodeID: id, Delivery: e, Broker: e.Broker(), Presence: e.Presence(), Revoker: e.Revoker(),
+			Nodes: e.Directory(), Channels: e.Directory(), Series: e.Directory(), Watcher: e.Watcher(), Projects: store, Logger: quiet, Ping: time.Second,
 			LeaveGrace: 200 * time.Millisecond, PresenceTTL: 600 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)

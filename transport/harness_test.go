@@ -64,7 +64,8 @@ type serverOption func(*Options, *structure.Project)
 func startServer(t testing.TB, opts ...serverOption) *testServer {
 	t.Helper()
 	p := testProject("p")
-	o := Options{Engine: memory.New(memory.Options{}), Ping: time.Second, LeaveGrace: 200 * time.Millisecond, AdminAPIKey: "admin-key"}
+	mem := memory.New(memory.Options{})
+	o := Options{Delivery: mem, Broker: mem, Presence: mem, Revoker: mem, Ping: time.Second, LeaveGrace: 200 * time.Millisecond, AdminAPIKey: "admin-key"}
 	for _, f := range opts {
 		f(&o, &p)
 	}

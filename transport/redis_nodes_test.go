@@ -64,7 +64,8 @@ func startNodes(t testing.TB, url string, n int) []*testServer {
 			t.Fatal(err)
 		}
 		nd, err := New(Options{
-			NodeID: fmt.Sprintf("node%d", i), Engine: e, Nodes: e, Channels: e, Series: e, Watcher: e, Projects: store, Logger: quiet,
+			NodeID: fmt.Sprintf("node%d", i), Delivery: e, Broker: e.Broker(), Presence: e.Presence(), Revoker: e.Revoker(),
+			Nodes: e.Directory(), Channels: e.Directory(), Series: e.Directory(), Watcher: e.Watcher(), Projects: store, Logger: quiet,
 			Ping: time.Second, LeaveGrace: 200 * time.Millisecond, AdminAPIKey: "admin-key",
 		})
 		if err != nil {
@@ -380,13 +381,13 @@ func apiTry(s *testServer, method string, body any) (int, int, error) {
 // engineReady asks a node's engine whether it can serve (what /readyz
 // asks in cmd/rotor).
 func engineReady(s *testServer) error {
-	hc, ok := s.node.opts.Engine.(pubsub.HealthChecker)
+	e, ok := s.node.opts.Delivery.(*redis.Engine)
 	if !ok {
-		return fmt.Errorf("engine %T has no Ready", s.node.opts.Engine)
+		return fmt.Errorf("engine %T is not the Redis engine", s.node.opts.Delivery)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	return hc.Ready(ctx)
+	return e.Health().Ready(ctx)
 }
 
 // TestRedisNodesAsOne: three nodes on one Redis are one server — delivery

@@ -39,11 +39,13 @@ type Options struct {
 	NodeID string
 	// Version is reported by `info`.
 	Version string
-	// Engine is the core engine, required: the server gives the node its
-	// delivery, broker, presence and revoker parts.
-	Engine pubsub.Engine
-	// Nodes and Channels are the engine's cluster parts; nil when it has
-	// none (see node.Options).
+	// Delivery, Broker, Presence and Revoker are the engine's core parts,
+	// required; Nodes, Channels, Series and Watcher its cluster parts, nil
+	// when it has none. The node gets them as they are (node.Options).
+	Delivery node.Starter
+	Broker   pubsub.Broker
+	Presence pubsub.PresenceStore
+	Revoker  pubsub.Revoker
 	Nodes    node.NodeDirectory
 	Channels node.ChannelDirectory
 	Series   node.SeriesDirectory
@@ -154,9 +156,6 @@ type Server struct {
 // New returns a server and its node, wired with the HTTP hooks where
 // Options leaves them nil. It does nothing until Start.
 func New(opts Options) (*Server, error) {
-	if opts.Engine == nil {
-		return nil, errors.New("transport: Options.Engine is required")
-	}
 	if opts.Projects == nil {
 		return nil, errors.New("transport: Options.Projects is required")
 	}
@@ -164,7 +163,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{opts: opts, heartbeats: newHeartbeats(), baseCtx: context.Background()}
 	nopts := node.Options{
 		NodeID: opts.NodeID, Version: opts.Version, Projects: opts.Projects,
-		Delivery: opts.Engine, Broker: opts.Engine, Presence: opts.Engine, Revoker: opts.Engine,
+		Delivery: opts.Delivery, Broker: opts.Broker, Presence: opts.Presence, Revoker: opts.Revoker,
 		Nodes: opts.Nodes, Channels: opts.Channels, Series: opts.Series, Watcher: opts.Watcher,
 		Logger: opts.Logger, QueueBytes: opts.QueueBytes, ChannelsPerStream: opts.ChannelsPerStream,
 		MaxData: opts.MaxBody, SessionTTL: opts.SessionTTL, LeaveGrace: opts.LeaveGrace,

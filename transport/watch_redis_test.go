@@ -12,7 +12,7 @@ import (
 	"github.com/rotor-rt/rotor/pubsub/redis/redistest"
 )
 
-var _ node.ProjectWatcher = (*redis.Engine)(nil)
+var _ node.ProjectWatcher = (*redis.Watcher)(nil)
 
 // TestRedisWatchSeesCluster: the admin live watch on node A sees every
 // publication of the project made through node B — to a channel whose

@@ -17,12 +17,13 @@ import (
 	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
-var _ Writer = (*redis.Engine)(nil)
+var _ Writer = (*redis.Structure)(nil)
 
 var prefixSeq atomic.Int64
 
-// newEngine returns a Redis engine on srv with a prefix of its own.
-func newEngine(t *testing.T, srv *redistest.Server) *redis.Engine {
+// newEngine returns the structure part of a Redis engine on srv with a
+// prefix of its own.
+func newEngine(t *testing.T, srv *redistest.Server) *redis.Structure {
 	t.Helper()
 	e, err := redis.New(redis.Options{
 		URL: srv.URL(), Prefix: fmt.Sprintf("es%d", prefixSeq.Add(1)), Timeout: 500 * time.Millisecond,
@@ -32,7 +33,7 @@ func newEngine(t *testing.T, srv *redistest.Server) *redis.Engine {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.Close() })
-	return e
+	return e.Structure()
 }
 
 func openSQLite(t *testing.T, path string) *sqlite.Store {
@@ -333,10 +334,10 @@ func TestOnCluster(t *testing.T) {
 	if err := owner.CreateProject(ctx, &structure.Project{ID: "shop"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := NewPublisher(owner, e, "owner", nil).Publish(ctx); err != nil {
+	if err := NewPublisher(owner, e.Structure(), "owner", nil).Publish(ctx); err != nil {
 		t.Fatal(err)
 	}
-	reader, err := Open(ctx, e, nil)
+	reader, err := Open(ctx, e.Structure(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func TestReadyzAnswersFastWhenRedisFreezes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	if err := e.Subscribe(ctx, "p|k"); err != nil {
+	if err := e.Broker().Subscribe(ctx, "p|k"); err != nil {
 		t.Fatal(err)
 	}
 	r := chi.NewRouter()

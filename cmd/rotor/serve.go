@@ -123,7 +123,10 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 	store, sqliteStore := st.store, st.sqlite
 	node, err := transport.New(transport.Options{
 		Version:           version,
-		Engine:            parts.engine,
+		Delivery:          parts.delivery,
+		Broker:            parts.broker,
+		Presence:          parts.presence,
+		Revoker:           parts.revoker,
 		Nodes:             parts.nodes,
 		Channels:          parts.channels,
 		Series:            parts.series,

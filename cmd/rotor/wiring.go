@@ -30,13 +30,17 @@ import (
 	"github.com/rotor-rt/rotor/transport/auth"
 )
 
-// engineParts is an engine and the optional parts it has, named here once
-// so that the node, /readyz and the structure store are given each part
-// as a typed value instead of probing the engine for it. A nil part is one
-// the engine lacks: the memory engine joins no nodes and cannot carry the
-// structure.
+// engineParts is an engine's parts, named here once so that the node,
+// /readyz and the structure store are given each part as a typed value
+// instead of probing the engine for it. A nil part is one the engine
+// lacks: the memory engine joins no nodes and cannot carry the structure.
 type engineParts struct {
-	engine pubsub.Engine
+	// delivery, broker, presence and revoker are the core every engine
+	// has (pubsub.Engine).
+	delivery node.Starter
+	broker   pubsub.Broker
+	presence pubsub.PresenceStore
+	revoker  pubsub.Revoker
 	// nodes, channels and series share node info, channel counts and
 	// chart samples between nodes.
 	nodes    node.NodeDirectory
@@ -58,9 +62,9 @@ func newEngine(cfg *config.Config, log *slog.Logger) (*engineParts, error) {
 	case config.EngineMemory:
 		e := memory.New(memory.Options{})
 		return &engineParts{
-			engine: e,
-			ready:  e.Ready,
-			close:  func() error { return nil },
+			delivery: e, broker: e, presence: e, revoker: e,
+			ready: e.Ready,
+			close: func() error { return nil },
 		}, nil
 	case config.EngineRedis:
 		e, err := redis.New(redis.Options{
@@ -75,14 +79,17 @@ func newEngine(cfg *config.Config, log *slog.Logger) (*engineParts, error) {
 	return nil, fmt.Errorf("%w %q", errNoEngine, cfg.Engine.Type)
 }
 
-// redisParts names what the Redis engine offers. Its readiness comes from
-// its background ping, so /readyz answers at once even when Redis is
-// frozen.
+// redisParts names what the Redis engine offers: each part is its own
+// value, handed out by the engine, which delivers (Start) and closes. Its
+// readiness comes from its background ping, so /readyz answers at once
+// even when Redis is frozen.
 func redisParts(e *redis.Engine) *engineParts {
+	dir, health := e.Directory(), e.Health()
 	return &engineParts{
-		engine: e, nodes: e, channels: e, series: e, watcher: e,
-		ready:     func(context.Context) error { return e.Readiness() },
-		structure: e,
+		delivery: e, broker: e.Broker(), presence: e.Presence(), revoker: e.Revoker(),
+		nodes: dir, channels: dir, series: dir, watcher: e.Watcher(),
+		ready:     func(context.Context) error { return health.Readiness() },
+		structure: e.Structure(),
 		close:     e.Close,
 	}
 }

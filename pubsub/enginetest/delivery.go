@@ -70,14 +70,14 @@ func (s *suite) deliveryTests() []test {
 				t.Skip("one process: no other node")
 			}
 			e.start(t, e.Engine)
-			peer := e.in.Peer(t)
+			peer := e.peer(t)
 			delivered(t, e, peer, e.start(t, peer))
 		}},
 		{"control reaches every node, this one included", func(t *testing.T) {
 			e, rec := s.started(t)
 			recs := []*Recorder{rec}
 			if e.in.Peer != nil {
-				peer := e.in.Peer(t)
+				peer := e.peer(t)
 				recs = append(recs, e.start(t, peer))
 			}
 			for _, msg := range []string{"one", "two"} {
@@ -105,7 +105,7 @@ func (s *suite) deliveryTests() []test {
 				t.Skip("one process: no other node")
 			}
 			e.start(t, e.Engine)
-			sub := e.in.Peer(t)
+			sub := e.peer(t)
 			rec := e.start(t, sub)
 			ctx := t.Context()
 			if err := sub.Subscribe(ctx, "p|stay", "p|go"); err != nil {

@@ -10,9 +10,10 @@
 //		enginetest.Run(t, enginetest.Config{New: func(t *testing.T) enginetest.Instance { ... }})
 //	}
 //
-// Where engines legitimately differ (a settable clock, a second node,
-// routing by subscription), Config and Instance say so; the suite never
-// looks at an engine's type.
+// An engine is given to the suite as its parts (Parts), as it is given
+// to a node: the suite never looks at an engine's type. Where engines
+// legitimately differ (a settable clock, a second node, routing by
+// subscription), Config and Instance say so.
 package enginetest
 
 import (
@@ -26,12 +27,12 @@ import (
 	"github.com/rotor-rt/rotor/pubsub"
 )
 
-// Capability is a set of the optional engine interfaces of pubsub.
+// Capability is a set of the optional engine parts of Parts.
 type Capability uint8
 
 // The optional capabilities the suite knows. An engine declares the ones
-// it has in Config.Capabilities; the suite fails when an engine lacks one
-// it declares or has one it does not declare (so none goes untested).
+// it has in Config.Capabilities and gives their parts in Parts; the suite
+// fails when the two disagree (so no part goes untested unnoticed).
 const (
 	// NodeDirectory is pubsub.NodeDirectory.
 	NodeDirectory Capability = 1 << iota
@@ -53,7 +54,7 @@ type Config struct {
 	// returned shares. The suite calls it once per subtest, from parallel
 	// subtests; cleanup (closing the engine) is New's, through t.Cleanup.
 	New func(t *testing.T) Instance
-	// Capabilities lists the optional interfaces the engine implements.
+	// Capabilities lists the optional parts the engine gives.
 	Capabilities Capability
 	// DeliversUnsubscribed says the engine hands every key's events to
 	// the Handler whether or not Subscribe was called: one process has
@@ -66,17 +67,92 @@ type Config struct {
 
 // Instance is one engine under test.
 type Instance struct {
-	// Engine is unstarted; the suite calls Start when a test needs it.
-	Engine pubsub.Engine
-	// Peer, when not nil, returns another unstarted engine sharing
-	// Engine's state, as a second node would. Nil for engines that serve
-	// one process; the suite then skips the checks between nodes.
-	Peer func(t *testing.T) pubsub.Engine
-	// Advance moves Engine's clock forward by d. Nil means the engine
+	// Parts are the engine's, unstarted; the suite calls Start when a test
+	// needs it.
+	Parts
+	// Peer, when not nil, returns the parts of another unstarted engine
+	// sharing this one's state, as a second node would. Nil for engines
+	// that serve one process; the suite then skips the checks between
+	// nodes.
+	Peer func(t *testing.T) Parts
+	// Advance moves the engine's clock forward by d. Nil means the engine
 	// runs on the wall clock: the suite sleeps instead, in steps of unit,
 	// and skips the checks that would need minutes (the 5m meta default,
 	// the 60s presence default, the 24h revocation default).
 	Advance func(d time.Duration)
+}
+
+// Parts are an engine's parts, as pubsub/node's Options takes them.
+type Parts struct {
+	// Delivery, Broker, Presence and Revoker are the core, all required
+	// (pubsub.Engine).
+	Delivery Starter
+	Broker   pubsub.Broker
+	Presence pubsub.PresenceStore
+	Revoker  pubsub.Revoker
+	// The optional parts, each nil when the engine lacks it and declared
+	// in Config.Capabilities when given.
+	Nodes    pubsub.NodeDirectory
+	Channels ChannelDirectory
+	Health   pubsub.HealthChecker
+	Series   pubsub.SeriesDirectory
+	Watcher  LiveWatcher
+}
+
+// Starter starts delivery to a node (pubsub.Engine's Start).
+type Starter interface {
+	Start(ctx context.Context, h pubsub.Handler) error
+}
+
+// ChannelDirectory is pubsub.ChannelLister with its other half,
+// pubsub.ChannelCountReporter.
+type ChannelDirectory interface {
+	pubsub.ChannelLister
+	pubsub.ChannelCountReporter
+}
+
+// LiveWatcher mirrors pubsub/node's ProjectWatcher (the admin live
+// watch's source), which the suite does not import.
+type LiveWatcher interface {
+	WatchProject(ctx context.Context, project string, fn func(key string, pub *pubsub.Publication)) (stop func(), err error)
+}
+
+// core joins the core parts into one pubsub.Engine, as a node does.
+type core struct {
+	Starter
+	pubsub.Broker
+	pubsub.PresenceStore
+	pubsub.Revoker
+}
+
+// engine returns p's core as one pubsub.Engine, failing t when a core
+// part is missing.
+func (p Parts) engine(t *testing.T) pubsub.Engine {
+	t.Helper()
+	if p.Delivery == nil || p.Broker == nil || p.Presence == nil || p.Revoker == nil {
+		t.Fatal("enginetest: Parts.Delivery, Broker, Presence and Revoker are required")
+	}
+	return core{p.Delivery, p.Broker, p.Presence, p.Revoker}
+}
+
+// optional lists p's optional parts with the capability each is and
+// whether p gives it.
+func (p Parts) optional() []struct {
+	name  string
+	cap   Capability
+	given bool
+} {
+	return []struct {
+		name  string
+		cap   Capability
+		given bool
+	}{
+		{"NodeDirectory", NodeDirectory, p.Nodes != nil},
+		{"ChannelLister and ChannelCountReporter", ChannelLister, p.Channels != nil},
+		{"HealthChecker", HealthChecker, p.Health != nil},
+		{"SeriesDirectory", SeriesDirectory, p.Series != nil},
+		{"ProjectWatcher", ProjectWatcher, p.Watcher != nil},
+	}
 }
 
 // unit is the time step of the expiry tests. On a wall clock a check
@@ -137,10 +213,12 @@ type engine struct {
 func (s *suite) newEngine(t *testing.T) *engine {
 	t.Helper()
 	in := s.cfg.New(t)
-	if in.Engine == nil {
-		t.Fatal("enginetest: New returned no engine")
+	for _, c := range in.optional() {
+		if s.cfg.Capabilities&c.cap != 0 && !c.given {
+			t.Fatalf("enginetest: %s declared in Config.Capabilities but not given in Parts", c.name)
+		}
 	}
-	return &engine{Engine: in.Engine, in: in, cfg: s.cfg}
+	return &engine{Engine: in.engine(t), in: in, cfg: s.cfg}
 }
 
 // started returns a new engine started with a recorder.
@@ -160,6 +238,13 @@ func (e *engine) start(t *testing.T, eng pubsub.Engine) *Recorder {
 		t.Fatalf("Start: %v", err)
 	}
 	return rec
+}
+
+// peer returns another engine sharing e's state; call it only when
+// e.in.Peer is set.
+func (e *engine) peer(t *testing.T) pubsub.Engine {
+	t.Helper()
+	return e.in.Peer(t).engine(t)
 }
 
 // fakeClock reports whether the engine's clock can be moved.

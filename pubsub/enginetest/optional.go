@@ -1,7 +1,6 @@
 package enginetest
 
 import (
-	"context"
 	"encoding/json"
 	"maps"
 	"reflect"
@@ -17,45 +16,26 @@ import (
 func (s *suite) capabilityTests() []test {
 	return []test{
 		{"ProjectWatcher", s.watchTest},
-		{"declared and implemented agree", func(t *testing.T) {
+		{"declared and given agree", func(t *testing.T) {
+			// newEngine fails on a part declared and not given.
 			e := s.newEngine(t)
-			_, nd := e.Engine.(pubsub.NodeDirectory)
-			_, cl := e.Engine.(pubsub.ChannelLister)
-			_, cr := e.Engine.(pubsub.ChannelCountReporter)
-			_, hc := e.Engine.(pubsub.HealthChecker)
-			_, sd := e.Engine.(pubsub.SeriesDirectory)
-			_, pw := e.Engine.(projectWatcher)
-			for _, c := range []struct {
-				name string
-				cap  Capability
-				has  bool
-			}{
-				{"NodeDirectory", NodeDirectory, nd},
-				{"ChannelLister and ChannelCountReporter", ChannelLister, cl && cr},
-				{"HealthChecker", HealthChecker, hc},
-				{"SeriesDirectory", SeriesDirectory, sd},
-				{"ProjectWatcher", ProjectWatcher, pw},
-			} {
-				declared := s.cfg.Capabilities&c.cap != 0
-				if declared != c.has {
-					t.Errorf("%s: declared %v, implemented %v", c.name, declared, c.has)
+			for _, c := range e.in.optional() {
+				if declared := s.cfg.Capabilities&c.cap != 0; declared != c.given {
+					t.Errorf("%s: declared %v, given %v", c.name, declared, c.given)
 				}
-			}
-			if cl != cr {
-				t.Errorf("ChannelLister %v without its other half ChannelCountReporter %v", cl, cr)
 			}
 		}},
 		{"HealthChecker", func(t *testing.T) {
 			s.need(t, HealthChecker)
 			e, _ := s.started(t)
-			if err := e.Engine.(pubsub.HealthChecker).Ready(t.Context()); err != nil {
+			if err := e.in.Health.Ready(t.Context()); err != nil {
 				t.Fatalf("Ready after Start: %v", err)
 			}
 		}},
 		{"NodeDirectory", func(t *testing.T) {
 			s.need(t, NodeDirectory)
 			e := s.newEngine(t)
-			d := e.Engine.(pubsub.NodeDirectory)
+			d := e.in.Nodes
 			ctx := t.Context()
 			nodes := func() []pubsub.NodeInfo {
 				t.Helper()
@@ -99,7 +79,7 @@ func (s *suite) capabilityTests() []test {
 		{"SeriesDirectory", func(t *testing.T) {
 			s.need(t, SeriesDirectory)
 			e := s.newEngine(t)
-			d := e.Engine.(pubsub.SeriesDirectory)
+			d := e.in.Series
 			ctx := t.Context()
 			series := func() []pubsub.NodeSeries {
 				t.Helper()
@@ -137,8 +117,7 @@ func (s *suite) capabilityTests() []test {
 		{"ChannelLister", func(t *testing.T) {
 			s.need(t, ChannelLister)
 			e := s.newEngine(t)
-			l := e.Engine.(pubsub.ChannelLister)
-			r := e.Engine.(pubsub.ChannelCountReporter)
+			l, r := e.in.Channels, e.in.Channels
 			ctx := t.Context()
 			if err := r.ReportChannels(ctx, "a", map[string]int{"p|news": 2, "p|chat/1": 1, "q|news": 5}, time.Minute); err != nil {
 				t.Fatal(err)
@@ -178,12 +157,6 @@ func (s *suite) capabilityTests() []test {
 	}
 }
 
-// projectWatcher mirrors pubsub/node's ProjectWatcher, which the suite
-// does not import.
-type projectWatcher interface {
-	WatchProject(ctx context.Context, project string, fn func(key string, pub *pubsub.Publication)) (stop func(), err error)
-}
-
 // watchTest: a watch on one node gets a publication made on another to a
 // channel nobody subscribed, and nothing of another project.
 func (s *suite) watchTest(t *testing.T) {
@@ -192,11 +165,11 @@ func (s *suite) watchTest(t *testing.T) {
 	if e.in.Peer == nil {
 		t.Skip("one process: the hub sees every publication")
 	}
-	peer := e.in.Peer(t)
+	peer := e.peer(t)
 	e.start(t, peer)
 	var mu sync.Mutex
 	var got []string
-	stop, err := e.Engine.(projectWatcher).WatchProject(t.Context(), "w", func(key string, pub *pubsub.Publication) {
+	stop, err := e.in.Watcher.WatchProject(t.Context(), "w", func(key string, pub *pubsub.Publication) {
 		mu.Lock()
 		defer mu.Unlock()
 		got = append(got, key+" "+string(pub.Data))

@@ -132,7 +132,7 @@ func (s *suite) presenceTests() []test {
 			if e.in.Peer == nil {
 				t.Skip("one process: no other node")
 			}
-			peer := e.in.Peer(t)
+			peer := e.peer(t)
 			ctx := t.Context()
 			if err := e.AddPresence(ctx, "p|k", &pubsub.ClientInfo{Client: "c1", User: "u1"}, time.Minute); err != nil {
 				t.Fatal(err)

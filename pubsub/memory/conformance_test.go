@@ -12,7 +12,11 @@ func TestConformance(t *testing.T) {
 	enginetest.Run(t, enginetest.Config{
 		New: func(t *testing.T) enginetest.Instance {
 			clock := newFakeClock()
-			return enginetest.Instance{Engine: New(Options{Now: clock.Now}), Advance: clock.Advance}
+			e := New(Options{Now: clock.Now})
+			return enginetest.Instance{
+				Parts:   enginetest.Parts{Delivery: e, Broker: e, Presence: e, Revoker: e, Health: e},
+				Advance: clock.Advance,
+			}
 		},
 		Capabilities:         enginetest.HealthChecker,
 		DeliversUnsubscribed: true,

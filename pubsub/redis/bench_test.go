@@ -26,12 +26,13 @@ func BenchmarkPublish(b *testing.B) {
 func benchmarkPublish(b *testing.B, withKey, watched bool) {
 	srv := startServer(b)
 	e, _ := startEngine(b, srv.URL(), "bench")
+	broker := e.Broker()
 	ctx := b.Context()
-	if err := e.Subscribe(ctx, "p|bench"); err != nil {
+	if err := broker.Subscribe(ctx, "p|bench"); err != nil {
 		b.Fatal(err)
 	}
 	if watched {
-		stop, err := e.WatchProject(ctx, "p", func(string, *pubsub.Publication) {})
+		stop, err := e.Watcher().WatchProject(ctx, "p", func(string, *pubsub.Publication) {})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -39,7 +40,7 @@ func benchmarkPublish(b *testing.B, withKey, watched bool) {
 	}
 	opts := pubsub.PublishOptions{HistorySize: 100, HistoryTTL: time.Minute}
 	payload := data(1)
-	if _, err := e.Publish(ctx, "p|bench", payload, opts); err != nil { // loads the script
+	if _, err := broker.Publish(ctx, "p|bench", payload, opts); err != nil { // loads the script
 		b.Fatal(err)
 	}
 	if err := e.rdb.ConfigResetStat(ctx).Err(); err != nil {
@@ -53,7 +54,7 @@ func benchmarkPublish(b *testing.B, withKey, watched bool) {
 			i++
 			opts.IdempotencyKey = "key-" + strconv.Itoa(i)
 		}
-		if _, err := e.Publish(ctx, "p|bench", payload, opts); err != nil {
+		if _, err := broker.Publish(ctx, "p|bench", payload, opts); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -11,9 +11,19 @@ import (
 	"github.com/rotor-rt/rotor/pubsub"
 )
 
+// Broker is the engine's pubsub.Broker: publications, join/leave and
+// control messages, history, and this node's subscriptions (Subscribe and
+// Unsubscribe, subscriber.go).
+type Broker struct {
+	*conn
+	subs *subscriber
+	// watch forwards publications of watched projects (watch.go).
+	watch *Watcher
+}
+
 // Publish runs the publish script: one EVALSHA per publication.
-func (e *Engine) Publish(ctx context.Context, key string, data json.RawMessage, opts pubsub.PublishOptions) (pubsub.Position, error) {
-	ctx, cancel := e.opCtx(ctx)
+func (b *Broker) Publish(ctx context.Context, key string, data json.RawMessage, opts pubsub.PublishOptions) (pubsub.Position, error) {
+	ctx, cancel := b.opCtx(ctx)
 	defer cancel()
 	if len(data) == 0 {
 		data = json.RawMessage("null")
@@ -29,17 +39,17 @@ func (e *Engine) Publish(ctx context.Context, key string, data json.RawMessage, 
 	}
 	// Meta outlives history (at least MetaTTL) so that expired history
 	// reads as a gap in the same epoch rather than as data loss.
-	metaTTL := max(histTTL, e.opts.MetaTTL)
-	keys := []string{e.keys.meta(key), e.keys.history(key)}
+	metaTTL := max(histTTL, b.opts.MetaTTL)
+	keys := []string{b.keys.meta(key), b.keys.history(key)}
 	if opts.IdempotencyKey != "" {
-		keys = append(keys, e.keys.idem(key, opts.IdempotencyKey))
+		keys = append(keys, b.keys.idem(key, opts.IdempotencyKey))
 	}
-	res, err := publishScript.Run(ctx, e.rdb, keys,
-		e.keys.topic(key), []byte(data), info, size, ms(histTTL), ms(metaTTL), randomID(), e.publishCmd(),
+	res, err := publishScript.Run(ctx, b.rdb, keys,
+		b.keys.topic(key), []byte(data), info, size, ms(histTTL), ms(metaTTL), randomID(), b.publishCmd(),
 		ms(opts.IdempotencyWindowOrDefault()),
 	).Slice()
 	if err != nil {
-		return pubsub.Position{}, e.wrap("publish", err)
+		return pubsub.Position{}, b.wrap("publish", err)
 	}
 	if len(res) != 2 && len(res) != 3 {
 		return pubsub.Position{}, fmt.Errorf("redis publish: unexpected reply %v", res)
@@ -51,70 +61,70 @@ func (e *Engine) Publish(ctx context.Context, key string, data json.RawMessage, 
 	}
 	pos := pubsub.Position{Epoch: epoch, Offset: uint64(offset)}
 	if len(res) == 2 { // not a repeated idempotency key
-		e.forwardWatched(ctx, key, data, info, pos)
+		b.watch.forward(ctx, key, data, info, pos)
 	}
 	return pos, nil
 }
 
 // PublishJoin delivers a join event to the nodes subscribed to key.
-func (e *Engine) PublishJoin(ctx context.Context, key string, info *pubsub.ClientInfo) error {
-	return e.publishPresenceEvent(ctx, key, 'j', info)
+func (b *Broker) PublishJoin(ctx context.Context, key string, info *pubsub.ClientInfo) error {
+	return b.publishPresenceEvent(ctx, key, 'j', info)
 }
 
 // PublishLeave delivers a leave event to the nodes subscribed to key.
-func (e *Engine) PublishLeave(ctx context.Context, key string, info *pubsub.ClientInfo) error {
-	return e.publishPresenceEvent(ctx, key, 'l', info)
+func (b *Broker) PublishLeave(ctx context.Context, key string, info *pubsub.ClientInfo) error {
+	return b.publishPresenceEvent(ctx, key, 'l', info)
 }
 
-func (e *Engine) publishPresenceEvent(ctx context.Context, key string, kind byte, info *pubsub.ClientInfo) error {
-	ctx, cancel := e.opCtx(ctx)
+func (b *Broker) publishPresenceEvent(ctx context.Context, key string, kind byte, info *pubsub.ClientInfo) error {
+	ctx, cancel := b.opCtx(ctx)
 	defer cancel()
-	b, err := json.Marshal(info)
+	enc, err := json.Marshal(info)
 	if err != nil {
 		return fmt.Errorf("encode client info: %w", err)
 	}
-	msg := append([]byte{kind}, b...)
-	topic := e.keys.topic(key)
-	if e.cluster {
-		err = e.rdb.SPublish(ctx, topic, msg).Err()
+	msg := append([]byte{kind}, enc...)
+	topic := b.keys.topic(key)
+	if b.cluster {
+		err = b.rdb.SPublish(ctx, topic, msg).Err()
 	} else {
-		err = e.rdb.Publish(ctx, topic, msg).Err()
+		err = b.rdb.Publish(ctx, topic, msg).Err()
 	}
-	return e.wrap("publish join/leave", err)
+	return b.wrap("publish join/leave", err)
 }
 
 // PublishControl delivers data to HandleControl on every node, this one
 // included.
-func (e *Engine) PublishControl(ctx context.Context, data []byte) error {
-	ctx, cancel := e.opCtx(ctx)
+func (b *Broker) PublishControl(ctx context.Context, data []byte) error {
+	ctx, cancel := b.opCtx(ctx)
 	defer cancel()
-	return e.wrap("publish control", e.rdb.Publish(ctx, e.keys.control(), data).Err())
+	return b.wrap("publish control", b.rdb.Publish(ctx, b.keys.control(), data).Err())
 }
 
 // History reads history as pubsub.HistoryRequest describes.
-func (e *Engine) History(ctx context.Context, key string, req pubsub.HistoryRequest) (pubsub.HistoryResult, error) {
-	ctx, cancel := e.opCtx(ctx)
+func (b *Broker) History(ctx context.Context, key string, req pubsub.HistoryRequest) (pubsub.HistoryResult, error) {
+	ctx, cancel := b.opCtx(ctx)
 	defer cancel()
 	r := historyRange(req)
-	res, err := historyScript.Run(ctx, e.rdb,
-		[]string{e.keys.meta(key), e.keys.history(key)},
-		randomID(), ms(e.opts.MetaTTL), r.cmd, r.start, r.end, r.count,
+	res, err := historyScript.Run(ctx, b.rdb,
+		[]string{b.keys.meta(key), b.keys.history(key)},
+		randomID(), ms(b.opts.MetaTTL), r.cmd, r.start, r.end, r.count,
 	).Slice()
 	if err != nil {
-		return pubsub.HistoryResult{}, e.wrap("history", err)
+		return pubsub.HistoryResult{}, b.wrap("history", err)
 	}
 	return parseHistory(res, r.flip)
 }
 
 // RemoveHistory drops a channel's publications; its meta stays.
-func (e *Engine) RemoveHistory(ctx context.Context, key string) error {
-	ctx, cancel := e.opCtx(ctx)
+func (b *Broker) RemoveHistory(ctx context.Context, key string) error {
+	ctx, cancel := b.opCtx(ctx)
 	defer cancel()
-	return e.wrap("remove history", e.rdb.Del(ctx, e.keys.history(key)).Err())
+	return b.wrap("remove history", b.rdb.Del(ctx, b.keys.history(key)).Err())
 }
 
-func (e *Engine) publishCmd() string {
-	if e.cluster {
+func (b *Broker) publishCmd() string {
+	if b.cluster {
 		return "spublish"
 	}
 	return "publish"

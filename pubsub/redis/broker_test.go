@@ -30,14 +30,14 @@ func TestMetaTTL(t *testing.T) {
 		{"p|long", pubsub.PublishOptions{HistorySize: 5, HistoryTTL: time.Hour}, time.Hour - 5*time.Second, time.Hour},
 	}
 	for _, tt := range tests {
-		if _, err := e.Publish(ctx, tt.key, data(1), tt.opts); err != nil {
+		if _, err := e.Broker().Publish(ctx, tt.key, data(1), tt.opts); err != nil {
 			t.Fatal(err)
 		}
 		if ttl := e.rdb.PTTL(ctx, e.keys.meta(tt.key)).Val(); ttl < tt.min || ttl > tt.max {
 			t.Errorf("%s: meta TTL %v, want [%v, %v]", tt.key, ttl, tt.min, tt.max)
 		}
 	}
-	if _, err := e.History(ctx, "p|fresh", pubsub.HistoryRequest{}); err != nil {
+	if _, err := e.Broker().History(ctx, "p|fresh", pubsub.HistoryRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	if ttl := e.rdb.PTTL(ctx, e.keys.meta("p|fresh")).Val(); ttl <= 0 || ttl > DefaultMetaTTL {
@@ -53,21 +53,21 @@ func TestNewEpochAfterDataLoss(t *testing.T) {
 	e := newEngine(t, srv.URL(), "")
 	ctx := t.Context()
 	opts := pubsub.PublishOptions{HistorySize: 10, HistoryTTL: time.Minute}
-	before, err := e.Publish(ctx, "p|x", data(1), opts)
+	before, err := e.Broker().Publish(ctx, "p|x", data(1), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := srv.Do("FLUSHALL"); err != nil {
 		t.Fatal(err)
 	}
-	after, err := e.Publish(ctx, "p|x", data(2), opts)
+	after, err := e.Broker().Publish(ctx, "p|x", data(2), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if after.Epoch == before.Epoch || after.Offset != 1 {
 		t.Fatalf("after FLUSHALL: %+v, before %+v", after, before)
 	}
-	if _, err := e.Publish(ctx, "p|x", json.RawMessage(`1`), opts); errors.Is(err, pubsub.ErrEngineDown) {
+	if _, err := e.Broker().Publish(ctx, "p|x", json.RawMessage(`1`), opts); errors.Is(err, pubsub.ErrEngineDown) {
 		t.Fatal(err)
 	}
 }

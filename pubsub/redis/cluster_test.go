@@ -28,11 +28,11 @@ func TestCluster(t *testing.T) {
 		opts := pubsub.PublishOptions{HistorySize: 10, HistoryTTL: time.Minute, IdempotencyKey: "retry-1"}
 		for i := range 10 {
 			k := "p|idem" + strconv.Itoa(i)
-			first, err := e.Publish(t.Context(), k, data(1), opts)
+			first, err := e.Broker().Publish(t.Context(), k, data(1), opts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			again, err := e.Publish(t.Context(), k, data(1), opts)
+			again, err := e.Broker().Publish(t.Context(), k, data(1), opts)
 			if err != nil || again != first {
 				t.Fatalf("%s: second publish = %v, %v; want %v", k, again, err, first)
 			}
@@ -49,7 +49,7 @@ func TestCluster(t *testing.T) {
 		for i := range keys {
 			keys[i] = "p|k" + strconv.Itoa(i)
 		}
-		if err := e.Subscribe(ctx, keys...); err != nil {
+		if err := e.Broker().Subscribe(ctx, keys...); err != nil {
 			t.Fatal(err)
 		}
 		e.subs.mu.Lock()
@@ -59,14 +59,14 @@ func TestCluster(t *testing.T) {
 			t.Errorf("%d shard connections for 20 keys on 3 masters, want 3", shards)
 		}
 		for _, k := range keys {
-			if _, err := e.Publish(ctx, k, data(1), pubsub.PublishOptions{}); err != nil {
+			if _, err := e.Broker().Publish(ctx, k, data(1), pubsub.PublishOptions{}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		for _, k := range keys {
 			eventually(t, "delivery on "+k, func() bool { return rec.pubCount(k) == 1 })
 		}
-		if err := e.Unsubscribe(ctx, keys...); err != nil {
+		if err := e.Broker().Unsubscribe(ctx, keys...); err != nil {
 			t.Fatal(err)
 		}
 		e.subs.mu.Lock()

@@ -3,7 +3,6 @@ package redis
 import (
 	"testing"
 
-	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/enginetest"
 )
 
@@ -14,11 +13,19 @@ func conformance(url string) enginetest.Config {
 		New: func(t *testing.T) enginetest.Instance {
 			e := newEngine(t, url, "")
 			return enginetest.Instance{
-				Engine: e,
-				Peer:   func(t *testing.T) pubsub.Engine { return newEngine(t, url, e.opts.Prefix) },
+				Parts: parts(e),
+				Peer:  func(t *testing.T) enginetest.Parts { return parts(newEngine(t, url, e.opts.Prefix)) },
 			}
 		},
 		Capabilities: enginetest.NodeDirectory | enginetest.ChannelLister | enginetest.HealthChecker | enginetest.SeriesDirectory | enginetest.ProjectWatcher,
+	}
+}
+
+// parts gives the suite every part of e.
+func parts(e *Engine) enginetest.Parts {
+	return enginetest.Parts{
+		Delivery: e, Broker: e.Broker(), Presence: e.Presence(), Revoker: e.Revoker(),
+		Nodes: e.Directory(), Channels: e.Directory(), Health: e.Health(), Series: e.Directory(), Watcher: e.Watcher(),
 	}
 }
 

@@ -18,7 +18,7 @@ func TestManyKeysOneConnection(t *testing.T) {
 	for i := range keys {
 		keys[i] = fmt.Sprintf("p|k%d", i)
 	}
-	if err := e.Subscribe(ctx, keys...); err != nil {
+	if err := e.Broker().Subscribe(ctx, keys...); err != nil {
 		t.Fatal(err)
 	}
 	clients, err := e.rdb.ClientList(ctx).Result()
@@ -35,7 +35,7 @@ func TestManyKeysOneConnection(t *testing.T) {
 		t.Errorf("%d pub/sub connections, want 1:\n%s", subConns, clients)
 	}
 	for _, k := range []string{keys[0], keys[999]} {
-		if _, err := e.Publish(ctx, k, data(1), pubsub.PublishOptions{}); err != nil {
+		if _, err := e.Broker().Publish(ctx, k, data(1), pubsub.PublishOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -49,10 +49,10 @@ func TestUnixSocket(t *testing.T) {
 	startServerArgs(t, "--unixsocket", sock, "--unixsocketperm", "700")
 	e, rec := startEngine(t, "unix://"+sock+"?db=1", "")
 	ctx := t.Context()
-	if err := e.Subscribe(ctx, "p|u"); err != nil {
+	if err := e.Broker().Subscribe(ctx, "p|u"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Publish(ctx, "p|u", data(1), pubsub.PublishOptions{}); err != nil {
+	if _, err := e.Broker().Publish(ctx, "p|u", data(1), pubsub.PublishOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "delivery over the socket", func() bool { return rec.pubCount("p|u") == 1 })

@@ -21,12 +21,14 @@ import (
 )
 
 var (
-	_ pubsub.Engine                  = (*Engine)(nil)
-	_ pubsub.HealthChecker           = (*Engine)(nil)
-	_ interface{ Readiness() error } = (*Engine)(nil)
-	_ pubsub.NodeDirectory           = (*Engine)(nil)
-	_ pubsub.ChannelLister           = (*Engine)(nil)
-	_ pubsub.ChannelCountReporter    = (*Engine)(nil)
+	_ pubsub.Broker               = (*Broker)(nil)
+	_ pubsub.PresenceStore        = (*Presence)(nil)
+	_ pubsub.Revoker              = (*Revoker)(nil)
+	_ pubsub.HealthChecker        = (*Health)(nil)
+	_ pubsub.NodeDirectory        = (*Directory)(nil)
+	_ pubsub.ChannelLister        = (*Directory)(nil)
+	_ pubsub.ChannelCountReporter = (*Directory)(nil)
+	_ pubsub.SeriesDirectory      = (*Directory)(nil)
 )
 
 // Defaults for Options' zero values.
@@ -82,20 +84,36 @@ type Options struct {
 	PoolSize int
 }
 
-// Engine is the Redis engine. Create it with New, call Start once, and
-// Close it when done.
+// Engine is the Redis engine. It owns the client its parts share and
+// their background work, and hands out each part, a type with its own
+// state: Broker, Presence, Revoker, Directory, Structure, Watcher and
+// Health. It is itself the part that delivers: Start hands the node what
+// any node publishes (pubsub/node's Options.Delivery). Create it with New,
+// call Start once, and Close it when done.
 type Engine struct {
+	*conn
+
+	startMu sync.Mutex
+	started bool
+	subs    *subscriber
+
+	broker    Broker
+	presence  Presence
+	revoker   Revoker
+	directory Directory
+	structure Structure
+	watcher   Watcher
+	health    Health
+}
+
+// conn is what every part of the engine shares: the client, the options
+// and the key names, none of which changes after New.
+type conn struct {
 	rdb     goredis.UniversalClient
 	cluster bool
 	opts    Options
 	log     *slog.Logger
 	keys    keyspace
-
-	startMu sync.Mutex
-	started bool
-	subs    *subscriber
-	health  health
-	watch   watches
 }
 
 // New connects to Redis (lazily: it does not fail when Redis is down) and
@@ -134,15 +152,26 @@ func New(opts Options) (*Engine, error) {
 		poolSize:   opts.PoolSize,
 	})
 	opts.Timeout = timeout
-	e := &Engine{
+	c := &conn{
 		rdb:     rdb,
 		cluster: cluster,
 		opts:    opts,
 		log:     opts.Logger,
 		keys:    keyspace{prefix: opts.Prefix},
 	}
-	e.subs = newSubscriber(e)
-	e.watch.fns = make(map[string]map[uint64]func(string, *pubsub.Publication))
+	e := &Engine{conn: c}
+	// The subscriber delivers to the Watcher's state and carries its
+	// topics; every part that reads or subscribes shares the subscriber.
+	e.watcher.conn = c
+	e.watcher.fns = make(map[string]map[uint64]func(string, *pubsub.Publication))
+	e.subs = newSubscriber(c, &e.watcher.watches)
+	e.watcher.subs = e.subs
+	e.broker = Broker{conn: c, subs: e.subs, watch: &e.watcher}
+	e.presence = Presence{conn: c}
+	e.revoker = Revoker{conn: c}
+	e.directory = Directory{conn: c}
+	e.structure = Structure{conn: c}
+	e.health.conn, e.health.subs = c, e.subs
 	return e, nil
 }
 
@@ -163,11 +192,33 @@ func (e *Engine) Start(ctx context.Context, h pubsub.Handler) error {
 	}
 	e.started = true
 	// Start's subscription proved Redis answers; the loop keeps it known.
-	e.ping(ctx)
-	go e.pingLoop(ctx)
-	go e.watchLoop(ctx)
+	e.health.ping(ctx)
+	go e.health.pingLoop(ctx)
+	go e.watcher.refreshLoop(ctx)
 	return nil
 }
+
+// Broker publishes, keeps history and subscribes this node's keys.
+func (e *Engine) Broker() *Broker { return &e.broker }
+
+// Presence keeps who is in a channel.
+func (e *Engine) Presence() *Presence { return &e.presence }
+
+// Revoker keeps revocation marks.
+func (e *Engine) Revoker() *Revoker { return &e.revoker }
+
+// Directory shares node info, channel counts and chart series between
+// nodes.
+func (e *Engine) Directory() *Directory { return &e.directory }
+
+// Structure carries the admin structure snapshot between hosts.
+func (e *Engine) Structure() *Structure { return &e.structure }
+
+// Watcher feeds the admin live watch from every node.
+func (e *Engine) Watcher() *Watcher { return &e.watcher }
+
+// Health answers readiness probes.
+func (e *Engine) Health() *Health { return &e.health }
 
 // Close releases the Redis connections. Start's goroutines end with its
 // context; Close does not wait for them.
@@ -179,30 +230,15 @@ func (e *Engine) Close() error {
 	return nil
 }
 
-// Ready asks Redis now whether it answers (within Timeout, and ctx), and
-// reports whether the pub/sub connections are up. Probes that must answer
-// at once use Readiness.
-func (e *Engine) Ready(ctx context.Context) error {
-	ctx, cancel := e.opCtx(ctx)
-	defer cancel()
-	if err := e.rdb.Ping(ctx).Err(); err != nil {
-		return e.wrap("ping", err)
-	}
-	if err := e.subs.healthy(); err != nil {
-		return fmt.Errorf("redis pub/sub: %w: %w", pubsub.ErrEngineDown, err)
-	}
-	return nil
-}
-
 // opCtx bounds one engine call: a few Timeouts at most, so a call never
 // hangs past what the caller could expect even with retries.
-func (e *Engine) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, 3*e.opts.Timeout)
+func (c *conn) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, 3*c.opts.Timeout)
 }
 
 // wrap adds context to a Redis error and marks outages with
 // pubsub.ErrEngineDown.
-func (e *Engine) wrap(op string, err error) error {
+func (c *conn) wrap(op string, err error) error {
 	if err == nil {
 		return nil
 	}

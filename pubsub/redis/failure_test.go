@@ -21,10 +21,10 @@ func TestRedisDown(t *testing.T) {
 	b, recB := startEngine(t, srv.URL(), "down")
 	ctx := t.Context()
 	opts := pubsub.PublishOptions{HistorySize: 10, HistoryTTL: time.Minute}
-	if err := b.Subscribe(ctx, "p|live"); err != nil {
+	if err := b.Broker().Subscribe(ctx, "p|live"); err != nil {
 		t.Fatal(err)
 	}
-	before, err := a.Publish(ctx, "p|live", data(1), opts)
+	before, err := a.Broker().Publish(ctx, "p|live", data(1), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,26 +36,26 @@ func TestRedisDown(t *testing.T) {
 	defer cancel()
 	info := &pubsub.ClientInfo{Client: "c", User: "u"}
 	calls := map[string]func() error{
-		"publish": func() error { _, err := a.Publish(callCtx, "p|live", data(2), opts); return err },
+		"publish": func() error { _, err := a.Broker().Publish(callCtx, "p|live", data(2), opts); return err },
 		"history": func() error {
-			_, err := a.History(callCtx, "p|live", pubsub.HistoryRequest{Limit: -1})
+			_, err := a.Broker().History(callCtx, "p|live", pubsub.HistoryRequest{Limit: -1})
 			return err
 		},
-		"remove history":  func() error { return a.RemoveHistory(callCtx, "p|x") },
-		"join":            func() error { return a.PublishJoin(callCtx, "p|live", info) },
-		"control":         func() error { return a.PublishControl(callCtx, []byte("x")) },
-		"add presence":    func() error { return a.AddPresence(callCtx, "p|live", info, time.Minute) },
-		"presence":        func() error { _, err := a.Presence(callCtx, "p|live"); return err },
-		"presence stats":  func() error { _, err := a.PresenceStats(callCtx, "p|live"); return err },
-		"remove presence": func() error { return a.RemovePresence(callCtx, "p|live", "c") },
-		"revoke":          func() error { return a.Revoke(callCtx, "p|u", time.Now(), time.Minute) },
-		"revoked before":  func() error { _, err := a.RevokedBefore(callCtx, "p|u"); return err },
-		"update node":     func() error { return a.UpdateNode(callCtx, pubsub.NodeInfo{ID: "a"}, time.Minute) },
-		"nodes":           func() error { _, err := a.Nodes(callCtx); return err },
-		"report channels": func() error { return a.ReportChannels(callCtx, "a", map[string]int{"k": 1}, time.Minute) },
-		"channels":        func() error { _, err := a.Channels(callCtx, "*"); return err },
-		"subscribe":       func() error { return a.Subscribe(callCtx, "p|other") },
-		"ready":           func() error { return a.Ready(callCtx) },
+		"remove history":  func() error { return a.Broker().RemoveHistory(callCtx, "p|x") },
+		"join":            func() error { return a.Broker().PublishJoin(callCtx, "p|live", info) },
+		"control":         func() error { return a.Broker().PublishControl(callCtx, []byte("x")) },
+		"add presence":    func() error { return a.Presence().AddPresence(callCtx, "p|live", info, time.Minute) },
+		"presence":        func() error { _, err := a.Presence().Presence(callCtx, "p|live"); return err },
+		"presence stats":  func() error { _, err := a.Presence().PresenceStats(callCtx, "p|live"); return err },
+		"remove presence": func() error { return a.Presence().RemovePresence(callCtx, "p|live", "c") },
+		"revoke":          func() error { return a.Revoker().Revoke(callCtx, "p|u", time.Now(), time.Minute) },
+		"revoked before":  func() error { _, err := a.Revoker().RevokedBefore(callCtx, "p|u"); return err },
+		"update node":     func() error { return a.Directory().UpdateNode(callCtx, pubsub.NodeInfo{ID: "a"}, time.Minute) },
+		"nodes":           func() error { _, err := a.Directory().Nodes(callCtx); return err },
+		"report channels": func() error { return a.Directory().ReportChannels(callCtx, "a", map[string]int{"k": 1}, time.Minute) },
+		"channels":        func() error { _, err := a.Directory().Channels(callCtx, "*"); return err },
+		"subscribe":       func() error { return a.Broker().Subscribe(callCtx, "p|other") },
+		"ready":           func() error { return a.Health().Ready(callCtx) },
 	}
 	for name, call := range calls {
 		if err := call(); !errors.Is(err, pubsub.ErrEngineDown) {
@@ -65,19 +65,19 @@ func TestRedisDown(t *testing.T) {
 			t.Fatalf("%s hung", name)
 		}
 	}
-	if err := pubsub.AsError(a.Ready(callCtx)); err.Code != pubsub.CodeUnavailable {
+	if err := pubsub.AsError(a.Health().Ready(callCtx)); err.Code != pubsub.CodeUnavailable {
 		t.Errorf("AsError(Ready) = %v", err)
 	}
 	eventually(t, "B's pub/sub to notice", func() bool { return b.subs.healthy() != nil })
 
 	srv.Restart(false)
-	eventually(t, "Ready after restart", func() bool { return a.Ready(ctx) == nil && b.Ready(ctx) == nil })
+	eventually(t, "Ready after restart", func() bool { return a.Health().Ready(ctx) == nil && b.Health().Ready(ctx) == nil })
 	eventually(t, "HandleReconnect on B", func() bool { return recB.reconnectCount() >= 1 })
 	eventually(t, "HandleReconnect on A", func() bool { return recA.reconnectCount() >= 1 })
 
 	// Without persistence the restart lost the data: a new epoch, and the
 	// resubscribed key delivers again.
-	after, err := a.Publish(ctx, "p|live", data(3), opts)
+	after, err := a.Broker().Publish(ctx, "p|live", data(3), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestRedisDown(t *testing.T) {
 		t.Errorf("after restart: %+v, before %+v", after, before)
 	}
 	eventually(t, "delivery after restart", func() bool { return recB.pubCount("p|live") == 2 })
-	if err := a.PublishControl(ctx, []byte("back")); err != nil {
+	if err := a.Broker().PublishControl(ctx, []byte("back")); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "control after restart", func() bool { return recA.sawControl("back") && recB.sawControl("back") })
@@ -99,18 +99,18 @@ func TestPersistentRestart(t *testing.T) {
 	e, rec := startEngine(t, srv.URL(), "")
 	ctx := t.Context()
 	opts := pubsub.PublishOptions{HistorySize: 10, HistoryTTL: time.Minute}
-	if err := e.Subscribe(ctx, "p|k"); err != nil {
+	if err := e.Broker().Subscribe(ctx, "p|k"); err != nil {
 		t.Fatal(err)
 	}
-	before, err := e.Publish(ctx, "p|k", data(1), opts)
+	before, err := e.Broker().Publish(ctx, "p|k", data(1), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A publication in flight when Redis dies may be lost: wait for it.
 	eventually(t, "first delivery", func() bool { return rec.pubCount("p|k") == 1 })
 	srv.Restart(false)
-	eventually(t, "reconnect", func() bool { return rec.reconnectCount() == 1 && e.Ready(ctx) == nil })
-	after, err := e.Publish(ctx, "p|k", data(2), opts)
+	eventually(t, "reconnect", func() bool { return rec.reconnectCount() == 1 && e.Health().Ready(ctx) == nil })
+	after, err := e.Broker().Publish(ctx, "p|k", data(2), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,15 +128,15 @@ func TestSilentConnection(t *testing.T) {
 	srv := startServer(t)
 	e, rec := startEngine(t, srv.URL(), "")
 	ctx := t.Context()
-	if err := e.Subscribe(ctx, "p|k"); err != nil {
+	if err := e.Broker().Subscribe(ctx, "p|k"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := srv.Do("CLIENT", "PAUSE", "1500", "ALL"); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "missed pong", func() bool { return e.subs.healthy() != nil })
-	eventually(t, "reconnect", func() bool { return rec.reconnectCount() == 1 && e.Ready(ctx) == nil })
-	if _, err := e.Publish(ctx, "p|k", data(1), pubsub.PublishOptions{}); err != nil {
+	eventually(t, "reconnect", func() bool { return rec.reconnectCount() == 1 && e.Health().Ready(ctx) == nil })
+	if _, err := e.Broker().Publish(ctx, "p|k", data(1), pubsub.PublishOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "delivery", func() bool { return rec.pubCount("p|k") == 1 })
@@ -171,10 +171,10 @@ func TestNoGoroutineLeak(t *testing.T) {
 		if err := e.Start(ctx, rec); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.Subscribe(ctx, "p|a", "p|b"); err != nil {
+		if err := e.Broker().Subscribe(ctx, "p|a", "p|b"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.Publish(ctx, "p|a", data(1), pubsub.PublishOptions{}); err != nil {
+		if _, err := e.Broker().Publish(ctx, "p|a", data(1), pubsub.PublishOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		srv.Restart(true)
@@ -208,17 +208,17 @@ func TestStartAfterFailedStart(t *testing.T) {
 	if err := e.Start(t.Context(), rec); err != nil {
 		t.Fatalf("second Start: %v", err)
 	}
-	if err := e.Subscribe(t.Context(), "p|k"); err != nil {
+	if err := e.Broker().Subscribe(t.Context(), "p|k"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Publish(t.Context(), "p|k", data(1), pubsub.PublishOptions{}); err != nil {
+	if _, err := e.Broker().Publish(t.Context(), "p|k", data(1), pubsub.PublishOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "delivery", func() bool { return rec.pubCount("p|k") == 1 })
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Subscribe(t.Context(), "p|j"); !errors.Is(err, pubsub.ErrClosed) {
+	if err := e.Broker().Subscribe(t.Context(), "p|j"); !errors.Is(err, pubsub.ErrClosed) {
 		t.Fatalf("Subscribe after Close: %v, want ErrClosed", err)
 	}
 }
@@ -241,7 +241,7 @@ func TestHundredRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	if err := e.Subscribe(ctx, "p|a", "p|b"); err != nil {
+	if err := e.Broker().Subscribe(ctx, "p|a", "p|b"); err != nil {
 		t.Fatal(err)
 	}
 	measure := func() (int, uint64) {
@@ -258,7 +258,7 @@ func TestHundredRestarts(t *testing.T) {
 		srv.Restart(i%2 == 0)
 		eventually(t, "reconnect", func() bool { return rec.reconnectCount() > before })
 		eventually(t, "publish after restart", func() bool {
-			_, err := e.Publish(ctx, "p|a", data(i), pubsub.PublishOptions{HistorySize: 10, HistoryTTL: time.Minute})
+			_, err := e.Broker().Publish(ctx, "p|a", data(i), pubsub.PublishOptions{HistorySize: 10, HistoryTTL: time.Minute})
 			return err == nil
 		})
 		if i == 10 {
@@ -267,7 +267,7 @@ func TestHundredRestarts(t *testing.T) {
 	}
 	// Delivery still works after the last restart.
 	eventually(t, "delivery after 100 restarts", func() bool {
-		_, _ = e.Publish(ctx, "p|b", data(1000), pubsub.PublishOptions{})
+		_, _ = e.Broker().Publish(ctx, "p|b", data(1000), pubsub.PublishOptions{})
 		return rec.pubCount("p|b") > 0
 	})
 	var g100 int

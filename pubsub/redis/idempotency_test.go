@@ -65,7 +65,7 @@ func TestIdempotentPublish(t *testing.T) {
 			t.Parallel()
 			e, rec := startEngine(t, srv.URL(), "")
 			for key := range tt.history {
-				if err := e.Subscribe(t.Context(), key); err != nil {
+				if err := e.Broker().Subscribe(t.Context(), key); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -73,7 +73,7 @@ func TestIdempotentPublish(t *testing.T) {
 			for i, p := range tt.pubs {
 				time.Sleep(p.sleep)
 				opts := pubsub.PublishOptions{HistorySize: 10, HistoryTTL: time.Hour, IdempotencyKey: p.idem, IdempotencyWindow: window}
-				pos, err := e.Publish(t.Context(), p.key, data(i), opts)
+				pos, err := e.Broker().Publish(t.Context(), p.key, data(i), opts)
 				if err != nil {
 					t.Fatalf("publish %d: %v", i, err)
 				}
@@ -83,7 +83,7 @@ func TestIdempotentPublish(t *testing.T) {
 				prev = pos
 			}
 			for key, want := range tt.history {
-				res, err := e.History(t.Context(), key, pubsub.HistoryRequest{Limit: -1})
+				res, err := e.Broker().History(t.Context(), key, pubsub.HistoryRequest{Limit: -1})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -110,7 +110,7 @@ func TestIdempotencyKeyExpires(t *testing.T) {
 	srv := startServer(t)
 	e := newEngine(t, srv.URL(), "")
 	opts := pubsub.PublishOptions{IdempotencyKey: "k", IdempotencyWindow: time.Minute}
-	if _, err := e.Publish(t.Context(), "p|a", data(1), opts); err != nil {
+	if _, err := e.Broker().Publish(t.Context(), "p|a", data(1), opts); err != nil {
 		t.Fatal(err)
 	}
 	pttl, err := e.rdb.PTTL(t.Context(), e.keys.idem("p|a", "k")).Result()

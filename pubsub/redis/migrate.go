@@ -21,7 +21,7 @@ import (
 // still subscribed on sh was not unsubscribed by this node (Unsubscribe
 // forgets its keys before telling Redis): its slot left sh's master.
 func (s *subscriber) slotMoved(sh *shard, topic string) {
-	key, ok := s.e.keys.keyOfTopic(topic)
+	key, ok := s.c.keys.keyOfTopic(topic)
 	if !ok {
 		return
 	}
@@ -53,7 +53,7 @@ func (s *subscriber) follow() {
 		ctx := s.ctx
 		s.mu.Unlock()
 		if keys := s.resubscribeMoved(ctx, batch); len(keys) > 0 {
-			s.e.log.Info("cluster slot moved: channels resubscribed on their new master, streams resync from history", "channels", len(keys))
+			s.c.log.Info("cluster slot moved: channels resubscribed on their new master, streams resync from history", "channels", len(keys))
 			if kr, ok := s.h.(pubsub.KeyResyncer); ok {
 				kr.HandleResync(keys)
 			} else {
@@ -67,16 +67,16 @@ func (s *subscriber) follow() {
 // name other masters for the batch's keys, moves them to those masters'
 // shards and subscribes them there. It returns the keys that moved.
 func (s *subscriber) resubscribeMoved(ctx context.Context, batch map[string]*shard) []string {
-	cc, ok := s.e.rdb.(*goredis.ClusterClient)
+	cc, ok := s.c.rdb.(*goredis.ClusterClient)
 	if !ok {
 		return nil
 	}
 	// The node that told us may know before the others: reload the slot
 	// map until it agrees the slots left, or give up waiting and trust it.
-	deadline := time.Now().Add(5 * s.e.opts.Timeout)
+	deadline := time.Now().Add(5 * s.c.opts.Timeout)
 	for attempt := 0; ; attempt++ {
 		cc.ReloadState(ctx)
-		if !sleep(ctx, backoff(attempt, s.e.opts.Timeout)) {
+		if !sleep(ctx, backoff(attempt, s.c.opts.Timeout)) {
 			return nil
 		}
 		if s.slotMapMoved(ctx, cc, batch) || time.Now().After(deadline) {
@@ -95,13 +95,13 @@ func (s *subscriber) resubscribeMoved(ctx context.Context, batch map[string]*sha
 		if err != nil {
 			// Keep it where it was; the next sunsubscribe or reconnect
 			// of that shard retries.
-			s.e.log.Warn("cluster slot moved: no master for channel", "key", key, "error", err)
+			s.c.log.Warn("cluster slot moved: no master for channel", "key", key, "error", err)
 			continue
 		}
 		old.count--
 		s.keys[key] = sh
 		sh.count++
-		groups[sh] = append(groups[sh], s.e.keys.topic(key))
+		groups[sh] = append(groups[sh], s.c.keys.topic(key))
 		moved = append(moved, key)
 		if old.count == 0 && s.shards[old.addr] == old && old != sh {
 			delete(s.shards, old.addr)
@@ -116,8 +116,8 @@ func (s *subscriber) resubscribeMoved(ctx context.Context, batch map[string]*sha
 			if err == nil {
 				break
 			}
-			s.e.log.Warn("cluster slot moved: resubscribe failed, retrying", "shard", sh.addr, "error", err)
-			if !sleep(ctx, backoff(attempt, s.e.opts.Timeout)) {
+			s.c.log.Warn("cluster slot moved: resubscribe failed, retrying", "shard", sh.addr, "error", err)
+			if !sleep(ctx, backoff(attempt, s.c.opts.Timeout)) {
 				return moved
 			}
 		}
@@ -129,7 +129,7 @@ func (s *subscriber) resubscribeMoved(ctx context.Context, batch map[string]*sha
 // batch on a master other than its old shard's.
 func (s *subscriber) slotMapMoved(ctx context.Context, cc *goredis.ClusterClient, batch map[string]*shard) bool {
 	for key, old := range batch {
-		m, err := cc.MasterForKey(ctx, s.e.keys.topic(key))
+		m, err := cc.MasterForKey(ctx, s.c.keys.topic(key))
 		if err != nil || m.Options().Addr == old.addr {
 			return false
 		}

@@ -9,12 +9,15 @@ import (
 	"github.com/rotor-rt/rotor/pubsub"
 )
 
+// Presence is the engine's pubsub.PresenceStore.
+type Presence struct{ *conn }
+
 // AddPresence adds or refreshes a client in key's presence for ttl (ttl <=
 // 0 means 60s, so no entry lives forever). The
 // entry lives in a hash (client → info) with its expiry in a sorted set,
 // cleaned on every read; both keys expire whole when every entry has.
-func (e *Engine) AddPresence(ctx context.Context, key string, info *pubsub.ClientInfo, ttl time.Duration) error {
-	ctx, cancel := e.opCtx(ctx)
+func (p *Presence) AddPresence(ctx context.Context, key string, info *pubsub.ClientInfo, ttl time.Duration) error {
+	ctx, cancel := p.opCtx(ctx)
 	defer cancel()
 	if ttl <= 0 {
 		ttl = DefaultPresenceTTL
@@ -26,28 +29,28 @@ func (e *Engine) AddPresence(ctx context.Context, key string, info *pubsub.Clien
 	if err != nil {
 		return fmt.Errorf("encode client info: %w", err)
 	}
-	err = addTTLScript.Run(ctx, e.rdb,
-		[]string{e.keys.presence(key), e.keys.presenceZ(key)},
+	err = addTTLScript.Run(ctx, p.rdb,
+		[]string{p.keys.presence(key), p.keys.presenceZ(key)},
 		info.Client, b, ms(ttl),
 	).Err()
-	return e.wrap("add presence", err)
+	return p.wrap("add presence", err)
 }
 
 // RemovePresence removes a client from key's presence.
-func (e *Engine) RemovePresence(ctx context.Context, key, client string) error {
-	ctx, cancel := e.opCtx(ctx)
+func (p *Presence) RemovePresence(ctx context.Context, key, client string) error {
+	ctx, cancel := p.opCtx(ctx)
 	defer cancel()
-	_, err := e.rdb.TxPipelined(ctx, func(p goredisPipeliner) error {
-		p.HDel(ctx, e.keys.presence(key), client)
-		p.ZRem(ctx, e.keys.presenceZ(key), client)
+	_, err := p.rdb.TxPipelined(ctx, func(tx goredisPipeliner) error {
+		tx.HDel(ctx, p.keys.presence(key), client)
+		tx.ZRem(ctx, p.keys.presenceZ(key), client)
 		return nil
 	})
-	return e.wrap("remove presence", err)
+	return p.wrap("remove presence", err)
 }
 
 // Presence returns key's live clients by client id.
-func (e *Engine) Presence(ctx context.Context, key string) (map[string]*pubsub.ClientInfo, error) {
-	flat, err := e.readPresence(ctx, key)
+func (p *Presence) Presence(ctx context.Context, key string) (map[string]*pubsub.ClientInfo, error) {
+	flat, err := p.readPresence(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -63,8 +66,8 @@ func (e *Engine) Presence(ctx context.Context, key string) (map[string]*pubsub.C
 }
 
 // PresenceStats counts key's live clients and distinct users.
-func (e *Engine) PresenceStats(ctx context.Context, key string) (pubsub.PresenceStats, error) {
-	flat, err := e.readPresence(ctx, key)
+func (p *Presence) PresenceStats(ctx context.Context, key string) (pubsub.PresenceStats, error) {
+	flat, err := p.readPresence(ctx, key)
 	if err != nil {
 		return pubsub.PresenceStats{}, err
 	}
@@ -81,14 +84,14 @@ func (e *Engine) PresenceStats(ctx context.Context, key string) (pubsub.Presence
 	return pubsub.PresenceStats{Clients: len(flat) / 2, Users: len(users)}, nil
 }
 
-func (e *Engine) readPresence(ctx context.Context, key string) ([]string, error) {
-	ctx, cancel := e.opCtx(ctx)
+func (p *Presence) readPresence(ctx context.Context, key string) ([]string, error) {
+	ctx, cancel := p.opCtx(ctx)
 	defer cancel()
-	flat, err := readTTLScript.Run(ctx, e.rdb,
-		[]string{e.keys.presence(key), e.keys.presenceZ(key)},
+	flat, err := readTTLScript.Run(ctx, p.rdb,
+		[]string{p.keys.presence(key), p.keys.presenceZ(key)},
 	).StringSlice()
 	if err != nil {
-		return nil, e.wrap("presence", err)
+		return nil, p.wrap("presence", err)
 	}
 	return flat, nil
 }

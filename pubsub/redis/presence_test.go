@@ -14,7 +14,7 @@ func TestPresenceKeysExpire(t *testing.T) {
 	srv := startServer(t)
 	e := newEngine(t, srv.URL(), "")
 	ctx := t.Context()
-	if err := e.AddPresence(ctx, "p|brief", &pubsub.ClientInfo{Client: "c9"}, 40*time.Millisecond); err != nil {
+	if err := e.Presence().AddPresence(ctx, "p|brief", &pubsub.ClientInfo{Client: "c9"}, 40*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "keys to expire", func() bool {

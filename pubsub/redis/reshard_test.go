@@ -128,11 +128,11 @@ func TestClusterReshard(t *testing.T) {
 	stale, staleRedirects := hooked(t, c.URL(), prefix) // reads once before, once after
 	subE, rec := startEngine(t, c.URL(), prefix)
 	keys := []string{"p|r0", "p|r1", "p|r2", "p|r3"}
-	if err := subE.Subscribe(ctx, keys...); err != nil {
+	if err := subE.Broker().Subscribe(ctx, keys...); err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range keys {
-		if _, err := stale.History(ctx, k, pubsub.HistoryRequest{Limit: 0}); err != nil {
+		if _, err := stale.Broker().History(ctx, k, pubsub.HistoryRequest{Limit: 0}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -149,7 +149,7 @@ func TestClusterReshard(t *testing.T) {
 		defer wg.Done()
 		for n := 1; !stop.Load(); n++ {
 			key := keys[n%len(keys)]
-			pos, err := pubE.Publish(ctx, key, data(n), opts)
+			pos, err := pubE.Broker().Publish(ctx, key, data(n), opts)
 			log.record(key, n, pos, err)
 			if err != nil {
 				errMu.Lock()
@@ -162,7 +162,7 @@ func TestClusterReshard(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for n := 0; !stop.Load(); n++ {
-			if _, err := pubE.History(ctx, keys[n%len(keys)], pubsub.HistoryRequest{Limit: 5}); err != nil {
+			if _, err := pubE.Broker().History(ctx, keys[n%len(keys)], pubsub.HistoryRequest{Limit: 5}); err != nil {
 				histErrs.Add(1)
 			} else {
 				histOK.Add(1)
@@ -244,7 +244,7 @@ func TestClusterReshard(t *testing.T) {
 	// A client whose slot map predates the moves is redirected (MOVED)
 	// and reads every channel from its new master.
 	for _, k := range keys {
-		res, err := stale.History(ctx, k, pubsub.HistoryRequest{Limit: -1})
+		res, err := stale.Broker().History(ctx, k, pubsub.HistoryRequest{Limit: -1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -263,7 +263,7 @@ func TestClusterReshard(t *testing.T) {
 	for _, k := range keys {
 		acks := log.acked[k]
 		epoch := acks[0].pos.Epoch
-		res, err := pubE.History(ctx, k, pubsub.HistoryRequest{Limit: -1})
+		res, err := pubE.Broker().History(ctx, k, pubsub.HistoryRequest{Limit: -1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -315,7 +315,7 @@ func TestClusterReshard(t *testing.T) {
 	for _, k := range keys {
 		before := rec.pubCount(k)
 		for i := range 5 {
-			if _, err := pubE.Publish(ctx, k, data(100000+i), opts); err != nil {
+			if _, err := pubE.Broker().Publish(ctx, k, data(100000+i), opts); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -132,7 +132,7 @@ func TestSentinelFailover(t *testing.T) {
 	subE, rec := startEngine(t, url, prefix)
 	keys := []string{"p|f0", "p|f1", "p|f2", "p|f3"}
 	const witness = "p|witness" // published only before the kill
-	if err := subE.Subscribe(ctx, keys...); err != nil {
+	if err := subE.Broker().Subscribe(ctx, keys...); err != nil {
 		t.Fatal(err)
 	}
 	opts := pubsub.PublishOptions{HistorySize: 10000, HistoryTTL: time.Minute}
@@ -147,7 +147,7 @@ func TestSentinelFailover(t *testing.T) {
 			if n%5 == 0 && !killed.Load() {
 				key = witness
 			}
-			pos, err := pubE.Publish(ctx, key, data(n), opts)
+			pos, err := pubE.Broker().Publish(ctx, key, data(n), opts)
 			log.record(key, n, pos, err)
 			if err != nil {
 				time.Sleep(10 * time.Millisecond)
@@ -197,7 +197,7 @@ func TestSentinelFailover(t *testing.T) {
 
 	// The witness was written before the failover only: a new epoch, empty.
 	wEpoch := wAcked[0].pos.Epoch
-	res, err := pubE.History(ctx, witness, pubsub.HistoryRequest{Limit: -1})
+	res, err := pubE.Broker().History(ctx, witness, pubsub.HistoryRequest{Limit: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestSentinelFailover(t *testing.T) {
 		}
 		// History holds exactly the new epoch's acknowledged publications,
 		// plus possibly some whose publish failed, in order.
-		res, err := pubE.History(ctx, key, pubsub.HistoryRequest{Limit: -1})
+		res, err := pubE.Broker().History(ctx, key, pubsub.HistoryRequest{Limit: -1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -256,10 +256,10 @@ func TestSentinelFailover(t *testing.T) {
 	// The subscribing engine reconnected (its hub would now resync from
 	// history) and delivers live again.
 	within(t, 10*time.Second, "HandleReconnect on the subscriber", func() bool { return rec.reconnectCount() >= 1 })
-	within(t, 10*time.Second, "subscriber ready", func() bool { return subE.Readiness() == nil })
+	within(t, 10*time.Second, "subscriber ready", func() bool { return subE.Health().Readiness() == nil })
 	for _, key := range keys {
 		before := rec.pubCount(key)
-		if _, err := pubE.Publish(ctx, key, data(-1), opts); err != nil {
+		if _, err := pubE.Broker().Publish(ctx, key, data(-1), opts); err != nil {
 			t.Fatal(err)
 		}
 		within(t, 5*time.Second, "live delivery on "+key, func() bool { return rec.pubCount(key) > before })
@@ -308,13 +308,13 @@ func TestPromotedReplicaLostWrites(t *testing.T) {
 	prefix := fmt.Sprintf("t%d", prefixSeq.Add(1))
 	onMaster, rec := startEngine(t, master.URL(), prefix)
 	const key = "p|lost"
-	if err := onMaster.Subscribe(ctx, key); err != nil {
+	if err := onMaster.Broker().Subscribe(ctx, key); err != nil {
 		t.Fatal(err)
 	}
 	opts := pubsub.PublishOptions{HistorySize: 100, HistoryTTL: time.Minute}
 	var epoch string
 	for n := 1; n <= 10; n++ {
-		pos, err := onMaster.Publish(ctx, key, data(n), opts)
+		pos, err := onMaster.Broker().Publish(ctx, key, data(n), opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -332,7 +332,7 @@ func TestPromotedReplicaLostWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	for n := 11; n <= 15; n++ {
-		if _, err := onMaster.Publish(ctx, key, data(n), opts); err != nil {
+		if _, err := onMaster.Broker().Publish(ctx, key, data(n), opts); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -347,7 +347,7 @@ func TestPromotedReplicaLostWrites(t *testing.T) {
 	}
 
 	onReplica, _ := startEngine(t, replica.URL(), prefix)
-	res, err := onReplica.History(ctx, key, pubsub.HistoryRequest{Limit: -1})
+	res, err := onReplica.Broker().History(ctx, key, pubsub.HistoryRequest{Limit: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +355,7 @@ func TestPromotedReplicaLostWrites(t *testing.T) {
 		t.Fatalf("history on the promoted replica: %+v with %d publications, want a new epoch (not %s) at offset 0",
 			res.Position, len(res.Publications), epoch)
 	}
-	pos, err := onReplica.Publish(ctx, key, data(16), opts)
+	pos, err := onReplica.Broker().Publish(ctx, key, data(16), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,7 +364,7 @@ func TestPromotedReplicaLostWrites(t *testing.T) {
 	}
 	// Later publications stay in that epoch: the meta now carries the new
 	// master's replication id.
-	if pos, err := onReplica.Publish(ctx, key, data(17), opts); err != nil || pos.Offset != 2 || pos.Epoch != res.Position.Epoch {
+	if pos, err := onReplica.Broker().Publish(ctx, key, data(17), opts); err != nil || pos.Offset != 2 || pos.Epoch != res.Position.Epoch {
 		t.Fatalf("second publish: %+v, %v", pos, err)
 	}
 }

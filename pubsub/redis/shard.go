@@ -27,7 +27,7 @@ type shard struct {
 
 func (s *subscriber) newShard(addr string, sharded bool) *shard {
 	sh := &shard{addr: addr, sharded: sharded}
-	sh.ps = sh.newPubSub(s.e.rdb)
+	sh.ps = sh.newPubSub(s.c.rdb)
 	return sh
 }
 
@@ -113,7 +113,7 @@ func (s *subscriber) replace(ctx context.Context, sh *shard) error {
 		return goredis.ErrClosed
 	}
 	old := sh.ps
-	sh.ps = sh.newPubSub(s.e.rdb)
+	sh.ps = sh.newPubSub(s.c.rdb)
 	ps := sh.ps
 	sh.mu.Unlock()
 	_ = old.Close()
@@ -121,7 +121,7 @@ func (s *subscriber) replace(ctx context.Context, sh *shard) error {
 	// before taking the (old) connection, so they are in the snapshot;
 	// later ones use the new connection.
 	topics := s.topicsOf(sh)
-	ctx, cancel := s.e.opCtx(ctx)
+	ctx, cancel := s.c.opCtx(ctx)
 	defer cancel()
 	return sh.subscribe(ctx, ps, topics)
 }
@@ -135,7 +135,7 @@ func (s *subscriber) replace(ctx context.Context, sh *shard) error {
 func (s *subscriber) read(sh *shard) {
 	defer s.wg.Done()
 	ctx := s.ctx
-	log := s.e.log.With("shard", sh.addr)
+	log := s.c.log.With("shard", sh.addr)
 	var (
 		failures    int
 		pingPending bool // a PING went out after an idle interval
@@ -147,7 +147,7 @@ func (s *subscriber) read(sh *shard) {
 			sh.down.Store(&err)
 		}
 		broken, pingPending = true, false
-		ok := sleep(ctx, backoff(failures, s.e.opts.Timeout))
+		ok := sleep(ctx, backoff(failures, s.c.opts.Timeout))
 		failures++
 		return ok
 	}
@@ -165,7 +165,7 @@ func (s *subscriber) read(sh *shard) {
 			broken = false
 		}
 		ps := sh.current()
-		msg, err := ps.ReceiveTimeout(ctx, s.e.opts.PingInterval)
+		msg, err := ps.ReceiveTimeout(ctx, s.c.opts.PingInterval)
 		if ctx.Err() != nil {
 			return
 		}
@@ -221,26 +221,26 @@ func (s *subscriber) dispatch(sh *shard, msg any) {
 			s.slotMoved(sh, m.Channel)
 		}
 	case *goredis.Message:
-		if m.Channel == s.e.keys.control() {
+		if m.Channel == s.c.keys.control() {
 			s.h.HandleControl([]byte(m.Payload))
 			return
 		}
-		if m.Channel == s.e.keys.watchNotice() {
-			s.e.watch.flag(m.Payload)
+		if m.Channel == s.c.keys.watchNotice() {
+			s.watch.flag(m.Payload)
 			return
 		}
-		if project, ok := s.e.keys.projectOfWatchTopic(m.Channel); ok {
-			if err := s.e.watch.deliver(project, m.Payload); err != nil {
-				s.e.log.Error("drop undecodable watch message", "project", project, "error", err)
+		if project, ok := s.c.keys.projectOfWatchTopic(m.Channel); ok {
+			if err := s.watch.deliver(project, m.Payload); err != nil {
+				s.c.log.Error("drop undecodable watch message", "project", project, "error", err)
 			}
 			return
 		}
-		key, ok := s.e.keys.keyOfTopic(m.Channel)
+		key, ok := s.c.keys.keyOfTopic(m.Channel)
 		if !ok || !s.subscribed(key, sh) {
 			return
 		}
 		if err := deliver(s.h, key, m.Payload); err != nil {
-			s.e.log.Error("drop undecodable pub/sub message", "key", key, "error", err)
+			s.c.log.Error("drop undecodable pub/sub message", "key", key, "error", err)
 		}
 	}
 }

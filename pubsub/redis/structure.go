@@ -29,17 +29,21 @@ redis.call('hset', KEYS[1], 'v', ARGV[1], 'owner', ARGV[2], 'data', ARGV[3])
 return {v, owner, 1}
 `)
 
+// Structure keeps the admin structure's snapshot for hosts that read it
+// from the engine (admin/enginestore's Reader and Writer).
+type Structure struct{ *conn }
+
 // PutStructure stores data as the structure snapshot of the given version
 // by owner, in one atomic step. It does not write when the stored
 // snapshot has another owner and a version at least as high (it reports
 // that owner), nor when it is the same owner's same version. prevVersion is
 // 0 and prevOwner "" when there was none.
-func (e *Engine) PutStructure(ctx context.Context, version int64, owner string, data []byte) (prevVersion int64, prevOwner string, written bool, err error) {
-	ctx, cancel := e.opCtx(ctx)
+func (s *Structure) PutStructure(ctx context.Context, version int64, owner string, data []byte) (prevVersion int64, prevOwner string, written bool, err error) {
+	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	res, err := putStructureScript.Run(ctx, e.rdb, []string{e.keys.structure()}, version, owner, data).Slice()
+	res, err := putStructureScript.Run(ctx, s.rdb, []string{s.keys.structure()}, version, owner, data).Slice()
 	if err != nil {
-		return 0, "", false, e.wrap("put structure", err)
+		return 0, "", false, s.wrap("put structure", err)
 	}
 	if len(res) != 3 {
 		return 0, "", false, fmt.Errorf("redis put structure: unexpected reply %v", res)
@@ -56,34 +60,34 @@ func (e *Engine) PutStructure(ctx context.Context, version int64, owner string, 
 // StructureHead returns the version and owner of the stored structure
 // snapshot without its data, or 0 and "" when there is none: a cheap
 // check for pollers.
-func (e *Engine) StructureHead(ctx context.Context) (version int64, owner string, err error) {
-	ctx, cancel := e.opCtx(ctx)
+func (s *Structure) StructureHead(ctx context.Context) (version int64, owner string, err error) {
+	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	vals, err := e.rdb.HMGet(ctx, e.keys.structure(), "v", "owner").Result()
+	vals, err := s.rdb.HMGet(ctx, s.keys.structure(), "v", "owner").Result()
 	if err != nil {
-		return 0, "", e.wrap("structure head", err)
+		return 0, "", s.wrap("structure head", err)
 	}
 	return parseHead(vals)
 }
 
 // GetStructure returns the stored structure snapshot: its version, owner
 // and data, or 0, "" and nil when there is none.
-func (e *Engine) GetStructure(ctx context.Context) (version int64, owner string, data []byte, err error) {
-	ctx, cancel := e.opCtx(ctx)
+func (s *Structure) GetStructure(ctx context.Context) (version int64, owner string, data []byte, err error) {
+	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	vals, err := e.rdb.HMGet(ctx, e.keys.structure(), "v", "owner", "data").Result()
+	vals, err := s.rdb.HMGet(ctx, s.keys.structure(), "v", "owner", "data").Result()
 	if err != nil {
-		return 0, "", nil, e.wrap("get structure", err)
+		return 0, "", nil, s.wrap("get structure", err)
 	}
 	version, owner, err = parseHead(vals[:2])
 	if err != nil || version == 0 {
 		return 0, "", nil, err
 	}
-	s, ok := vals[2].(string)
+	snap, ok := vals[2].(string)
 	if !ok {
 		return 0, "", nil, errors.New("redis get structure: snapshot without data")
 	}
-	return version, owner, []byte(s), nil
+	return version, owner, []byte(snap), nil
 }
 
 func parseHead(vals []any) (int64, string, error) {

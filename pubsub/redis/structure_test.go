@@ -10,10 +10,10 @@ func TestPutStructure(t *testing.T) {
 	srv := startServer(t)
 	e := newEngine(t, srv.URL(), "")
 	ctx := t.Context()
-	if v, owner, err := e.StructureHead(ctx); err != nil || v != 0 || owner != "" {
+	if v, owner, err := e.Structure().StructureHead(ctx); err != nil || v != 0 || owner != "" {
 		t.Fatalf("head of nothing = %d %q %v", v, owner, err)
 	}
-	if v, _, data, err := e.GetStructure(ctx); err != nil || v != 0 || data != nil {
+	if v, _, data, err := e.Structure().GetStructure(ctx); err != nil || v != 0 || data != nil {
 		t.Fatalf("get of nothing = %d %q %v", v, data, err)
 	}
 	steps := []struct {
@@ -36,21 +36,21 @@ func TestPutStructure(t *testing.T) {
 	}
 	for _, s := range steps {
 		data := []byte(s.name)
-		prevV, prevOwner, written, err := e.PutStructure(ctx, s.version, s.owner, data)
+		prevV, prevOwner, written, err := e.Structure().PutStructure(ctx, s.version, s.owner, data)
 		if err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
 		if prevV != s.prevV || prevOwner != s.prevOwner || written != s.written {
 			t.Fatalf("%s: put = %d %q %v, want %d %q %v", s.name, prevV, prevOwner, written, s.prevV, s.prevOwner, s.written)
 		}
-		v, owner, got, err := e.GetStructure(ctx)
+		v, owner, got, err := e.Structure().GetStructure(ctx)
 		if err != nil || v != s.holdV || owner != s.holdOwner {
 			t.Fatalf("%s: holds %d %q %v, want %d %q", s.name, v, owner, err, s.holdV, s.holdOwner)
 		}
 		if s.written && string(got) != s.name {
 			t.Fatalf("%s: data %q", s.name, got)
 		}
-		if hv, ho, err := e.StructureHead(ctx); err != nil || hv != v || ho != owner {
+		if hv, ho, err := e.Structure().StructureHead(ctx); err != nil || hv != v || ho != owner {
 			t.Fatalf("%s: head %d %q %v, get %d %q", s.name, hv, ho, err, v, owner)
 		}
 	}

@@ -21,7 +21,10 @@ const subscribeBatch = 512
 // (SSUBSCRIBE), so that subscriptions follow local interest over few
 // connections, never one per channel.
 type subscriber struct {
-	e *Engine
+	c *conn
+	// watch is the Watcher's state: forwarded publications are handed to
+	// it, and its topics ride on the control connection.
+	watch *watches
 
 	mu      sync.Mutex
 	h       pubsub.Handler
@@ -38,9 +41,10 @@ type subscriber struct {
 	following bool
 }
 
-func newSubscriber(e *Engine) *subscriber {
+func newSubscriber(c *conn, watch *watches) *subscriber {
 	return &subscriber{
-		e:       e,
+		c:       c,
+		watch:   watch,
 		keys:    make(map[string]*shard),
 		shards:  make(map[string]*shard),
 		waiters: make(map[string][]chan struct{}),
@@ -57,7 +61,7 @@ func (s *subscriber) start(ctx context.Context, h pubsub.Handler) error {
 	s.control = s.newShard("control", false)
 	s.mu.Unlock()
 
-	if err := s.subscribeTopics(ctx, s.control, []string{s.e.keys.control(), s.e.keys.watchNotice()}); err != nil {
+	if err := s.subscribeTopics(ctx, s.control, []string{s.c.keys.control(), s.c.keys.watchNotice()}); err != nil {
 		s.stop()
 		return err
 	}
@@ -109,10 +113,10 @@ func (s *subscriber) healthy() error {
 // It returns once Redis confirmed every subscription, so that a
 // publication made afterwards is delivered (the hub reads history after
 // Subscribe and merges). On error no key of the call stays subscribed.
-func (e *Engine) Subscribe(ctx context.Context, keys ...string) error {
-	ctx, cancel := e.opCtx(ctx)
+func (b *Broker) Subscribe(ctx context.Context, keys ...string) error {
+	ctx, cancel := b.opCtx(ctx)
 	defer cancel()
-	s := e.subs
+	s := b.subs
 	s.mu.Lock()
 	if s.control == nil {
 		s.mu.Unlock()
@@ -131,19 +135,19 @@ func (e *Engine) Subscribe(ctx context.Context, keys ...string) error {
 		sh, err := s.shardFor(ctx, key)
 		if err != nil {
 			s.mu.Unlock()
-			e.Unsubscribe(context.WithoutCancel(ctx), added...) //nolint:errcheck // best effort undo
-			return e.wrap("subscribe", err)
+			b.Unsubscribe(context.WithoutCancel(ctx), added...) //nolint:errcheck // best effort undo
+			return b.wrap("subscribe", err)
 		}
 		s.keys[key] = sh
 		sh.count++
 		added = append(added, key)
-		groups[sh] = append(groups[sh], e.keys.topic(key))
+		groups[sh] = append(groups[sh], b.keys.topic(key))
 	}
 	s.mu.Unlock()
 
 	for sh, topics := range groups {
 		if err := s.subscribeTopics(ctx, sh, topics); err != nil {
-			_ = e.Unsubscribe(context.WithoutCancel(ctx), added...)
+			_ = b.Unsubscribe(context.WithoutCancel(ctx), added...)
 			return err
 		}
 	}
@@ -152,10 +156,10 @@ func (e *Engine) Subscribe(ctx context.Context, keys ...string) error {
 
 // Unsubscribe stops delivery of keys. Publications already in flight for
 // them are dropped by the reader.
-func (e *Engine) Unsubscribe(ctx context.Context, keys ...string) error {
-	ctx, cancel := e.opCtx(ctx)
+func (b *Broker) Unsubscribe(ctx context.Context, keys ...string) error {
+	ctx, cancel := b.opCtx(ctx)
 	defer cancel()
-	s := e.subs
+	s := b.subs
 	s.mu.Lock()
 	groups := make(map[*shard][]string)
 	for _, key := range keys {
@@ -165,7 +169,7 @@ func (e *Engine) Unsubscribe(ctx context.Context, keys ...string) error {
 		}
 		delete(s.keys, key)
 		sh.count--
-		groups[sh] = append(groups[sh], e.keys.topic(key))
+		groups[sh] = append(groups[sh], b.keys.topic(key))
 	}
 	s.mu.Unlock()
 
@@ -174,7 +178,7 @@ func (e *Engine) Unsubscribe(ctx context.Context, keys ...string) error {
 		// A failure leaves nothing behind: the keys are gone from the
 		// set a replaced connection resubscribes.
 		if err := sh.unsubscribe(ctx, topics); err != nil && firstErr == nil {
-			firstErr = e.wrap("unsubscribe", err)
+			firstErr = b.wrap("unsubscribe", err)
 		}
 		s.mu.Lock()
 		if sh.sharded && sh.count == 0 && s.shards[sh.addr] == sh {
@@ -191,14 +195,14 @@ func (e *Engine) Unsubscribe(ctx context.Context, keys ...string) error {
 // shardFor returns the shard that carries key's topic, creating it. Call
 // with s.mu held.
 func (s *subscriber) shardFor(ctx context.Context, key string) (*shard, error) {
-	if !s.e.cluster {
+	if !s.c.cluster {
 		return s.control, nil
 	}
-	cc, ok := s.e.rdb.(*goredis.ClusterClient)
+	cc, ok := s.c.rdb.(*goredis.ClusterClient)
 	if !ok {
 		return s.control, nil
 	}
-	master, err := cc.MasterForKey(ctx, s.e.keys.topic(key))
+	master, err := cc.MasterForKey(ctx, s.c.keys.topic(key))
 	if err != nil {
 		return nil, fmt.Errorf("find master of %q: %w", key, err)
 	}
@@ -214,7 +218,7 @@ func (s *subscriber) shardFor(ctx context.Context, key string) (*shard, error) {
 // subscribeTopics sends SUBSCRIBE (or SSUBSCRIBE) in batches and waits
 // for Redis to confirm every topic.
 func (s *subscriber) subscribeTopics(ctx context.Context, sh *shard, topics []string) error {
-	ctx, cancel := s.e.opCtx(ctx)
+	ctx, cancel := s.c.opCtx(ctx)
 	defer cancel()
 	waits := make([]chan struct{}, len(topics))
 	s.mu.Lock()
@@ -226,7 +230,7 @@ func (s *subscriber) subscribeTopics(ctx context.Context, sh *shard, topics []st
 	defer s.dropWaiters(topics, waits)
 
 	if err := sh.subscribe(ctx, sh.current(), topics); err != nil {
-		return s.e.wrap("subscribe", err)
+		return s.c.wrap("subscribe", err)
 	}
 	// The reader starts after the first subscription so that a Cluster
 	// shard connects to the master of its topics, not a random node.
@@ -238,7 +242,7 @@ func (s *subscriber) subscribeTopics(ctx context.Context, sh *shard, topics []st
 		select {
 		case <-w:
 		case <-ctx.Done():
-			return s.e.wrap("subscribe: wait for confirmation", ctx.Err())
+			return s.c.wrap("subscribe: wait for confirmation", ctx.Err())
 		}
 	}
 	return nil
@@ -282,14 +286,14 @@ func (s *subscriber) topicsOf(sh *shard) []string {
 	defer s.mu.Unlock()
 	var topics []string
 	if sh == s.control {
-		topics = append(topics, s.e.keys.control(), s.e.keys.watchNotice())
-		for _, p := range s.e.watch.local() {
-			topics = append(topics, s.e.keys.watchTopic(p))
+		topics = append(topics, s.c.keys.control(), s.c.keys.watchNotice())
+		for _, p := range s.watch.local() {
+			topics = append(topics, s.c.keys.watchTopic(p))
 		}
 	}
 	for key, ksh := range s.keys {
 		if ksh == sh {
-			topics = append(topics, s.e.keys.topic(key))
+			topics = append(topics, s.c.keys.topic(key))
 		}
 	}
 	return topics

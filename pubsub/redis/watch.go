@@ -74,7 +74,19 @@ redis.call('zremrangebyscore', KEYS[1], '-inf', now)
 return redis.call('zrange', KEYS[1], 0, -1)
 `)
 
-// watches is this node's side of the live watch.
+// Watcher is the engine's source of the admin live watch (pubsub/node's
+// ProjectWatcher): it flags watched projects, forwards the publications
+// of flagged ones (Broker.Publish calls forward) and refreshes the flags
+// (Engine.Start runs refreshLoop).
+type Watcher struct {
+	*conn
+	subs *subscriber
+	watches
+}
+
+// watches is this node's side of the live watch: the subscriber reads it
+// too, to deliver forwarded publications and to resubscribe the watch
+// topics on a new connection.
 type watches struct {
 	// topicMu orders the first watch's SUBSCRIBE of a project and the
 	// last one's UNSUBSCRIBE, so that a watch opened while the last one
@@ -162,17 +174,16 @@ func (w *watches) deliver(project, payload string) error {
 // on any node from about when it returns until stop is called; fn gets
 // the channel's key and must not block. It is the admin live watch's
 // source (docs/admin.md, Live watch).
-func (e *Engine) WatchProject(ctx context.Context, project string, fn func(key string, pub *pubsub.Publication)) (stop func(), err error) {
-	ctx, cancel := e.opCtx(ctx)
+func (w *Watcher) WatchProject(ctx context.Context, project string, fn func(key string, pub *pubsub.Publication)) (stop func(), err error) {
+	ctx, cancel := w.opCtx(ctx)
 	defer cancel()
-	s := e.subs
+	s := w.subs
 	s.mu.Lock()
 	if s.control == nil || s.stopped {
 		s.mu.Unlock()
 		return nil, fmt.Errorf("redis watch: %w", pubsub.ErrClosed)
 	}
 	s.mu.Unlock()
-	w := &e.watch
 	w.mu.Lock()
 	w.next++
 	id := w.next
@@ -182,30 +193,29 @@ func (e *Engine) WatchProject(ctx context.Context, project string, fn func(key s
 	}
 	w.fns[project][id] = fn
 	w.mu.Unlock()
-	stop = func() { e.unwatch(project, id) }
+	stop = func() { w.unwatch(project, id) }
 	if first {
 		w.topicMu.Lock()
-		err := s.subscribeTopics(ctx, s.control, []string{e.keys.watchTopic(project)})
+		err := s.subscribeTopics(ctx, s.control, []string{w.keys.watchTopic(project)})
 		w.topicMu.Unlock()
 		if err != nil {
 			stop()
 			return nil, err
 		}
 	}
-	if err := watchScript.Run(ctx, e.rdb, []string{e.keys.watched()}, ms(watchTTL), project).Err(); err != nil {
+	if err := watchScript.Run(ctx, w.rdb, []string{w.keys.watched()}, ms(watchTTL), project).Err(); err != nil {
 		stop()
-		return nil, e.wrap("watch", err)
+		return nil, w.wrap("watch", err)
 	}
 	w.flag(project)
-	if err := e.rdb.Publish(ctx, e.keys.watchNotice(), project).Err(); err != nil {
+	if err := w.rdb.Publish(ctx, w.keys.watchNotice(), project).Err(); err != nil {
 		stop()
-		return nil, e.wrap("watch", err)
+		return nil, w.wrap("watch", err)
 	}
 	return stop, nil
 }
 
-func (e *Engine) unwatch(project string, id uint64) {
-	w := &e.watch
+func (w *Watcher) unwatch(project string, id uint64) {
 	w.mu.Lock()
 	delete(w.fns[project], id)
 	last := w.fns[project] != nil && len(w.fns[project]) == 0
@@ -224,16 +234,16 @@ func (e *Engine) unwatch(project string, id uint64) {
 	if reopened {
 		return
 	}
-	ctx, cancel := e.opCtx(context.Background())
+	ctx, cancel := w.opCtx(context.Background())
 	defer cancel()
 	// A failure leaves nothing behind: a replaced connection
 	// resubscribes only the projects still watched.
-	_ = e.subs.control.unsubscribe(ctx, []string{e.keys.watchTopic(project)})
+	_ = w.subs.control.unsubscribe(ctx, []string{w.keys.watchTopic(project)})
 }
 
-// watchLoop refreshes this node's flags and its cache of the flagged set
+// refreshLoop refreshes this node's flags and its cache of the flagged set
 // until ctx is done.
-func (e *Engine) watchLoop(ctx context.Context) {
+func (w *Watcher) refreshLoop(ctx context.Context) {
 	t := time.NewTicker(watchRefresh)
 	defer t.Stop()
 	for {
@@ -242,18 +252,18 @@ func (e *Engine) watchLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		e.refreshWatches(ctx)
+		w.refresh(ctx)
 	}
 }
 
-func (e *Engine) refreshWatches(ctx context.Context) {
-	ctx, cancel := e.opCtx(ctx)
+func (w *Watcher) refresh(ctx context.Context) {
+	ctx, cancel := w.opCtx(ctx)
 	defer cancel()
 	args := []any{ms(watchTTL)}
-	for _, p := range e.watch.local() {
+	for _, p := range w.local() {
 		args = append(args, p)
 	}
-	list, err := watchScript.Run(ctx, e.rdb, []string{e.keys.watched()}, args...).StringSlice()
+	list, err := watchScript.Run(ctx, w.rdb, []string{w.keys.watched()}, args...).StringSlice()
 	if err != nil {
 		// Keep the last set: forwards go on, or stay off, until Redis answers.
 		return
@@ -262,15 +272,15 @@ func (e *Engine) refreshWatches(ctx context.Context) {
 	for _, p := range list {
 		m[p] = struct{}{}
 	}
-	e.watch.flagged.Store(&m)
+	w.flagged.Store(&m)
 }
 
-// forwardWatched sends a publication to its project's watch topic when
+// forward sends a publication to its project's watch topic when
 // the project is flagged. The publication is made: a failure here is
 // logged, not returned.
-func (e *Engine) forwardWatched(ctx context.Context, key string, data json.RawMessage, info string, pos pubsub.Position) {
+func (w *Watcher) forward(ctx context.Context, key string, data json.RawMessage, info string, pos pubsub.Position) {
 	project, _ := pubsub.SplitKey(key)
-	if !e.watch.isFlagged(project) {
+	if !w.isFlagged(project) {
 		return
 	}
 	msg := make([]byte, 0, len(key)+len(data)+len(info)+64)
@@ -287,20 +297,20 @@ func (e *Engine) forwardWatched(ctx context.Context, key string, data json.RawMe
 		msg = append(msg, info...)
 	}
 	msg = append(msg, '}')
-	if err := e.publishWatch(ctx, e.keys.watchTopic(project), msg); err != nil {
-		e.log.Debug("forward to watch topic", "key", key, "error", err)
+	if err := w.publish(ctx, w.keys.watchTopic(project), msg); err != nil {
+		w.log.Debug("forward to watch topic", "key", key, "error", err)
 	}
 }
 
-// publishWatch publishes to a watch topic. On a Cluster it goes to the
+// publish publishes to a watch topic. On a Cluster it goes to the
 // master of the topic's slot, always the same one, so that a node's
 // forwards reach the watch in the order they were made: go-redis would
 // send each classic PUBLISH to any node, and the cluster bus would then
 // deliver them in whatever order their paths allow.
-func (e *Engine) publishWatch(ctx context.Context, topic string, msg []byte) error {
-	cc, ok := e.rdb.(*goredis.ClusterClient)
+func (w *Watcher) publish(ctx context.Context, topic string, msg []byte) error {
+	cc, ok := w.rdb.(*goredis.ClusterClient)
 	if !ok {
-		return e.rdb.Publish(ctx, topic, msg).Err()
+		return w.rdb.Publish(ctx, topic, msg).Err()
 	}
 	master, err := cc.MasterForKey(ctx, topic)
 	if err != nil {

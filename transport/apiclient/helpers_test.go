@@ -63,8 +63,9 @@ func startRotor(eventsHook string) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
+	mem := memory.New(memory.Options{})
 	n, err := transport.New(transport.Options{
-		Engine: memory.New(memory.Options{}), Projects: store, AdminAPIKey: "admin-key",
+		Delivery: mem, Broker: mem, Presence: mem, Revoker: mem, Projects: store, AdminAPIKey: "admin-key",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

@@ -36,8 +36,9 @@ func startNode(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mem := memory.New(memory.Options{})
 	n, err := transport.New(transport.Options{
-		Engine: memory.New(memory.Options{}), Projects: store,
+		Delivery: mem, Broker: mem, Presence: mem, Revoker: mem, Projects: store,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
