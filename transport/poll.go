@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/rotor-rt/rotor/pubsub"
-	"github.com/rotor-rt/rotor/pubsub/node"
 	"github.com/rotor-rt/rotor/pubsub/structure"
+	"github.com/rotor-rt/rotor/transport/longpoll"
 )
 
 // Poll timeouts in seconds (docs/protocol.md, Long poll).
@@ -16,27 +16,6 @@ const (
 	pollDefaultTimeout = 25
 	pollMaxTimeout     = 60
 )
-
-// pollSink gathers events as the JSON array of a poll answer.
-type pollSink struct {
-	buf []byte
-	n   int
-}
-
-var _ node.Sink = (*pollSink)(nil)
-
-// Event implements node.Sink.
-func (s *pollSink) Event(kind pubsub.EventKind, _ []byte, data []byte) {
-	if s.n > 0 {
-		s.buf = append(s.buf, ',')
-	}
-	s.n++
-	s.buf = append(s.buf, `{"event":"`...)
-	s.buf = append(s.buf, kind.String()...)
-	s.buf = append(s.buf, `","data":`...)
-	s.buf = append(s.buf, data...)
-	s.buf = append(s.buf, '}')
-}
 
 // handlePoll serves GET /connection/{project}/poll (docs/protocol.md, Long poll): it answers
 // as soon as one event or more is ready, or with none at the timeout.
@@ -54,19 +33,28 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request, p *structure
 	}
 	req.QuietResume = true
 	ctx := r.Context()
-	sink := &pollSink{}
-	st, perr := s.node.OpenStream(ctx, req, sink)
-	if perr != nil {
-		writeError(w, perr)
-		return
+	// The client's last poll may have parked its subscription for this one.
+	key, parkable := longpoll.KeyOf(req, s.opts.Limits)
+	st, sink, ok := s.polls.Take(ctx, key)
+	if !ok {
+		sink = &longpoll.Sink{}
+		if st, perr = s.node.OpenStream(ctx, req, sink); perr != nil {
+			writeError(w, perr)
+			return
+		}
 	}
-	defer st.Close()
+	parked := false
+	defer func() {
+		if !parked {
+			st.Close()
+		}
+	}()
 
-	if sink.n == 0 && timeout > 0 {
+	if sink.N == 0 && timeout > 0 {
 		timer := time.NewTimer(time.Duration(timeout) * time.Second)
 		defer timer.Stop()
 	wait:
-		for sink.n == 0 {
+		for sink.N == 0 {
 			select {
 			case <-ctx.Done():
 				return
@@ -82,14 +70,18 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request, p *structure
 			}
 		}
 	}
-	out := make([]byte, 0, len(sink.buf)+256)
+	out := make([]byte, 0, len(sink.Buf)+256)
 	out = append(out, `{"events":[`...)
-	out = append(out, sink.buf...)
+	out = append(out, sink.Buf...)
 	out = append(out, `],"id":`...)
-	id, _ := json.Marshal(string(st.ID()))
+	since := string(st.ID())
+	id, _ := json.Marshal(since)
 	out = append(out, id...)
 	out = append(out, "}\n"...)
 	st.Delivered()
+	// Parked before the answer goes out, so that the client's next poll
+	// finds it; from then on st is another poll's.
+	parked = parkable && s.polls.Put(key, since, st, sink)
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Cache-Control", "no-store")

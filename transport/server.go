@@ -19,6 +19,7 @@ import (
 	"github.com/rotor-rt/rotor/pubsub/node"
 	"github.com/rotor-rt/rotor/pubsub/structure"
 	"github.com/rotor-rt/rotor/transport/hooks"
+	"github.com/rotor-rt/rotor/transport/longpoll"
 )
 
 // ProjectStore is where the node finds projects: the SQLite store or the
@@ -146,6 +147,8 @@ type Server struct {
 	// dispatcher is the HTTP events hook when Options.Events was nil.
 	dispatcher *hooks.Dispatcher
 	heartbeats *heartbeats
+	// polls holds answered polls' streams for the clients' next polls.
+	polls *longpoll.Parking
 	// baseCtx outlives requests: hijacked streams use it once their
 	// handler has returned. It ends when the server stops.
 	baseCtx context.Context
@@ -161,7 +164,7 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("transport: Options.Projects is required")
 	}
 	opts.setDefaults()
-	s := &Server{opts: opts, heartbeats: newHeartbeats(), baseCtx: context.Background()}
+	s := &Server{opts: opts, heartbeats: newHeartbeats(), baseCtx: context.Background(), polls: longpoll.NewParking(longpoll.ParkTTL)}
 	nopts := node.Options{
 		NodeID: opts.NodeID, Version: opts.Version, Projects: opts.Projects,
 		Delivery: opts.Engine, Broker: opts.Engine, Presence: opts.Engine, Revoker: opts.Engine,
@@ -236,13 +239,15 @@ func (s *Server) Start(ctx context.Context) error {
 		go s.dispatcher.Run(ctx)
 	}
 	go s.heartbeats.run(ctx, s.opts.Ping)
+	go s.polls.Run(ctx)
 	return nil
 }
 
 // Shutdown sends every stream `disconnect` reason (3001 on shutdown,
 // docs/configuration.md: rotor serve) and waits, until ctx is done, for
-// the stream handlers to finish writing it.
+// the stream handlers to finish writing it. Parked polls just close.
 func (s *Server) Shutdown(ctx context.Context, reason *pubsub.Disconnect) error {
+	s.polls.Close()
 	return s.node.Shutdown(ctx, reason)
 }
 
