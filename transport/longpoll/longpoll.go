@@ -103,9 +103,10 @@ func NewParking(ttl time.Duration) *Parking {
 
 // Take gives the caller the stream parked under k, with its sink holding
 // what was queued for it since: exactly what a new stream resuming from
-// k's since would send. A parked stream that has ended, lost a channel, or
-// whose token expired is closed instead, and Take reports false: a new
-// stream answers then as it would have.
+// k's since would send. A parked stream that has ended, lost a channel,
+// whose token expired, or whose engine cannot be reached is closed
+// instead, and Take reports false: a new stream answers then as it would
+// have.
 func (p *Parking) Take(ctx context.Context, k Key) (*node.Stream, *Sink, bool) {
 	pp, ok := p.p.Take(k)
 	if !ok {
@@ -113,7 +114,7 @@ func (p *Parking) Take(ctx context.Context, k Key) (*node.Stream, *Sink, bool) {
 	}
 	pp.sink.reset()
 	exp := pp.st.Expires()
-	if (exp.IsZero() || time.Now().Before(exp)) && pp.st.Fill(ctx) && !pp.sink.ended {
+	if (exp.IsZero() || time.Now().Before(exp)) && pp.st.Reachable(ctx) == nil && pp.st.Fill(ctx) && !pp.sink.ended {
 		return pp.st, pp.sink, true
 	}
 	pp.st.Close()
