@@ -105,8 +105,8 @@ type Options struct {
 	// ClientIPHeader is a header a trusted proxy sets with the client
 	// address; "" uses the TCP peer address.
 	ClientIPHeader string
-	// NoHijack keeps HTTP/1.1 SSE streams in their handler goroutine
-	// instead of taking the connection over.
+	// NoHijack keeps HTTP/1.1 SSE streams and waiting polls in their
+	// handler goroutine instead of taking the connection over.
 	NoHijack bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
