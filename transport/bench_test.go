@@ -3,6 +3,7 @@ package transport
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -84,6 +85,30 @@ func BenchmarkAPIPublishHandler(b *testing.B) {
 		r.ServeHTTP(w, req)
 		if w.Code != 200 {
 			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	}
+}
+
+// BenchmarkPollHandler runs a long poll that resumes with nothing new
+// (timeout=0, since = the last answer's id) through the router, without
+// the network: the server-side work of one poll of a subscriber that keeps
+// polling, besides its system calls.
+func BenchmarkPollHandler(b *testing.B) {
+	s := startServer(b)
+	base := "/connection/p/poll?" + q("token", s.token("u"), "channel", "small:x")
+	first := httptest.NewRecorder()
+	s.handler.ServeHTTP(first, httptest.NewRequest(http.MethodGet, base, nil))
+	var r pollReply
+	if err := json.Unmarshal(first.Body.Bytes(), &r); err != nil || first.Code != 200 {
+		b.Fatalf("first poll: %d %s", first.Code, first.Body)
+	}
+	url := base + "&timeout=0&since=" + r.ID
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		s.handler.ServeHTTP(w, httptest.NewRequest(http.MethodGet, url, nil))
+		if w.Code != 200 {
+			b.Fatalf("poll: %d %s", w.Code, w.Body)
 		}
 	}
 }

@@ -1,7 +1,7 @@
 package transport
 
 import (
-	"encoding/json"
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -9,6 +9,8 @@ import (
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/node"
 	"github.com/rotor-rt/rotor/pubsub/structure"
+	"github.com/rotor-rt/rotor/transport/h1"
+	"github.com/rotor-rt/rotor/transport/longpoll"
 )
 
 // Poll timeouts in seconds (docs/protocol.md, Long poll).
@@ -16,27 +18,6 @@ const (
 	pollDefaultTimeout = 25
 	pollMaxTimeout     = 60
 )
-
-// pollSink gathers events as the JSON array of a poll answer.
-type pollSink struct {
-	buf []byte
-	n   int
-}
-
-var _ node.Sink = (*pollSink)(nil)
-
-// Event implements node.Sink.
-func (s *pollSink) Event(kind pubsub.EventKind, _ []byte, data []byte) {
-	if s.n > 0 {
-		s.buf = append(s.buf, ',')
-	}
-	s.n++
-	s.buf = append(s.buf, `{"event":"`...)
-	s.buf = append(s.buf, kind.String()...)
-	s.buf = append(s.buf, `","data":`...)
-	s.buf = append(s.buf, data...)
-	s.buf = append(s.buf, '}')
-}
 
 // handlePoll serves GET /connection/{project}/poll (docs/protocol.md, Long poll): it answers
 // as soon as one event or more is ready, or with none at the timeout.
@@ -54,46 +35,74 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request, p *structure
 	}
 	req.QuietResume = true
 	ctx := r.Context()
-	sink := &pollSink{}
-	st, perr := s.node.OpenStream(ctx, req, sink)
-	if perr != nil {
-		writeError(w, perr)
-		return
+	// The client's last poll may have parked its subscription for this one.
+	key, parkable := longpoll.KeyOf(req, s.opts.Limits)
+	st, sink, ok := s.polls.Take(ctx, key)
+	if !ok {
+		sink = &longpoll.Sink{}
+		if st, perr = s.node.OpenStream(ctx, req, sink); perr != nil {
+			writeError(w, perr)
+			return
+		}
 	}
-	defer st.Close()
-
-	if sink.n == 0 && timeout > 0 {
-		timer := time.NewTimer(time.Duration(timeout) * time.Second)
-		defer timer.Stop()
-	wait:
-		for sink.n == 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-timer.C:
-				break wait
-			case <-st.Done():
-				st.Disconnected()
-			case <-st.Ready():
-				if err := st.Drain(ctx); err != nil {
-					writeError(w, pubsub.Errorf(pubsub.CodeUnavailable, "%s", pubsub.AsError(err).Message))
-					return
+	wait := time.Duration(timeout) * time.Second
+	if sink.N == 0 && wait > 0 {
+		if ctx, rw, ok := s.detach(w, r); ok {
+			// HTTP/1.1: the connection is transport/h1's, and the poll
+			// waits with no goroutine; the hub or the timer answers it.
+			longpoll.Wait(ctx, st, sink, wait, func(err error) {
+				if err != nil {
+					st.Close()
+					writeError(rw, pubsub.Errorf(pubsub.CodeUnavailable, "%s", pubsub.AsError(err).Message))
+				} else {
+					s.polls.Answer(rw, st, sink, key, parkable)
 				}
+				rw.Finish()
+			}, func() { st.Close(); rw.Finish() })
+			return
+		}
+		if !s.pollWait(ctx, w, st, sink, wait) {
+			st.Close()
+			return
+		}
+	}
+	s.polls.Answer(w, st, sink, key, parkable)
+}
+
+// detach gives a poll that must wait a response it may complete later:
+// its own when transport/h1 serves the connection already, or one of the
+// HTTP/1.1 connection it takes over.
+func (s *Server) detach(w http.ResponseWriter, r *http.Request) (context.Context, *h1.Response, bool) {
+	if rw := h1.Of(w); rw != nil {
+		return r.Context(), rw, rw.Detach()
+	}
+	if s.opts.NoHijack {
+		return nil, nil, false
+	}
+	return s.h1.Adopt(w, r)
+}
+
+// pollWait waits in the handler (HTTP/2) until the sink has events or
+// wait passes; false: the client left, or an error was answered.
+func (s *Server) pollWait(ctx context.Context, w http.ResponseWriter, st *node.Stream, sink *longpoll.Sink, wait time.Duration) bool {
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for sink.N == 0 {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-timer.C:
+			return true
+		case <-st.Done():
+			st.Disconnected()
+		case <-st.Ready():
+			if err := st.Drain(ctx); err != nil {
+				writeError(w, pubsub.Errorf(pubsub.CodeUnavailable, "%s", pubsub.AsError(err).Message))
+				return false
 			}
 		}
 	}
-	out := make([]byte, 0, len(sink.buf)+256)
-	out = append(out, `{"events":[`...)
-	out = append(out, sink.buf...)
-	out = append(out, `],"id":`...)
-	id, _ := json.Marshal(string(st.ID()))
-	out = append(out, id...)
-	out = append(out, "}\n"...)
-	st.Delivered()
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	_, _ = w.Write(out)
+	return true
 }
 
 // parseTimeout reads a poll timeout in seconds within [1, max].

@@ -18,7 +18,9 @@ import (
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/node"
 	"github.com/rotor-rt/rotor/pubsub/structure"
+	"github.com/rotor-rt/rotor/transport/h1"
 	"github.com/rotor-rt/rotor/transport/hooks"
+	"github.com/rotor-rt/rotor/transport/longpoll"
 )
 
 // ProjectStore is where the node finds projects: the SQLite store or the
@@ -105,8 +107,8 @@ type Options struct {
 	// ClientIPHeader is a header a trusted proxy sets with the client
 	// address; "" uses the TCP peer address.
 	ClientIPHeader string
-	// NoHijack keeps HTTP/1.1 SSE streams in their handler goroutine
-	// instead of taking the connection over.
+	// NoHijack keeps HTTP/1.1 SSE streams and waiting polls in their
+	// handler goroutine instead of taking the connection over.
 	NoHijack bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -148,6 +150,10 @@ type Server struct {
 	// dispatcher is the HTTP events hook when Options.Events was nil.
 	dispatcher *hooks.Dispatcher
 	heartbeats *heartbeats
+	// polls holds answered polls' streams for the clients' next polls.
+	polls *longpoll.Parking
+	// h1 serves the HTTP/1.1 connections of waiting polls.
+	h1 *h1.Server
 	// baseCtx outlives requests: hijacked streams use it once their
 	// handler has returned. It ends when the server stops.
 	baseCtx context.Context
@@ -160,7 +166,8 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("transport: Options.Projects is required")
 	}
 	opts.setDefaults()
-	s := &Server{opts: opts, heartbeats: newHeartbeats(), baseCtx: context.Background()}
+	s := &Server{opts: opts, heartbeats: newHeartbeats(), baseCtx: context.Background(), polls: longpoll.NewParking(longpoll.ParkTTL),
+		h1: h1.New(opts.Logger.With("component", "http"), opts.WriteTimeout)}
 	nopts := node.Options{
 		NodeID: opts.NodeID, Version: opts.Version, Projects: opts.Projects,
 		Delivery: opts.Delivery, Broker: opts.Broker, Presence: opts.Presence, Revoker: opts.Revoker,
@@ -234,13 +241,18 @@ func (s *Server) Start(ctx context.Context) error {
 		go s.dispatcher.Run(ctx)
 	}
 	go s.heartbeats.run(ctx, s.opts.Ping)
+	go s.polls.Run(ctx)
+	context.AfterFunc(ctx, s.h1.Shutdown)
 	return nil
 }
 
 // Shutdown sends every stream `disconnect` reason (3001 on shutdown,
 // docs/configuration.md: rotor serve) and waits, until ctx is done, for
-// the stream handlers to finish writing it.
+// the stream handlers to finish writing it. Parked polls just close;
+// idle connections of transport/h1 close, busy ones after their answer.
 func (s *Server) Shutdown(ctx context.Context, reason *pubsub.Disconnect) error {
+	s.polls.Close()
+	s.h1.Shutdown()
 	return s.node.Shutdown(ctx, reason)
 }
 

@@ -164,6 +164,20 @@ func (s *Stream) Close() {
 	})
 }
 
+// Reachable reads every channel's position, as opening a stream does,
+// and fails as that would when the engine cannot be reached: a long poll
+// that resumes a kept stream is then refused as a new one would be.
+func (s *Stream) Reachable(ctx context.Context) error {
+	for i := range s.chans {
+		if c := &s.chans[i]; !c.gone {
+			if _, err := s.engine.History(ctx, c.ref.key, pubsub.HistoryRequest{Limit: 0}); err != nil {
+				return wrapf(err, "position of %q", c.ref.ch.Full)
+			}
+		}
+	}
+	return nil
+}
+
 // unsubCode is the `unsub` code when the server ends a subscription.
 const unsubCode = 2000
 

@@ -1,0 +1,373 @@
+// Package h1 serves HTTP/1.1 keep-alive connections taken over from
+// net/http, with the server's own handler, so that a connection whose
+// response waits (a long poll) holds one reading goroutine and a 1 KiB
+// buffer instead of net/http's two goroutines and 8 KiB of buffers. A
+// handler may Detach its response: it returns at once and completes the
+// response later from any goroutine. Requests are parsed by
+// http.ReadRequest; everything else a handler may use of net/http's
+// ResponseWriter (Flush, Hijack, write deadlines) works as there.
+package h1
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Defaults where the http.Server that handed a connection over leaves
+// its limits at zero.
+const (
+	DefaultIdleTimeout   = 120 * time.Second
+	defaultHeaderTimeout = 10 * time.Second
+	readBufSize          = 1024
+	// maxDiscard is how much of a body a handler left unread is read
+	// past to keep the connection; beyond it the connection closes.
+	maxDiscard = 256 << 10
+)
+
+// Server serves the connections handed to it. Its zero value is not
+// usable: call New.
+type Server struct {
+	log          *slog.Logger
+	writeTimeout time.Duration
+
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	shutdown bool
+}
+
+// New returns a server that gives writing one response writeTimeout and
+// logs handler panics to log.
+func New(log *slog.Logger, writeTimeout time.Duration) *Server {
+	return &Server{log: log, writeTimeout: writeTimeout, conns: map[*conn]struct{}{}}
+}
+
+// Shutdown closes idle connections now and every other one once its
+// response is out, and takes no more over.
+func (s *Server) Shutdown() {
+	s.mu.Lock()
+	s.shutdown = true
+	var idle []*conn
+	for c := range s.conns {
+		if c.idle {
+			idle = append(idle, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range idle {
+		_ = c.nc.Close()
+	}
+}
+
+// Len returns how many connections the server holds.
+func (s *Server) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// conn is one connection taken over.
+type conn struct {
+	s       *Server
+	nc      net.Conn
+	lr      *io.LimitedReader
+	br      *bufio.Reader
+	handler http.Handler
+	// Copied from the http.Server that handed the connection over.
+	srv           *http.Server
+	local         net.Addr
+	maxHeader     int64
+	idleTimeout   time.Duration
+	headerTimeout time.Duration
+
+	// base carries what net/http puts in a request's context.
+	base context.Context
+
+	// idle: between responses, with no request read; guarded by s.mu.
+	idle bool
+}
+
+// Adopt takes over the HTTP/1.1 connection of r, whose handler called it,
+// and gives back a detached response for r and the context r's handler
+// must use from then on (r's own ends when the handler returns). It
+// returns ok false, having done nothing, when r cannot be taken over (not
+// HTTP/1.1 keep-alive, a body, a connection that cannot be hijacked, or a
+// server shutting down).
+func (s *Server) Adopt(w http.ResponseWriter, r *http.Request) (ctx context.Context, rw *Response, ok bool) {
+	if r.ProtoMajor != 1 || r.ProtoMinor != 1 || r.Close || r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
+		return nil, nil, false
+	}
+	srv, _ := r.Context().Value(http.ServerContextKey).(*http.Server)
+	if srv == nil {
+		return nil, nil, false
+	}
+	s.mu.Lock()
+	shut := s.shutdown
+	s.mu.Unlock()
+	if shut {
+		return nil, nil, false
+	}
+	nc, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return nil, nil, false
+	}
+	// net/http may have left deadlines of its own.
+	_ = nc.SetDeadline(time.Time{})
+	c := s.newConn(nc, srv, r.Context().Value(http.LocalAddrContextKey))
+	if n := brw.Reader.Buffered(); n > 0 {
+		// Bytes read past r: pipelined requests.
+		b, _ := brw.Reader.Peek(n)
+		c.lr.R = io.MultiReader(bytesReader(b), nc)
+	}
+	if !s.track(c) {
+		_ = nc.Close()
+		return nil, nil, false
+	}
+	ctx, cancel := context.WithCancel(c.baseContext())
+	rw = c.newResponse(r.WithContext(ctx), cancel)
+	rw.header = w.Header().Clone()
+	rw.detached, rw.done = true, make(chan struct{})
+	go c.serve(rw)
+	return ctx, rw, true
+}
+
+func bytesReader(b []byte) io.Reader {
+	cp := make([]byte, len(b))
+	copy(cp, b)
+	return &sliceReader{b: cp}
+}
+
+// sliceReader reads a byte slice once, then reports EOF.
+type sliceReader struct{ b []byte }
+
+func (r *sliceReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	return n, nil
+}
+
+func (s *Server) newConn(nc net.Conn, srv *http.Server, local any) *conn {
+	c := &conn{s: s, nc: nc, srv: srv, handler: srv.Handler}
+	if c.handler == nil {
+		c.handler = http.DefaultServeMux
+	}
+	if a, ok := local.(net.Addr); ok {
+		c.local = a
+	}
+	c.maxHeader = int64(srv.MaxHeaderBytes)
+	if c.maxHeader <= 0 {
+		c.maxHeader = http.DefaultMaxHeaderBytes
+	}
+	c.idleTimeout = srv.IdleTimeout
+	if c.idleTimeout <= 0 {
+		c.idleTimeout = srv.ReadTimeout
+	}
+	if c.idleTimeout <= 0 {
+		c.idleTimeout = DefaultIdleTimeout
+	}
+	c.headerTimeout = srv.ReadHeaderTimeout
+	if c.headerTimeout <= 0 {
+		c.headerTimeout = defaultHeaderTimeout
+	}
+	c.lr = &io.LimitedReader{R: nc, N: 1<<63 - 1}
+	c.br = bufio.NewReaderSize(c.lr, readBufSize)
+	return c
+}
+
+func (s *Server) track(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutdown {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// setIdle marks the connection idle or busy and reports false when the
+// server is shutting down: an idle connection is closed then.
+func (c *conn) setIdle(idle bool) bool {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	c.idle = idle
+	return !c.s.shutdown
+}
+
+func (c *conn) shuttingDown() bool {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return c.s.shutdown
+}
+
+// baseContext carries what net/http puts in a request's context.
+func (c *conn) baseContext() context.Context {
+	if c.base == nil {
+		c.base = context.WithValue(context.Background(), http.ServerContextKey, c.srv)
+		if c.local != nil {
+			c.base = context.WithValue(c.base, http.LocalAddrContextKey, c.local)
+		}
+	}
+	return c.base
+}
+
+// serve runs the connection: it waits for the pending response (if any),
+// then reads, handles and answers requests one after the other until the
+// connection or the server ends.
+func (c *conn) serve(pending *Response) {
+	keep := false // hijacked
+	defer func() {
+		if !keep {
+			_ = c.nc.Close()
+			c.s.untrack(c)
+		}
+	}()
+	for {
+		if pending != nil {
+			if !c.await(pending) {
+				return
+			}
+			pending = nil
+		}
+		if !c.setIdle(true) {
+			return
+		}
+		_ = c.nc.SetReadDeadline(time.Now().Add(c.idleTimeout))
+		if _, err := c.br.Peek(1); err != nil {
+			return
+		}
+		if !c.setIdle(false) {
+			// Shutting down: a request that arrives now is not served.
+			return
+		}
+		rw, status := c.readRequest()
+		if rw == nil {
+			if status != 0 {
+				c.writeStatus(status)
+			}
+			return
+		}
+		if !c.handle(rw) {
+			if keep = rw.hijacked; keep {
+				c.s.untrack(c)
+			}
+			return
+		}
+		if rw.detached {
+			pending = rw
+			continue
+		}
+		if !rw.finish() || rw.closeAfter {
+			return
+		}
+	}
+}
+
+// handle runs the handler; false: the connection is over (hijacked, or a
+// panic).
+func (c *conn) handle(rw *Response) (ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p != http.ErrAbortHandler {
+				c.s.log.Error("http handler panic", "path", rw.req.URL.Path, "panic", p)
+			}
+			rw.cancel()
+			ok = false
+		}
+	}()
+	c.handler.ServeHTTP(rw, rw.req)
+	return !rw.hijacked
+}
+
+// await waits for a detached response while watching the connection: a
+// client that leaves cancels the request's context, one that sends its
+// next request early (pipelining) waits for this answer first. It
+// reports whether the connection goes on.
+func (c *conn) await(rw *Response) bool {
+	_ = c.nc.SetReadDeadline(time.Time{})
+	_, err := c.br.Peek(1)
+	if err != nil {
+		rw.cancel()
+	}
+	<-rw.done
+	return err == nil && rw.ok && !rw.closeAfter
+}
+
+// readRequest reads the next request's head; a nil response means the
+// connection ends, after an error status when status is not 0.
+func (c *conn) readRequest() (*Response, int) {
+	_ = c.nc.SetReadDeadline(time.Now().Add(c.headerTimeout))
+	c.lr.N = c.maxHeader + 4096 // as net/http: the limit plus slack for the request line
+	req, err := http.ReadRequest(c.br)
+	if err != nil {
+		switch {
+		case c.lr.N <= 0:
+			return nil, http.StatusRequestHeaderFieldsTooLarge
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), isTimeout(err):
+			return nil, 0
+		}
+		return nil, http.StatusBadRequest
+	}
+	c.lr.N = 1<<63 - 1
+	_ = c.nc.SetReadDeadline(time.Time{})
+	if req.ProtoMajor != 1 {
+		return nil, http.StatusHTTPVersionNotSupported
+	}
+	req.RemoteAddr = c.nc.RemoteAddr().String()
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		st := tc.ConnectionState()
+		req.TLS = &st
+	}
+	ctx, cancel := context.WithCancel(c.baseContext())
+	req = req.WithContext(ctx)
+	rw := c.newResponse(req, cancel)
+	if req.Header.Get("Expect") == "100-continue" && req.ContentLength != 0 {
+		if _, err := io.WriteString(c.nc, "HTTP/1.1 100 Continue\r\n\r\n"); err != nil {
+			cancel()
+			return nil, 0
+		}
+	}
+	return rw, 0
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// writeStatus answers a request that could not be read. The caller
+// closes the connection; what the client still sends is read for a
+// moment first, so that closing does not reset the connection before the
+// client has read the answer (as net/http does).
+func (c *conn) writeStatus(status int) {
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.writeTimeout))
+	msg := strconv.Itoa(status) + " " + http.StatusText(status)
+	_, _ = io.WriteString(c.nc, "HTTP/1.1 "+msg+"\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: "+
+		strconv.Itoa(len(msg))+"\r\n\r\n"+msg)
+	if tc, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		_ = tc.CloseWrite()
+		_ = c.nc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		_, _ = io.Copy(io.Discard, io.LimitReader(c.nc, maxDiscard))
+	}
+}
+
+// copyDiscard reads b to its end, or maxDiscard bytes.
+func copyDiscard(b io.Reader) (int64, error) {
+	return io.Copy(io.Discard, io.LimitReader(b, maxDiscard))
+}

@@ -1,0 +1,373 @@
+package h1
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testServer is a real net/http server on loopback whose /wait handler
+// hands its connection to an h1 Server and answers later, from another
+// goroutine, when release is closed (or says "gone" to left when the
+// client leaves first).
+type testServer struct {
+	h1      *Server
+	srv     *httptest.Server
+	release chan struct{}
+	left    chan struct{}
+	// waiting gets the query of every /wait that waits.
+	waiting chan string
+}
+
+// answer releases one waiting /wait, after checking that q is the one.
+func (ts *testServer) answer(t *testing.T, q string) {
+	t.Helper()
+	select {
+	case got := <-ts.waiting:
+		if got != q {
+			t.Fatalf("waiting request %q, want %q", got, q)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no request waits for %q", q)
+	}
+	ts.release <- struct{}{}
+}
+
+func startTestServer(t *testing.T, idle time.Duration) *testServer {
+	t.Helper()
+	ts := &testServer{h1: New(slog.Default(), 500*time.Millisecond), release: make(chan struct{}), left: make(chan struct{}, 16), waiting: make(chan string, 16)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/wait", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Kept", "yes")
+		var ctx context.Context
+		var rw *Response
+		if rw = Of(w); rw != nil {
+			if !rw.Detach() {
+				http.Error(w, "cannot detach", http.StatusInternalServerError)
+				return
+			}
+			ctx = r.Context()
+		} else {
+			var ok bool
+			if ctx, rw, ok = ts.h1.Adopt(w, r); !ok {
+				_, _ = io.WriteString(w, "not adopted")
+				return
+			}
+		}
+		ts.waiting <- r.URL.RawQuery
+		go func() {
+			select {
+			case <-ts.release:
+				_, _ = io.WriteString(rw, "waited "+r.URL.RawQuery)
+			case <-ctx.Done():
+				ts.left <- struct{}{}
+			}
+			rw.Finish()
+		}()
+	})
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		_, h1 := w.(*Response)
+		fmt.Fprintf(w, "%s %s %s h1=%v body=%q x=%s", r.Method, r.URL.RequestURI(), r.Proto, h1, b, r.Header.Get("X-Test"))
+	})
+	mux.HandleFunc("/stream", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "one;")
+		http.NewResponseController(w).Flush()
+		_, _ = io.WriteString(w, "two")
+	})
+	mux.HandleFunc("/hijack", func(w http.ResponseWriter, r *http.Request) {
+		c, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nraw")
+		_ = c.Close()
+	})
+	ts.srv = httptest.NewUnstartedServer(mux)
+	ts.srv.Config.MaxHeaderBytes = 4096
+	ts.srv.Config.IdleTimeout = idle
+	ts.srv.Start()
+	t.Cleanup(func() {
+		ts.h1.Shutdown()
+		ts.srv.Close()
+	})
+	return ts
+}
+
+// client is a raw keep-alive connection.
+type client struct {
+	t  *testing.T
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func (ts *testServer) dial(t *testing.T) *client {
+	t.Helper()
+	c, err := net.Dial("tcp", ts.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return &client{t: t, c: c, br: bufio.NewReader(c)}
+}
+
+func (c *client) send(reqs ...string) {
+	c.t.Helper()
+	if _, err := io.WriteString(c.c, strings.Join(reqs, "")); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func get(path string, headers ...string) string {
+	return "GET " + path + " HTTP/1.1\r\nHost: x\r\n" + strings.Join(headers, "") + "\r\n"
+}
+
+// read reads one response and its body.
+func (c *client) read(method string) (*http.Response, string) {
+	c.t.Helper()
+	_ = c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(c.br, &http.Request{Method: method})
+	if err != nil {
+		c.t.Fatalf("read response: %v", err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatalf("read body: %v", err)
+	}
+	return resp, string(b)
+}
+
+// closed reports whether the server closed the connection (within 10s).
+func (c *client) closed() bool {
+	_ = c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err := c.br.ReadByte()
+	return err == io.EOF
+}
+
+// adopt sends a first /wait, releases it and checks the answer: the
+// connection is the h1 server's from then on.
+func (ts *testServer) adopt(t *testing.T) *client {
+	t.Helper()
+	c := ts.dial(t)
+	c.send(get("/wait?first"))
+	ts.answer(t, "first")
+	if resp, body := c.read("GET"); resp.StatusCode != 200 || body != "waited first" || resp.Header.Get("X-Kept") != "yes" || resp.Close {
+		t.Fatalf("first wait: %d %q %v", resp.StatusCode, body, resp.Header)
+	}
+	return c
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// TestKeepAlive: once taken over, a connection serves any request with
+// the server's handler, waiting ones and plain ones, one after the other.
+func TestKeepAlive(t *testing.T) {
+	ts := startTestServer(t, 0)
+	c := ts.adopt(t)
+	tests := []struct {
+		name, req, method, want string
+		release                 string
+	}{
+		{name: "plain GET", req: get("/echo?a=1", "X-Test: t1\r\n"), method: "GET", want: `GET /echo?a=1 HTTP/1.1 h1=true body="" x=t1`},
+		{name: "a second wait", req: get("/wait?second"), method: "GET", want: "waited second", release: "second"},
+		{name: "POST with a body", req: "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", method: "POST", want: `POST /echo HTTP/1.1 h1=true body="hello" x=`},
+		{name: "POST, body left unread", req: "POST /wait HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", method: "POST", want: "cannot detach\n"},
+		{name: "chunked body", req: "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", method: "POST", want: `POST /echo HTTP/1.1 h1=true body="abc" x=`},
+		{name: "flushed response", req: get("/stream"), method: "GET", want: "one;two"},
+		{name: "HEAD", req: "HEAD /echo HTTP/1.1\r\nHost: x\r\n\r\n", method: "HEAD", want: ""},
+		{name: "unknown path", req: get("/nope"), method: "GET", want: "404 page not found\n"},
+	}
+	for _, tt := range tests {
+		c.send(tt.req)
+		if tt.release != "" {
+			ts.answer(t, tt.release)
+		}
+		resp, body := c.read(tt.method)
+		if body != tt.want || resp.Close {
+			t.Errorf("%s: %d %q close=%v, want %q on a kept connection", tt.name, resp.StatusCode, body, resp.Close, tt.want)
+		}
+		if tt.method == "HEAD" && resp.ContentLength <= 0 {
+			t.Errorf("HEAD: Content-Length %d, want the GET body's", resp.ContentLength)
+		}
+	}
+	if ts.h1.Len() != 1 {
+		t.Fatalf("h1 holds %d connections, want 1", ts.h1.Len())
+	}
+}
+
+// TestPipelined: requests sent together are answered in order, the
+// second after the first's late answer.
+func TestPipelined(t *testing.T) {
+	ts := startTestServer(t, 0)
+	c := ts.adopt(t)
+	c.send(get("/wait?p1"), get("/echo?p2"), get("/wait?p3"))
+	ts.answer(t, "p1")
+	if _, body := c.read("GET"); body != "waited p1" {
+		t.Fatalf("first pipelined answer %q", body)
+	}
+	if _, body := c.read("GET"); !strings.HasPrefix(body, "GET /echo?p2") {
+		t.Fatalf("second pipelined answer %q", body)
+	}
+	ts.answer(t, "p3")
+	if _, body := c.read("GET"); body != "waited p3" {
+		t.Fatalf("third pipelined answer %q", body)
+	}
+	// Pipelined behind the very request net/http read: handed over too.
+	c2 := ts.dial(t)
+	c2.send(get("/wait?q1"), get("/echo?q2"))
+	ts.answer(t, "q1")
+	if _, body := c2.read("GET"); body != "waited q1" {
+		t.Fatalf("first answer %q", body)
+	}
+	if _, body := c2.read("GET"); !strings.HasPrefix(body, "GET /echo?q2 HTTP/1.1 h1=true") {
+		t.Fatalf("request read past the taken-over one: %q", body)
+	}
+}
+
+// TestClose: Connection: close and HTTP/1.0 end the connection after
+// their answer; a connection that asks for it is not taken over.
+func TestClose(t *testing.T) {
+	ts := startTestServer(t, 0)
+	c := ts.dial(t)
+	c.send(get("/wait?", "Connection: close\r\n"))
+	if _, body := c.read("GET"); body != "not adopted" {
+		t.Fatalf("a Connection: close request was taken over: %q", body)
+	}
+	for _, req := range []string{get("/echo", "Connection: close\r\n"), "GET /echo HTTP/1.0\r\nHost: x\r\n\r\n"} {
+		c := ts.adopt(t)
+		c.send(req)
+		resp, body := c.read("GET")
+		if !resp.Close || !strings.HasPrefix(body, "GET /echo") {
+			t.Errorf("%q: close=%v %q", req, resp.Close, body)
+		}
+		if !c.closed() {
+			t.Errorf("%q: the connection stayed open", req)
+		}
+	}
+}
+
+// TestHijackOnTakenConnection: a handler may still hijack.
+func TestHijackOnTakenConnection(t *testing.T) {
+	ts := startTestServer(t, 0)
+	c := ts.adopt(t)
+	c.send(get("/hijack"))
+	if _, body := c.read("GET"); body != "raw" {
+		t.Fatalf("hijacked answer %q", body)
+	}
+	waitFor(t, "h1 to forget the hijacked connection", func() bool { return ts.h1.Len() == 0 })
+}
+
+// TestBadRequests: oversize headers get 431, garbage 400; both close.
+func TestBadRequests(t *testing.T) {
+	ts := startTestServer(t, 0)
+	tests := []struct {
+		name, req string
+		status    int
+	}{
+		{name: "oversize headers", req: get("/echo", "X-Big: "+strings.Repeat("b", 10000)+"\r\n"), status: 431},
+		{name: "garbage", req: "NOT HTTP\r\n\r\n", status: 400},
+		{name: "HTTP/2 preface", req: "GET / HTTP/2.0\r\nHost: x\r\n\r\n", status: 505},
+	}
+	for _, tt := range tests {
+		c := ts.adopt(t)
+		c.send(tt.req)
+		if resp, _ := c.read("GET"); resp.StatusCode != tt.status || !resp.Close {
+			t.Errorf("%s: %d close=%v, want %d and close", tt.name, resp.StatusCode, resp.Close, tt.status)
+		}
+		if !c.closed() {
+			t.Errorf("%s: the connection stayed open", tt.name)
+		}
+	}
+}
+
+// TestClientLeaves: a client that goes away while its answer waits ends
+// the request's context, and the connection is forgotten.
+func TestClientLeaves(t *testing.T) {
+	ts := startTestServer(t, 0)
+	c := ts.adopt(t)
+	c.send(get("/wait?gone"))
+	<-ts.waiting
+	_ = c.c.Close()
+	select {
+	case <-ts.left:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler's context did not end when the client left")
+	}
+	waitFor(t, "h1 to forget the connection", func() bool { return ts.h1.Len() == 0 })
+}
+
+// TestIdleTimeout: a kept connection idle past http.Server.IdleTimeout
+// is closed.
+func TestIdleTimeout(t *testing.T) {
+	ts := startTestServer(t, 300*time.Millisecond)
+	c := ts.adopt(t)
+	if !c.closed() {
+		t.Fatal("an idle connection stayed open past the idle timeout")
+	}
+	waitFor(t, "h1 to forget the connection", func() bool { return ts.h1.Len() == 0 })
+}
+
+// TestShutdown: idle connections close at once; a waiting answer still
+// goes out, with Connection: close, then its connection closes; nothing
+// more is taken over.
+func TestShutdown(t *testing.T) {
+	ts := startTestServer(t, 0)
+	idle := ts.adopt(t)
+	busy := ts.adopt(t)
+	busy.send(get("/wait?last"))
+	q := <-ts.waiting
+	ts.h1.Shutdown()
+	if !idle.closed() {
+		t.Fatal("an idle connection stayed open at shutdown")
+	}
+	ts.waiting <- q
+	ts.answer(t, "last")
+	if resp, body := busy.read("GET"); body != "waited last" || !resp.Close {
+		t.Fatalf("answer at shutdown: %q close=%v, want it with Connection: close", body, resp.Close)
+	}
+	if !busy.closed() {
+		t.Fatal("the connection stayed open after its answer at shutdown")
+	}
+	c := ts.dial(t)
+	c.send(get("/wait"))
+	if _, body := c.read("GET"); body != "not adopted" {
+		t.Fatalf("a connection was taken over after shutdown: %q", body)
+	}
+}
+
+// TestSlowClient: a client that does not read its answers does not hold
+// up the server beyond the write timeout: the connection is dropped.
+func TestSlowClient(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the write timeout")
+	}
+	ts := startTestServer(t, 0)
+	c := ts.adopt(t)
+	// Many requests for big answers, none read: the socket buffers fill.
+	big := get("/echo?" + strings.Repeat("x", 3000))
+	go func() {
+		for range 20000 {
+			if _, err := io.WriteString(c.c, big); err != nil {
+				return
+			}
+		}
+	}()
+	waitFor(t, "the stuck connection to be dropped", func() bool { return ts.h1.Len() == 0 })
+}

@@ -1,0 +1,299 @@
+package h1
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Response is the http.ResponseWriter of a request served by a taken-over
+// connection. Its body is gathered and written with the head in one
+// write when the handler returns (or, detached, finishes), unless the
+// handler flushes: the response is chunked from then on.
+type Response struct {
+	c      *conn
+	req    *http.Request
+	cancel func()
+
+	header      http.Header
+	status      int
+	wroteHeader bool
+	buf         []byte
+	streaming   bool
+	hijacked    bool
+	closeAfter  bool
+
+	// Detached responses only: done is closed once Finish has written
+	// it, ok says whether that write went out.
+	detached bool
+	once     sync.Once
+	done     chan struct{}
+	ok       bool
+}
+
+var (
+	_ http.ResponseWriter = (*Response)(nil)
+	_ http.Flusher        = (*Response)(nil)
+	_ http.Hijacker       = (*Response)(nil)
+)
+
+func (c *conn) newResponse(req *http.Request, cancel func()) *Response {
+	// HTTP/1.0 gets no chunked body and no keep-alive.
+	return &Response{c: c, req: req, cancel: cancel, header: http.Header{}, closeAfter: req.Close || req.ProtoMinor == 0}
+}
+
+// Header implements http.ResponseWriter.
+func (rw *Response) Header() http.Header { return rw.header }
+
+// WriteHeader implements http.ResponseWriter.
+func (rw *Response) WriteHeader(status int) {
+	if rw.wroteHeader || rw.hijacked {
+		return
+	}
+	if status >= 100 && status < 200 && status != http.StatusSwitchingProtocols {
+		// An informational answer goes out at once; the real one follows.
+		_, _ = rw.c.nc.Write(rw.head(status, false, -1))
+		return
+	}
+	rw.wroteHeader, rw.status = true, status
+}
+
+// Write implements http.ResponseWriter.
+func (rw *Response) Write(p []byte) (int, error) {
+	if rw.hijacked {
+		return 0, http.ErrHijacked
+	}
+	if !rw.wroteHeader {
+		rw.WriteHeader(http.StatusOK)
+	}
+	if !bodyAllowed(rw.status) || (rw.streaming && rw.req.Method == http.MethodHead) {
+		return len(p), nil
+	}
+	if !rw.streaming {
+		rw.buf = append(rw.buf, p...)
+		return len(p), nil
+	}
+	if rw.req.ProtoMinor == 0 {
+		// HTTP/1.0: the body ends with the connection, unframed.
+		return rw.c.nc.Write(p)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	chunk := strconv.AppendInt(make([]byte, 0, len(p)+16), int64(len(p)), 16)
+	chunk = append(chunk, '\r', '\n')
+	chunk = append(chunk, p...)
+	chunk = append(chunk, '\r', '\n')
+	if _, err := rw.c.nc.Write(chunk); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Flush implements http.Flusher: the head and what was written go out,
+// and the rest of the body follows chunk by chunk.
+func (rw *Response) Flush() { _ = rw.FlushError() }
+
+// FlushError is Flush reporting a write error (http.ResponseController).
+func (rw *Response) FlushError() error {
+	if rw.hijacked {
+		return http.ErrHijacked
+	}
+	if !rw.wroteHeader {
+		rw.WriteHeader(http.StatusOK)
+	}
+	if rw.streaming {
+		return nil
+	}
+	rw.streaming = true
+	body := rw.buf
+	rw.buf = nil
+	if _, err := rw.c.nc.Write(rw.head(rw.status, true, -1)); err != nil {
+		return err
+	}
+	if len(body) > 0 {
+		_, err := rw.Write(body)
+		return err
+	}
+	return nil
+}
+
+// SetWriteDeadline serves http.ResponseController.
+func (rw *Response) SetWriteDeadline(t time.Time) error { return rw.c.nc.SetWriteDeadline(t) }
+
+// SetReadDeadline serves http.ResponseController.
+func (rw *Response) SetReadDeadline(t time.Time) error { return rw.c.nc.SetReadDeadline(t) }
+
+// Hijack implements http.Hijacker: the connection is the caller's, with
+// what was read past the request.
+func (rw *Response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if rw.hijacked || rw.detached {
+		return nil, nil, errors.New("h1: response hijacked or detached")
+	}
+	rw.hijacked = true
+	_ = rw.c.nc.SetDeadline(time.Time{})
+	return rw.c.nc, bufio.NewReadWriter(rw.c.br, bufio.NewWriter(rw.c.nc)), nil
+}
+
+// Detach lets the handler return before the response is complete: it
+// calls Finish, from any goroutine, once it has written everything. The
+// request's context ends when the client leaves meanwhile. It reports
+// false, and nothing changes, for a request with a body (the connection
+// reads it) or a response already flushed or hijacked.
+func (rw *Response) Detach() bool {
+	if rw.streaming || rw.hijacked || rw.detached ||
+		(rw.req.Body != nil && rw.req.Body != http.NoBody && (rw.req.ContentLength != 0 || len(rw.req.TransferEncoding) > 0)) {
+		return false
+	}
+	rw.detached = true
+	rw.done = make(chan struct{})
+	return true
+}
+
+// Of returns the Response under w, unwrapping middleware that wraps it
+// (http.ResponseController's Unwrap convention); nil when w is not one.
+func Of(w http.ResponseWriter) *Response {
+	for {
+		switch v := w.(type) {
+		case *Response:
+			return v
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = v.Unwrap()
+		default:
+			return nil
+		}
+	}
+}
+
+// Finish completes a detached response. Only the first call counts.
+func (rw *Response) Finish() {
+	rw.once.Do(func() {
+		rw.ok = rw.finish()
+		if !rw.ok || rw.closeAfter {
+			// Wake the connection's reader, which closes it.
+			_ = rw.c.nc.SetReadDeadline(time.Now())
+		} else {
+			// Idle from now on: the connection's reader is waiting already.
+			_ = rw.c.nc.SetReadDeadline(time.Now().Add(rw.c.idleTimeout))
+			if !rw.c.setIdle(true) {
+				// The server began shutting down during the write.
+				_ = rw.c.nc.Close()
+			}
+		}
+		close(rw.done)
+	})
+}
+
+// finish writes what is not written yet and reports whether it went out.
+func (rw *Response) finish() bool {
+	defer rw.cancel()
+	if rw.hijacked {
+		return false
+	}
+	if rw.c.shuttingDown() {
+		rw.closeAfter = true
+	}
+	if !rw.wroteHeader {
+		rw.WriteHeader(http.StatusOK)
+	}
+	_ = rw.c.nc.SetWriteDeadline(time.Now().Add(rw.c.s.writeTimeout))
+	var err error
+	if rw.streaming {
+		if rw.req.ProtoMinor != 0 {
+			_, err = rw.c.nc.Write([]byte("0\r\n\r\n"))
+		}
+	} else {
+		out := rw.head(rw.status, false, len(rw.buf))
+		if rw.req.Method != http.MethodHead {
+			out = append(out, rw.buf...)
+		}
+		_, err = rw.c.nc.Write(out)
+	}
+	_ = rw.c.nc.SetWriteDeadline(time.Time{})
+	if err != nil {
+		return false
+	}
+	// A body the handler did not read is read past, up to a point.
+	if b := rw.req.Body; b != nil && b != http.NoBody {
+		n, err := copyDiscard(b)
+		if err == nil && n >= maxDiscard {
+			return false
+		}
+	}
+	return true
+}
+
+// head encodes the status line and the headers; bodyLen -1 means none
+// known (chunked when chunked is set).
+func (rw *Response) head(status int, chunked bool, bodyLen int) []byte {
+	h := rw.header
+	if status >= 200 && (rw.closeAfter || strings.EqualFold(h.Get("Connection"), "close")) {
+		rw.closeAfter = true
+		h.Set("Connection", "close")
+	}
+	if status >= 200 && bodyAllowed(status) {
+		if h.Get("Content-Type") == "" && h.Get("Content-Encoding") == "" && len(rw.buf) > 0 {
+			h.Set("Content-Type", http.DetectContentType(rw.buf))
+		}
+		switch {
+		case h.Get("Content-Length") != "":
+		case chunked && rw.req.ProtoMinor == 0:
+		case chunked:
+			h.Set("Transfer-Encoding", "chunked")
+		case bodyLen >= 0:
+			h.Set("Content-Length", strconv.Itoa(bodyLen))
+		}
+	}
+	out := make([]byte, 0, 512+len(rw.buf))
+	out = append(out, "HTTP/1.1 "...)
+	out = strconv.AppendInt(out, int64(status), 10)
+	out = append(out, ' ')
+	out = append(out, http.StatusText(status)...)
+	out = append(out, '\r', '\n')
+	if _, ok := h["Date"]; !ok {
+		out = append(out, "Date: "...)
+		out = append(out, httpDate()...)
+		out = append(out, '\r', '\n')
+	}
+	for k, vs := range h {
+		for _, v := range vs {
+			out = append(out, k...)
+			out = append(out, ':', ' ')
+			// As http.Header.Write: a line break never splits a header.
+			if strings.ContainsAny(v, "\r\n") {
+				v = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ").Replace(v)
+			}
+			out = append(out, strings.TrimSpace(v)...)
+			out = append(out, '\r', '\n')
+		}
+	}
+	return append(out, '\r', '\n')
+}
+
+// date caches the Date header's value for the current second.
+var date struct {
+	sync.Mutex
+	sec int64
+	s   string
+}
+
+func httpDate() string {
+	now := time.Now()
+	date.Lock()
+	defer date.Unlock()
+	if now.Unix() != date.sec {
+		date.sec, date.s = now.Unix(), now.UTC().Format(http.TimeFormat)
+	}
+	return date.s
+}
+
+// bodyAllowed reports whether a response with status may have a body
+// (RFC 9112 §6.3).
+func bodyAllowed(status int) bool {
+	return !(status >= 100 && status < 200) && status != http.StatusNoContent && status != http.StatusNotModified
+}

@@ -1,0 +1,124 @@
+package longpoll
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rotor-rt/rotor/pubsub/node"
+)
+
+// Answer writes the answer of a poll, sink's events and st's id, and
+// takes st over: parked under k (when parkable) before the answer goes
+// out, so that the client's next poll finds it, or else closed.
+func (p *Parking) Answer(w http.ResponseWriter, st *node.Stream, sink *Sink, k Key, parkable bool) {
+	out := make([]byte, 0, len(sink.Buf)+256)
+	out = append(out, `{"events":[`...)
+	out = append(out, sink.Buf...)
+	out = append(out, `],"id":`...)
+	since := string(st.ID())
+	id, _ := json.Marshal(since)
+	out = append(out, id...)
+	out = append(out, "}\n"...)
+	st.Delivered()
+	if !parkable || !p.Put(k, since, st, sink) {
+		st.Close()
+	}
+	// From here on st may be another poll's.
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	_, _ = w.Write(out)
+}
+
+// Wait waits, with no goroutine of its own, until st has events for
+// sink or timeout passes: the hub's notification or the timer runs
+// answer once, with nil or the error that ended the wait (history could
+// not be read to fill a gap). When ctx ends first, gone runs instead.
+// Either way st is theirs from then on; Wait's caller must not touch it.
+func Wait(ctx context.Context, st *node.Stream, sink *Sink, timeout time.Duration, answer func(error), gone func()) {
+	w := &waiter{ctx: ctx, st: st, sink: sink, answer: answer, gone: gone}
+	w.mu.Lock()
+	w.timer = time.AfterFunc(timeout, w.expire)
+	w.stop = context.AfterFunc(ctx, w.leave)
+	st.SetNotify(w.notify)
+	w.mu.Unlock()
+	if st.Pending() {
+		w.notify()
+	}
+}
+
+// waiter is one poll waiting for events.
+type waiter struct {
+	ctx    context.Context
+	st     *node.Stream
+	sink   *Sink
+	answer func(error)
+	gone   func()
+	timer  *time.Timer
+	stop   func() bool
+
+	scheduled atomic.Bool
+	mu        sync.Mutex
+	over      bool
+}
+
+// notify runs where the hub delivers: it must not block.
+func (w *waiter) notify() {
+	if w.scheduled.CompareAndSwap(false, true) {
+		go w.step()
+	}
+}
+
+// step takes what the hub queued and answers once there are events.
+func (w *waiter) step() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.scheduled.Store(false)
+	if w.over {
+		return
+	}
+	select {
+	case <-w.st.Done():
+		w.st.Disconnected()
+	default:
+		if err := w.st.Drain(w.ctx); err != nil {
+			w.end()
+			w.answer(err)
+			return
+		}
+	}
+	if w.sink.N > 0 {
+		w.end()
+		w.answer(nil)
+	}
+}
+
+func (w *waiter) expire() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.over {
+		w.end()
+		w.answer(nil)
+	}
+}
+
+func (w *waiter) leave() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.over {
+		w.end()
+		w.gone()
+	}
+}
+
+// end stops every way in; the stream signals its Ready channel again.
+func (w *waiter) end() {
+	w.over = true
+	w.timer.Stop()
+	w.stop()
+	w.st.SetNotify(nil)
+}
