@@ -47,7 +47,7 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request, p *structure
 	}
 	wait := time.Duration(timeout) * time.Second
 	if sink.N == 0 && wait > 0 {
-		if ctx, rw, ok := s.detach(w, r); ok {
+		if ctx, rw, ok := detach(w, r, s.h1, s.opts.NoHijack); ok {
 			// HTTP/1.1: the connection is transport/h1's, and the poll
 			// waits with no goroutine; the hub or the timer answers it.
 			longpoll.Wait(ctx, st, sink, wait, func(err error) {
@@ -61,7 +61,7 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request, p *structure
 			}, func() { st.Close(); rw.Finish() })
 			return
 		}
-		if !s.pollWait(ctx, w, st, sink, wait) {
+		if !pollWait(ctx, w, st, sink, wait) {
 			st.Close()
 			return
 		}
@@ -71,20 +71,20 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request, p *structure
 
 // detach gives a poll that must wait a response it may complete later:
 // its own when transport/h1 serves the connection already, or one of the
-// HTTP/1.1 connection it takes over.
-func (s *Server) detach(w http.ResponseWriter, r *http.Request) (context.Context, *h1.Response, bool) {
+// HTTP/1.1 connection srv takes over (none with noHijack).
+func detach(w http.ResponseWriter, r *http.Request, srv *h1.Server, noHijack bool) (context.Context, *h1.Response, bool) {
 	if rw := h1.Of(w); rw != nil {
 		return r.Context(), rw, rw.Detach()
 	}
-	if s.opts.NoHijack {
+	if noHijack {
 		return nil, nil, false
 	}
-	return s.h1.Adopt(w, r)
+	return srv.Adopt(w, r)
 }
 
 // pollWait waits in the handler (HTTP/2) until the sink has events or
 // wait passes; false: the client left, or an error was answered.
-func (s *Server) pollWait(ctx context.Context, w http.ResponseWriter, st *node.Stream, sink *longpoll.Sink, wait time.Duration) bool {
+func pollWait(ctx context.Context, w http.ResponseWriter, st *node.Stream, sink *longpoll.Sink, wait time.Duration) bool {
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for sink.N == 0 {
