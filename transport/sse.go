@@ -99,15 +99,16 @@ var lifetimeReason = &pubsub.Disconnect{Code: pubsub.DisconnectNormal, Reason: "
 // read goroutine notices the client leaving, and a writer goroutine exists
 // only while there is something to write. Over HTTP/2 a stream cannot be
 // hijacked and keeps its handler goroutine.
-func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request, p *structure.Project) {
-	req, perr := s.streamRequest(r, p, "sse", r.URL.Query().Get("since"), r.Header.Get("Last-Event-ID"))
+func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request, p *structure.Project, a access) {
+	q := r.URL.Query()
+	req, perr := s.streamRequestAs(r, q, p, a, "sse", q.Get("since"), r.Header.Get("Last-Event-ID"))
 	if perr != nil {
 		writeError(w, perr)
 		return
 	}
 	sc := &sseConn{
 		heartbeats: s.heartbeats, ctx: s.baseCtx, writeTimeout: s.opts.WriteTimeout, ping: s.opts.Ping,
-		sink: &sseSink{}, clock: r.URL.Query().Get("clock") == "1",
+		sink: &sseSink{}, clock: q.Get("clock") == "1",
 	}
 	st, perr := s.node.OpenStream(r.Context(), req, sc.sink)
 	if perr != nil {
