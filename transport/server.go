@@ -18,6 +18,7 @@ import (
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/node"
 	"github.com/rotor-rt/rotor/pubsub/structure"
+	"github.com/rotor-rt/rotor/transport/gopool"
 	"github.com/rotor-rt/rotor/transport/hooks"
 )
 
@@ -146,6 +147,9 @@ type Server struct {
 	// dispatcher is the HTTP events hook when Options.Events was nil.
 	dispatcher *hooks.Dispatcher
 	heartbeats *heartbeats
+	// writers run the writes of hijacked SSE streams (sseConn.writeLoop)
+	// on goroutines kept for the next write.
+	writers *gopool.Pool[*sseConn]
 	// baseCtx outlives requests: hijacked streams use it once their
 	// handler has returned. It ends when the server stops.
 	baseCtx context.Context
@@ -161,7 +165,8 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("transport: Options.Projects is required")
 	}
 	opts.setDefaults()
-	s := &Server{opts: opts, heartbeats: newHeartbeats(), baseCtx: context.Background()}
+	s := &Server{opts: opts, heartbeats: newHeartbeats(), baseCtx: context.Background(),
+		writers: gopool.New(sseIdleWriters, (*sseConn).writeLoop)}
 	nopts := node.Options{
 		NodeID: opts.NodeID, Version: opts.Version, Projects: opts.Projects,
 		Delivery: opts.Engine, Broker: opts.Engine, Presence: opts.Engine, Revoker: opts.Engine,
@@ -236,6 +241,7 @@ func (s *Server) Start(ctx context.Context) error {
 		go s.dispatcher.Run(ctx)
 	}
 	go s.heartbeats.run(ctx, s.opts.Ping)
+	context.AfterFunc(ctx, s.writers.Stop)
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/node"
 	"github.com/rotor-rt/rotor/pubsub/structure"
+	"github.com/rotor-rt/rotor/transport/gopool"
 )
 
 // sseRetry is the reconnection delay advised to browsers, in ms.
@@ -107,7 +108,7 @@ func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request, p *structure.
 		return
 	}
 	sc := &sseConn{
-		heartbeats: s.heartbeats, ctx: s.baseCtx, writeTimeout: s.opts.WriteTimeout, ping: s.opts.Ping,
+		heartbeats: s.heartbeats, writers: s.writers, ctx: s.baseCtx, writeTimeout: s.opts.WriteTimeout, ping: s.opts.Ping,
 		sink: &sseSink{}, clock: q.Get("clock") == "1",
 	}
 	st, perr := s.node.OpenStream(r.Context(), req, sc.sink)
@@ -174,6 +175,7 @@ type sseConn struct {
 	// outlives the request (hijacked writers use it) and ends when the
 	// server stops.
 	heartbeats   *heartbeats
+	writers      *gopool.Pool[*sseConn]
 	ctx          context.Context
 	writeTimeout time.Duration
 	ping         time.Duration
@@ -330,7 +332,7 @@ func (sc *sseConn) schedule() {
 		return
 	}
 	if sc.writing.CompareAndSwap(false, true) {
-		go sc.writeLoop()
+		sc.writers.Go(sc)
 	}
 }
 
@@ -352,6 +354,11 @@ func (sc *sseConn) writeLoop() {
 		}
 	}
 }
+
+// sseIdleWriters is how many stream writer goroutines wait for the next
+// write instead of exiting: a fresh goroutine grows its stack by copying
+// on the way down to the write, every time.
+const sseIdleWriters = 16
 
 // sinkPool recycles write buffers so an idle hijacked stream holds none.
 var sinkPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
