@@ -2,10 +2,12 @@ package transport
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/rotor-rt/rotor/pubsub/structure"
+	"github.com/rotor-rt/rotor/transport/gopool"
 )
 
 // Routes mounts the client endpoints and the server API (docs/protocol.md)
@@ -28,6 +30,20 @@ func (s *Server) Routes(r chi.Router) {
 	r.With(s.limitBody).Post("/api/{method}", s.handleAPI)
 	s.pusherRoutes(r.With(s.limitBody))
 	openAPIRoutes(r)
+}
+
+// GrowStacks is the first middleware of the router Routes is mounted on:
+// an HTTP/1 SSE request, whose connection goroutine ends at the hijack,
+// grows that goroutine's stack in one step before routing, token
+// checking and stream setup would grow it three times deeper down
+// (gopool.GrowStack).
+func (s *Server) GrowStacks(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 1 && !s.opts.NoHijack && strings.HasSuffix(r.URL.Path, "/sse") {
+			gopool.GrowStack()
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // withProject resolves {project} (404 when unknown), applies the

@@ -156,3 +156,39 @@ func deep(n int) byte {
 	}
 	return deep(n-1) + pad[n%len(pad)]
 }
+
+// BenchmarkGrowStack runs a deep task on a new goroutine with and without
+// GrowStack first.
+func BenchmarkGrowStack(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		grow bool
+	}{{"grown on the way", false}, {"GrowStack first", true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			done := make(chan struct{})
+			b.ReportAllocs()
+			for b.Loop() {
+				go func() {
+					if bc.grow {
+						GrowStack()
+					}
+					deepFrames(40)
+					done <- struct{}{}
+				}()
+				<-done
+			}
+		})
+	}
+}
+
+// deepFrames uses n frames of about 400 bytes each.
+//
+//go:noinline
+func deepFrames(n int) byte {
+	var pad [384]byte
+	pad[n%len(pad)] = byte(n)
+	if n == 0 {
+		return pad[0]
+	}
+	return deepFrames(n-1) + pad[n%len(pad)]
+}
