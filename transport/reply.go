@@ -24,9 +24,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) int {
 		status = http.StatusInternalServerError
 		b, _ = json.Marshal(errorBody{Error: pubsub.ErrInternal})
 	}
+	// Shared values, as Header.Set would allocate each: nothing writes
+	// into a header's values, and adding one copies (cap == len).
 	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
+	h["Content-Type"], h["Cache-Control"] = jsonContentType, noStore
 	if status == http.StatusServiceUnavailable {
 		// Worth retrying: say when, as a browser's reconnect delay would.
 		h.Set("Retry-After", retryAfter)
@@ -35,6 +36,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) int {
 	_, _ = w.Write(append(b, '\n'))
 	return status
 }
+
+var jsonContentType, noStore = []string{"application/json; charset=utf-8"}, []string{"no-store"}
 
 // writeError answers a protocol error with its HTTP status, and returns
 // that status.
