@@ -3,6 +3,7 @@ package transport
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -10,45 +11,48 @@ import (
 	"github.com/rotor-rt/rotor/pubsub/node"
 )
 
-// handleAPI serves POST /api/{method} (docs/protocol.md, Server API).
-// A method's own failure is answered 200 with the error in the body, as
-// in a batch, except 112: a backend retries on 503.
+// handleAPI serves POST /api/{method} (docs/protocol.md, Server API) and
+// reports each request to the node's metrics and charts (method, status,
+// latency, the protocol error in the body, the project it acted on).
 func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
-	method := chi.URLParam(r, "method")
+	start, method := time.Now(), chi.URLParam(r, "method")
+	var status, code int
+	var project string
+	defer func() { s.node.Ops().APIRequest(method, status, code, project, time.Since(start)) }()
+	status, code, project = s.serveAPI(w, r, method)
+}
+
+// serveAPI answers one server API request. A method's own failure is
+// answered 200 with the error in the body, as in a batch, except 112: a
+// backend retries on 503. It returns the status answered, the protocol
+// error code in the body (0 for none) and the project acted on.
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, method string) (status, code int, project string) {
 	if !node.IsAPIMethod(method) {
-		writeError(w, pubsub.Errorf(pubsub.CodeUnknownMethod, "unknown method %q", method))
-		return
+		return writeError(w, pubsub.Errorf(pubsub.CodeUnknownMethod, "unknown method %q", method)), 0, ""
 	}
 	key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "apikey ")
 	if !ok || key == "" {
-		writeError(w, pubsub.Errorf(pubsub.CodeUnauthorized, "missing Authorization: apikey <key>"))
-		return
+		return writeError(w, pubsub.Errorf(pubsub.CodeUnauthorized, "missing Authorization: apikey <key>")), 0, ""
 	}
 	var params node.APIParams
 	if perr := decodeBody(r, s.opts.MaxBody, &params); perr != nil {
-		writeError(w, perr)
-		return
+		return writeError(w, perr), 0, ""
 	}
 	ctx := r.Context()
 	p, perr := s.node.APIProject(ctx, key, params.Project)
-	obs := observedAPI(ctx)
 	if p != nil {
-		obs.project = p.ID
+		project = p.ID
 	}
 	if perr != nil {
-		writeError(w, perr)
-		return
+		return writeError(w, perr), 0, project
 	}
 	res, perr := s.node.API(ctx, p, method, &params)
-	if perr != nil {
-		obs.code = perr.Code
-	}
 	switch {
 	case perr == nil:
-		writeJSON(w, http.StatusOK, node.APIReply{Result: res})
+		return writeJSON(w, http.StatusOK, node.APIReply{Result: res}), 0, project
 	case statusOf(perr) == http.StatusServiceUnavailable:
-		writeJSON(w, http.StatusServiceUnavailable, node.APIReply{Error: perr})
+		return writeJSON(w, http.StatusServiceUnavailable, node.APIReply{Error: perr}), perr.Code, project
 	default:
-		writeJSON(w, http.StatusOK, node.APIReply{Error: perr})
+		return writeJSON(w, http.StatusOK, node.APIReply{Error: perr}), perr.Code, project
 	}
 }

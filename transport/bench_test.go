@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/rotor-rt/rotor/admin"
@@ -14,6 +17,7 @@ import (
 	"github.com/rotor-rt/rotor/pubsub/memory"
 	"github.com/rotor-rt/rotor/pubsub/node"
 	"github.com/rotor-rt/rotor/pubsub/structure"
+	"github.com/rotor-rt/rotor/transport/auth"
 	"github.com/rotor-rt/rotor/transport/requestid"
 )
 
@@ -111,4 +115,82 @@ func BenchmarkPollHandler(b *testing.B) {
 			b.Fatalf("poll: %d %s", w.Code, w.Body)
 		}
 	}
+}
+
+// BenchmarkSSEAccept opens an SSE stream over real loopback HTTP/1.1 the
+// way the W1 workload does (a token of its own per subscriber, one
+// channel), reads the opening events and closes: the accept path from
+// the request to the hijacked stream's first write, and its teardown.
+// The client's cost is in the figures too; compare with and without
+// GrowStacks.
+func BenchmarkSSEAccept(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		grow bool
+	}{{"GrowStacks", true}, {"no GrowStacks", false}} {
+		b.Run(bc.name, func(b *testing.B) {
+			p := testProject("p")
+			store, _ := admin.NewStaticStore([]structure.Project{p})
+			mem := memory.New(memory.Options{})
+			n, err := New(Options{Delivery: mem, Broker: mem, Presence: mem, Revoker: mem, Projects: store})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if err := n.Start(ctx); err != nil {
+				b.Fatal(err)
+			}
+			r := chi.NewRouter()
+			if bc.grow {
+				r.Use(n.GrowStacks)
+			}
+			r.Use(requestid.Middleware)
+			n.Routes(r)
+			srv := httptest.NewServer(r)
+			defer srv.Close()
+			addr := srv.Listener.Addr().String()
+			reqs := make([][]byte, b.N)
+			for i := range reqs {
+				tok, err := auth.MintConnectionToken([]byte(testSecret), auth.ConnectionClaims{User: "u" + itoa(i)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				reqs[i] = []byte("GET /connection/p/sse?token=" + tok + "&channel=c" + itoa(i) + " HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+			}
+			buf := make([]byte, 4096)
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu0 := processCPU(b)
+			defer func() { b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op") }()
+			for i := 0; i < b.N; i++ {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := c.Write(reqs[i]); err != nil {
+					b.Fatal(err)
+				}
+				got := 0
+				for !bytes.Contains(buf[:got], []byte("event: sub\n")) || !bytes.HasSuffix(buf[:got], []byte("\n\n")) {
+					k, err := c.Read(buf[got:])
+					if err != nil {
+						b.Fatalf("after %q: %v", buf[:got], err)
+					}
+					got += k
+				}
+				_ = c.Close()
+			}
+		})
+	}
+}
+
+// processCPU is the CPU time the process has used, user and system: the
+// figure to compare where wall time is mostly waiting on loopback.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

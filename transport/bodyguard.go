@@ -50,10 +50,7 @@ func (s *Server) guardBody(limit int64, next http.Handler) http.Handler {
 		if limit > 0 {
 			body = http.MaxBytesReader(w, body, limit)
 		}
-		r.Body = &guardedBody{ReadCloser: body, done: func() {
-			release()
-			_ = rc.SetReadDeadline(time.Time{})
-		}}
+		r.Body = &guardedBody{ReadCloser: body, limit: limit, release: release, rc: rc}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -80,11 +77,20 @@ func (s *Server) GuardBodies(next http.Handler) http.Handler { return s.guardBod
 // and the server API.
 func (s *Server) limitBody(next http.Handler) http.Handler { return s.guardBody(s.opts.MaxBody, next) }
 
-// guardedBody calls done once, when the body has been read to its end.
+// guardedBody gives back the connections_per_ip slot and clears the read
+// deadline once, when the body has been read to its end. limit is the
+// bound its reader enforces already (0 for none).
 type guardedBody struct {
 	io.ReadCloser
-	once sync.Once
-	done func()
+	limit   int64
+	once    sync.Once
+	release func()
+	rc      *http.ResponseController
+}
+
+func (b *guardedBody) done() {
+	b.release()
+	_ = b.rc.SetReadDeadline(time.Time{})
 }
 
 func (b *guardedBody) Read(p []byte) (int, error) {

@@ -13,14 +13,14 @@ type commandRequest struct {
 }
 
 // handleCommand serves POST /connection/{project}/command (docs/protocol.md, Commands).
-func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, p *structure.Project) {
+func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, p *structure.Project, a access) {
 	var req commandRequest
 	if perr := decodeBody(r, s.opts.MaxBody, &req); perr != nil {
 		writeError(w, perr)
 		return
 	}
 	if req.Session == "" {
-		sess, perr := cookieSession(p, r)
+		sess, perr := cookieSession(p, r, a)
 		if perr != nil {
 			writeError(w, perr)
 			return
@@ -40,7 +40,7 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, p *struct
 	}
 	for i := range req.Commands {
 		if rr, ok := replies[i].Result.(*node.RefreshResult); ok && replies[i].Error == nil {
-			s.setSessionCookie(w, r, p, rr.Session, rr.ExpiresAt())
+			setSessionCookie(w, r, p, a, rr.Session, rr.ExpiresAt())
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"replies": replies})

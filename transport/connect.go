@@ -22,7 +22,7 @@ type connectReply struct {
 }
 
 // handleConnect serves POST /connection/{project}/connect (docs/protocol.md, Connect).
-func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request, p *structure.Project) {
+func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request, p *structure.Project, a access) {
 	var req connectRequest
 	if perr := decodeBody(r, s.opts.MaxBody, &req); perr != nil {
 		writeError(w, perr)
@@ -34,7 +34,7 @@ func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request, p *struct
 		return
 	}
 	expires := c.ID.Expires()
-	s.setSessionCookie(w, r, p, c.Session, expires)
+	setSessionCookie(w, r, p, a, c.Session, expires)
 	writeJSON(w, http.StatusOK, connectReply{
 		Client: c.ID.Client(), User: c.ID.User(), Session: c.Session,
 		Expires: expires.Unix(), Ping: int(s.opts.Ping / time.Second), Subs: c.Subs,
@@ -50,8 +50,8 @@ const sessionCookie = "rotor_session"
 // in the cookie that the user's own pages may rely on. SameSite=Strict
 // keeps every other site's requests from carrying it; cookieSession keeps
 // other origins of the same site from using it.
-func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, p *structure.Project, session string, expires time.Time) {
-	if originAccess(p, r) != accessCredentialed {
+func setSessionCookie(w http.ResponseWriter, r *http.Request, p *structure.Project, a access, session string, expires time.Time) {
+	if a != accessCredentialed {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{

@@ -27,6 +27,9 @@ const (
 	// allowed_origins, or a request no browser marked as cross-origin (a
 	// same-origin GET, curl). It may use the session cookie.
 	accessCredentialed
+	// accessUnknown: not decided yet; cookieSession decides when it needs
+	// to.
+	accessUnknown
 )
 
 // originAccess applies allowed_origins to r. The server's own origin is
@@ -106,12 +109,15 @@ func applyCORS(w http.ResponseWriter, r *http.Request, a access) bool {
 // carries the cookie: the browser attached it, the page did not choose
 // it, and it is the only thing that would let another origin act as the
 // user. The answer names the fix.
-func cookieSession(p *structure.Project, r *http.Request) (string, *pubsub.Error) {
+func cookieSession(p *structure.Project, r *http.Request, a access) (string, *pubsub.Error) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || c.Value == "" {
 		return "", nil
 	}
-	if originAccess(p, r) != accessCredentialed {
+	if a == accessUnknown {
+		a = originAccess(p, r)
+	}
+	if a != accessCredentialed {
 		return "", pubsub.Errorf(pubsub.CodePermissionDenied,
 			"the session cookie is not accepted from origin %q: list it in allowed_origins or send the session explicitly", requestOrigin(r))
 	}

@@ -3,27 +3,19 @@ package transport
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/rotor-rt/rotor/pubsub"
-	"github.com/rotor-rt/rotor/pubsub/node"
 	"github.com/rotor-rt/rotor/pubsub/structure"
 	"github.com/rotor-rt/rotor/transport/h1"
 	"github.com/rotor-rt/rotor/transport/longpoll"
-)
-
-// Poll timeouts in seconds (docs/protocol.md, Long poll).
-const (
-	pollDefaultTimeout = 25
-	pollMaxTimeout     = 60
 )
 
 // handlePoll serves GET /connection/{project}/poll (docs/protocol.md, Long poll): it answers
 // as soon as one event or more is ready, or with none at the timeout.
 func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request, p *structure.Project) {
 	q := r.URL.Query()
-	timeout, ok := parseTimeout(q.Get("timeout"), pollDefaultTimeout, pollMaxTimeout)
+	timeout, ok := longpoll.ParseTimeout(q.Get("timeout"))
 	if !ok {
 		writeError(w, pubsub.Errorf(pubsub.CodeBadRequest, "timeout must be a number of seconds"))
 		return
@@ -61,7 +53,11 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request, p *structure
 			}, func() { st.Close(); rw.Finish() })
 			return
 		}
-		if !pollWait(ctx, w, st, sink, wait) {
+		answer, err := longpoll.WaitHere(ctx, st, sink, wait)
+		if err != nil {
+			writeError(w, pubsub.Errorf(pubsub.CodeUnavailable, "%s", pubsub.AsError(err).Message))
+		}
+		if !answer {
 			st.Close()
 			return
 		}
@@ -80,42 +76,4 @@ func detach(w http.ResponseWriter, r *http.Request, srv *h1.Server, noHijack boo
 		return nil, nil, false
 	}
 	return srv.Adopt(w, r)
-}
-
-// pollWait waits in the handler (HTTP/2) until the sink has events or
-// wait passes; false: the client left, or an error was answered.
-func pollWait(ctx context.Context, w http.ResponseWriter, st *node.Stream, sink *longpoll.Sink, wait time.Duration) bool {
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	for sink.N == 0 {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-timer.C:
-			return true
-		case <-st.Done():
-			st.Disconnected()
-		case <-st.Ready():
-			if err := st.Drain(ctx); err != nil {
-				writeError(w, pubsub.Errorf(pubsub.CodeUnavailable, "%s", pubsub.AsError(err).Message))
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// parseTimeout reads a poll timeout in seconds within [1, max].
-func parseTimeout(s string, def, max int) (int, bool) {
-	if s == "" {
-		return def, true
-	}
-	v, err := strconv.Atoi(s)
-	if err != nil || v < 0 {
-		return 0, false
-	}
-	if v > max {
-		v = max
-	}
-	return v, true
 }

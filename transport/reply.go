@@ -17,27 +17,32 @@ type errorBody struct {
 }
 
 // writeJSON answers v as JSON that no cache may keep (docs/protocol.md);
-// a 503 says when to retry.
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// a 503 says when to retry. It returns the status answered.
+func writeJSON(w http.ResponseWriter, status int, v any) int {
 	b, err := json.Marshal(v)
 	if err != nil {
 		status = http.StatusInternalServerError
 		b, _ = json.Marshal(errorBody{Error: pubsub.ErrInternal})
 	}
+	// Shared values, as Header.Set would allocate each: nothing writes
+	// into a header's values, and adding one copies (cap == len).
 	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
+	h["Content-Type"], h["Cache-Control"] = jsonContentType, noStore
 	if status == http.StatusServiceUnavailable {
 		// Worth retrying: say when, as a browser's reconnect delay would.
 		h.Set("Retry-After", retryAfter)
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
+	return status
 }
 
-// writeError answers a protocol error with its HTTP status.
-func writeError(w http.ResponseWriter, e *pubsub.Error) {
-	writeJSON(w, statusOf(e), errorBody{Error: e})
+var jsonContentType, noStore = []string{"application/json; charset=utf-8"}, []string{"no-store"}
+
+// writeError answers a protocol error with its HTTP status, and returns
+// that status.
+func writeError(w http.ResponseWriter, e *pubsub.Error) int {
+	return writeJSON(w, statusOf(e), errorBody{Error: e})
 }
 
 // retryAfter is the Retry-After of a 503, in seconds: the SSE retry
@@ -47,9 +52,14 @@ var retryAfter = strconv.Itoa(sseRetry / 1000)
 // errTooLarge marks a body over the configured limit (HTTP 413).
 var errTooLarge = &pubsub.Error{Code: pubsub.CodeLimitExceeded, Message: "request body too large", Kind: pubsub.KindTooLarge}
 
-// readBody reads a JSON body of at most limit bytes.
+// readBody reads a JSON body of at most limit bytes: guardBody's bound
+// when it is as tight, else one of its own.
 func readBody(r *http.Request, limit int64) ([]byte, *pubsub.Error) {
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
+	body := r.Body
+	if g, ok := body.(*guardedBody); !ok || g.limit <= 0 || g.limit > limit {
+		body = http.MaxBytesReader(nil, body, limit)
+	}
+	data, err := readAll(body, r.ContentLength, limit)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -60,7 +70,32 @@ func readBody(r *http.Request, limit int64) ([]byte, *pubsub.Error) {
 		}
 		return nil, pubsub.Errorf(pubsub.CodeBadRequest, "cannot read body: %v", err)
 	}
-	return body, nil
+	return data, nil
+}
+
+// readAll reads r to its end into one buffer sized by the request's
+// Content-Length when it gives one within limit: io.ReadAll would start
+// at 512 bytes and grow.
+func readAll(r io.Reader, contentLength, limit int64) ([]byte, error) {
+	if contentLength <= 0 || contentLength > limit {
+		return io.ReadAll(r)
+	}
+	// One byte more than announced, so that the end is seen in the same
+	// read as the last byte.
+	b := make([]byte, 0, contentLength+1)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 // decodeBody reads and decodes a JSON object body into v.

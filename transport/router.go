@@ -2,10 +2,12 @@ package transport
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/rotor-rt/rotor/pubsub/structure"
+	"github.com/rotor-rt/rotor/transport/gopool"
 )
 
 // Routes mounts the client endpoints and the server API (docs/protocol.md)
@@ -16,22 +18,38 @@ import (
 func (s *Server) Routes(r chi.Router) {
 	r.Route("/connection/{project}", func(r chi.Router) {
 		r.Get("/sse", s.withProject(s.handleSSE))
-		r.Get("/poll", s.withProject(s.handlePoll))
+		r.Get("/poll", s.withProject(func(w http.ResponseWriter, r *http.Request, p *structure.Project, _ access) {
+			s.handlePoll(w, r, p)
+		}))
 		r.With(s.limitBody).Post("/connect", s.withProject(s.handleConnect))
 		r.With(s.limitBody).Post("/command", s.withProject(s.handleCommand))
-		r.Options("/*", s.withProject(func(w http.ResponseWriter, r *http.Request, _ *structure.Project) {
+		r.Options("/*", s.withProject(func(w http.ResponseWriter, r *http.Request, _ *structure.Project, _ access) {
 			w.WriteHeader(http.StatusNoContent)
 		}))
 	})
-	r.With(s.limitBody).Post("/api/{method}", s.observeAPI(s.handleAPI))
+	r.With(s.limitBody).Post("/api/{method}", s.handleAPI)
 	s.pusherRoutes(r.With(s.limitBody))
 	openAPIRoutes(r)
 }
 
+// GrowStacks is the first middleware of the router Routes is mounted on:
+// an HTTP/1 SSE request, whose connection goroutine ends at the hijack,
+// grows that goroutine's stack in one step before routing, token
+// checking and stream setup would grow it three times deeper down
+// (gopool.GrowStack).
+func (s *Server) GrowStacks(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 1 && !s.opts.NoHijack && strings.HasSuffix(r.URL.Path, "/sse") {
+			gopool.GrowStack()
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // withProject resolves {project} (404 when unknown), applies the
 // project's CORS policy (403 for an origin it does not allow, see
-// originAccess) and calls h.
-func (s *Server) withProject(h func(http.ResponseWriter, *http.Request, *structure.Project)) http.HandlerFunc {
+// originAccess) and calls h with the request's access, decided once.
+func (s *Server) withProject(h func(http.ResponseWriter, *http.Request, *structure.Project, access)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Add("Vary", "Origin")
 		p, perr := s.project(r.Context(), chi.URLParam(r, "project"))
@@ -39,9 +57,10 @@ func (s *Server) withProject(h func(http.ResponseWriter, *http.Request, *structu
 			writeError(w, perr)
 			return
 		}
-		if !applyCORS(w, r, originAccess(p, r)) {
+		a := originAccess(p, r)
+		if !applyCORS(w, r, a) {
 			return
 		}
-		h(w, r, p)
+		h(w, r, p, a)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/node"
 	"github.com/rotor-rt/rotor/pubsub/structure"
+	"github.com/rotor-rt/rotor/transport/gopool"
 	"github.com/rotor-rt/rotor/transport/h1"
 	"github.com/rotor-rt/rotor/transport/hooks"
 	"github.com/rotor-rt/rotor/transport/longpoll"
@@ -154,6 +155,9 @@ type Server struct {
 	polls *longpoll.Parking
 	// h1 serves the HTTP/1.1 connections of waiting polls.
 	h1 *h1.Server
+	// writers run the writes of hijacked SSE streams (sseConn.writeLoop)
+	// on goroutines kept for the next write.
+	writers *gopool.Pool[*sseConn]
 	// baseCtx outlives requests: hijacked streams use it once their
 	// handler has returned. It ends when the server stops.
 	baseCtx context.Context
@@ -166,8 +170,10 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("transport: Options.Projects is required")
 	}
 	opts.setDefaults()
-	s := &Server{opts: opts, heartbeats: newHeartbeats(), baseCtx: context.Background(), polls: longpoll.NewParking(longpoll.ParkTTL),
-		h1: h1.New(opts.Logger.With("component", "http"), opts.WriteTimeout)}
+	s := &Server{opts: opts, heartbeats: newHeartbeats(), baseCtx: context.Background(),
+		polls:   longpoll.NewParking(longpoll.ParkTTL),
+		h1:      h1.New(opts.Logger.With("component", "http"), opts.WriteTimeout),
+		writers: gopool.New(sseIdleWriters, (*sseConn).writeLoop)}
 	nopts := node.Options{
 		NodeID: opts.NodeID, Version: opts.Version, Projects: opts.Projects,
 		Delivery: opts.Delivery, Broker: opts.Broker, Presence: opts.Presence, Revoker: opts.Revoker,
@@ -243,6 +249,7 @@ func (s *Server) Start(ctx context.Context) error {
 	go s.heartbeats.run(ctx, s.opts.Ping)
 	go s.polls.Run(ctx)
 	context.AfterFunc(ctx, s.h1.Shutdown)
+	context.AfterFunc(ctx, s.writers.Stop)
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/node"
 	"github.com/rotor-rt/rotor/pubsub/structure"
+	"github.com/rotor-rt/rotor/transport/gopool"
 )
 
 // sseRetry is the reconnection delay advised to browsers, in ms.
@@ -99,15 +100,16 @@ var lifetimeReason = &pubsub.Disconnect{Code: pubsub.DisconnectNormal, Reason: "
 // read goroutine notices the client leaving, and a writer goroutine exists
 // only while there is something to write. Over HTTP/2 a stream cannot be
 // hijacked and keeps its handler goroutine.
-func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request, p *structure.Project) {
-	req, perr := s.streamRequest(r, p, "sse", r.URL.Query().Get("since"), r.Header.Get("Last-Event-ID"))
+func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request, p *structure.Project, a access) {
+	q := r.URL.Query()
+	req, perr := s.streamRequestAs(r, q, p, a, "sse", q.Get("since"), r.Header.Get("Last-Event-ID"))
 	if perr != nil {
 		writeError(w, perr)
 		return
 	}
 	sc := &sseConn{
-		heartbeats: s.heartbeats, ctx: s.baseCtx, writeTimeout: s.opts.WriteTimeout, ping: s.opts.Ping,
-		sink: &sseSink{}, clock: r.URL.Query().Get("clock") == "1",
+		heartbeats: s.heartbeats, writers: s.writers, ctx: s.baseCtx, writeTimeout: s.opts.WriteTimeout, ping: s.opts.Ping,
+		sink: &sseSink{}, clock: q.Get("clock") == "1",
 	}
 	st, perr := s.node.OpenStream(r.Context(), req, sc.sink)
 	if perr != nil {
@@ -173,6 +175,7 @@ type sseConn struct {
 	// outlives the request (hijacked writers use it) and ends when the
 	// server stops.
 	heartbeats   *heartbeats
+	writers      *gopool.Pool[*sseConn]
 	ctx          context.Context
 	writeTimeout time.Duration
 	ping         time.Duration
@@ -329,7 +332,7 @@ func (sc *sseConn) schedule() {
 		return
 	}
 	if sc.writing.CompareAndSwap(false, true) {
-		go sc.writeLoop()
+		sc.writers.Go(sc)
 	}
 }
 
@@ -351,6 +354,11 @@ func (sc *sseConn) writeLoop() {
 		}
 	}
 }
+
+// sseIdleWriters is how many stream writer goroutines wait for the next
+// write instead of exiting: a fresh goroutine grows its stack by copying
+// on the way down to the write, every time.
+const sseIdleWriters = 16
 
 // sinkPool recycles write buffers so an idle hijacked stream holds none.
 var sinkPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}

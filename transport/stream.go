@@ -2,6 +2,7 @@ package transport
 
 import (
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/rotor-rt/rotor/pubsub"
@@ -15,7 +16,12 @@ import (
 // is the resume id ("" for none); lastEventID is the Last-Event-ID header
 // (SSE only).
 func (s *Server) streamRequest(r *http.Request, p *structure.Project, transport, since, lastEventID string) (node.StreamRequest, *pubsub.Error) {
-	q := r.URL.Query()
+	return s.streamRequestAs(r, r.URL.Query(), p, accessUnknown, transport, since, lastEventID)
+}
+
+// streamRequestAs is streamRequest for a request whose query q is parsed
+// and whose access a may be decided already.
+func (s *Server) streamRequestAs(r *http.Request, q url.Values, p *structure.Project, a access, transport, since, lastEventID string) (node.StreamRequest, *pubsub.Error) {
 	req := node.StreamRequest{
 		Project: p, Transport: transport, IP: s.clientIP(r), HTTPVersion: httpVersion(r), Start: time.Now(),
 		Since: since, LastEventID: lastEventID,
@@ -24,7 +30,7 @@ func (s *Server) streamRequest(r *http.Request, p *structure.Project, transport,
 		req.GrantForm = true
 		req.Session, req.Grants = q.Get("session"), q["grant"]
 		if req.Session == "" {
-			sess, perr := cookieSession(p, r)
+			sess, perr := cookieSession(p, r, a)
 			if perr != nil {
 				return req, perr
 			}
@@ -34,4 +40,15 @@ func (s *Server) streamRequest(r *http.Request, p *structure.Project, transport,
 	}
 	req.Token, req.Channels, req.SubTokens = q.Get("token"), q["channel"], q["sub_token"]
 	return req, nil
+}
+
+// httpVersion names r's protocol for the http_version label.
+func httpVersion(r *http.Request) string {
+	switch {
+	case r.ProtoMajor == 1 && r.ProtoMinor == 1:
+		return "1.1"
+	case r.ProtoMajor == 2:
+		return "2"
+	}
+	return "other"
 }

@@ -182,7 +182,7 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 	st.start(runCtx, node)
 
 	r := chi.NewRouter()
-	r.Use(requestid.Middleware)
+	r.Use(node.GrowStacks, requestid.Middleware)
 	node.Routes(r)
 	tls := cfg.HTTP.TLSCert != ""
 	// The admin UI bounds its own body sizes; it gets the body deadline.

@@ -249,9 +249,9 @@ func apiUnsubscribe(n *Node, ctx context.Context, p *structure.Project, a *APIPa
 	if a.User == "" {
 		return nil, pubsub.Errorf(pubsub.CodeBadRequest, "user is required")
 	}
-	done := n.metrics.ops.engineOp("revoke")
+	op := n.metrics.ops.engineOp("revoke")
 	err := n.engine.Revoke(ctx, grantRevocationKey(p.ID, a.User, c.ch.Full), n.opts.Now(), n.opts.SessionTTL)
-	done(err)
+	op.done(err)
 	if err != nil {
 		return nil, pubsub.AsError(err)
 	}
@@ -279,9 +279,9 @@ func apiDisconnect(n *Node, ctx context.Context, p *structure.Project, a *APIPar
 	} else {
 		// Marks are kept to the millisecond; a session issued in this
 		// same millisecond is refused too, which is the safe side.
-		done := n.metrics.ops.engineOp("revoke")
+		op := n.metrics.ops.engineOp("revoke")
 		err := n.engine.Revoke(ctx, pubsub.Key(p.ID, a.User), n.opts.Now(), n.opts.SessionTTL)
-		done(err)
+		op.done(err)
 		if err != nil {
 			return nil, pubsub.AsError(err)
 		}

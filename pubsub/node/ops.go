@@ -37,9 +37,9 @@ func (n *Node) publishWith(ctx context.Context, c Ref, data json.RawMessage, opt
 		return pubsub.Position{}, perr
 	}
 	info := opts.Info
-	done := n.metrics.ops.engineOp("publish")
+	op := n.metrics.ops.engineOp("publish")
 	pos, err := n.engine.Publish(ctx, c.key, data, opts)
-	done(err)
+	op.done(err)
 	if err != nil {
 		n.log.WarnContext(ctx, "publish", "key", c.key, "err", err)
 		return pubsub.Position{}, n.metrics.fail(err)
@@ -78,9 +78,9 @@ func (n *Node) history(ctx context.Context, c Ref, hp HistoryParams) (*HistoryRe
 		}
 		limit = *hp.Limit
 	}
-	done := n.metrics.ops.engineOp("history")
+	op := n.metrics.ops.engineOp("history")
 	res, err := n.engine.History(ctx, c.key, pubsub.HistoryRequest{Since: hp.Since, Limit: limit, Reverse: hp.Reverse})
-	done(err)
+	op.done(err)
 	if err != nil {
 		return nil, n.metrics.fail(err)
 	}
@@ -106,9 +106,9 @@ func (n *Node) presenceClients(ctx context.Context, c Ref) (map[string]*pubsub.C
 	if !c.ns.Presence {
 		return nil, pubsub.Errorf(pubsub.CodeNotAvailable, "presence is off in namespace %q", c.ns.Name)
 	}
-	done := n.metrics.ops.engineOp("presence")
+	op := n.metrics.ops.engineOp("presence")
 	m, err := n.engine.Presence(ctx, c.key)
-	done(err)
+	op.done(err)
 	if err != nil {
 		return nil, n.metrics.fail(err)
 	}

@@ -26,6 +26,25 @@ type opsMetrics struct {
 	streamsOpen  *prometheus.GaugeVec
 	hookBatches  *prometheus.CounterVec
 	hookRetries  prometheus.Counter
+	// engineOps are the children of engineDur and engineErrs for each
+	// operation, resolved once: a publication pays no label lookup.
+	engineOps map[string]*engineOpMetrics
+	// apiByMethod are the server API series of each method, resolved once.
+	apiByMethod map[string]*apiMethodMetrics
+}
+
+// engineOpMetrics are one engine operation's series.
+type engineOpMetrics struct {
+	dur  prometheus.Observer
+	errs prometheus.Counter
+}
+
+// apiMethodMetrics are one server API method's series, resolved on first
+// use (a method never called exports none) and kept.
+type apiMethodMetrics struct {
+	mu       sync.Mutex
+	dur      prometheus.Observer
+	byStatus map[int]prometheus.Counter
 }
 
 // latencyBuckets suit calls that take a Redis round trip or two.
@@ -83,10 +102,15 @@ func newOpsMetrics() *opsMetrics {
 	for _, t := range []string{"connect", "sse", "poll"} {
 		m.openDuration.WithLabelValues(t)
 	}
+	m.engineOps = make(map[string]*engineOpMetrics, len(engineOps))
 	for _, op := range engineOps {
-		m.engineDur.WithLabelValues(op)
-		m.engineErrs.WithLabelValues(op)
+		m.engineOps[op] = &engineOpMetrics{dur: m.engineDur.WithLabelValues(op), errs: m.engineErrs.WithLabelValues(op)}
 	}
+	m.apiByMethod = make(map[string]*apiMethodMetrics, len(apiMethods)+1)
+	for method := range apiMethods {
+		m.apiByMethod[method] = &apiMethodMetrics{byStatus: map[int]prometheus.Counter{}}
+	}
+	m.apiByMethod["unknown"] = &apiMethodMetrics{byStatus: map[int]prometheus.Counter{}}
 	return m
 }
 
@@ -98,14 +122,23 @@ func (m *opsMetrics) collectors() []prometheus.Collector {
 		m.engineDur, m.engineErrs, m.streamsOpen, m.hookBatches, m.hookRetries}
 }
 
-// engineOp times one engine call; call the result with the call's error.
-func (m *opsMetrics) engineOp(op string) func(error) {
-	start := time.Now()
-	return func(err error) {
-		m.engineDur.WithLabelValues(op).Observe(time.Since(start).Seconds())
-		if err != nil {
-			m.engineErrs.WithLabelValues(op).Inc()
-		}
+// engineOp starts timing one engine call of op, one of engineOps; call
+// done on the result with the call's error.
+func (m *opsMetrics) engineOp(op string) engineTiming {
+	return engineTiming{m: m.engineOps[op], start: time.Now()}
+}
+
+// engineTiming is one engine call being timed.
+type engineTiming struct {
+	m     *engineOpMetrics
+	start time.Time
+}
+
+// done records the call's latency and its failure, if err is one.
+func (t engineTiming) done(err error) {
+	t.m.dur.Observe(time.Since(t.start).Seconds())
+	if err != nil {
+		t.m.errs.Inc()
 	}
 }
 
@@ -150,13 +183,32 @@ func (n *Node) Ops() *Ops { return n.ops }
 // answered, the protocol error code in its body (0 for none), the
 // project it acted on ("" when it never named one) and how long it took.
 func (o *Ops) APIRequest(method string, status, code int, project string, took time.Duration) {
-	if !IsAPIMethod(method) {
-		method = "unknown"
+	am, ok := o.m.apiByMethod[method]
+	if !ok {
+		method, am = "unknown", o.m.apiByMethod["unknown"]
 	}
-	o.m.apiRequests.WithLabelValues(method, strconv.Itoa(status)).Inc()
-	o.m.apiDuration.WithLabelValues(method).Observe(took.Seconds())
+	requests, dur := am.series(o.m, method, status)
+	requests.Inc()
+	dur.Observe(took.Seconds())
 	if code != 0 {
 		o.m.apiErrors.WithLabelValues(method, strconv.Itoa(code)).Inc()
 	}
 	o.charts.act.apiCalled(project, status >= 400 || code != 0)
+}
+
+// series returns this method's request counter for status and its
+// latency histogram, resolving them on first use: statuses are a small
+// set.
+func (am *apiMethodMetrics) series(m *opsMetrics, method string, status int) (prometheus.Counter, prometheus.Observer) {
+	am.mu.Lock()
+	defer am.mu.Unlock()
+	if am.dur == nil {
+		am.dur = m.apiDuration.WithLabelValues(method)
+	}
+	c, ok := am.byStatus[status]
+	if !ok {
+		c = m.apiRequests.WithLabelValues(method, strconv.Itoa(status))
+		am.byStatus[status] = c
+	}
+	return c, am.dur
 }

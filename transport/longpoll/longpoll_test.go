@@ -99,3 +99,23 @@ func TestKeyOfMatches(t *testing.T) {
 		})
 	}
 }
+
+func TestParseTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int
+		ok   bool
+	}{
+		{"", DefaultTimeout, true},
+		{"0", 0, true},
+		{"10", 10, true},
+		{"61", MaxTimeout, true},
+		{"-1", 0, false},
+		{"soon", 0, false},
+		{"1.5", 0, false},
+	} {
+		if got, ok := ParseTimeout(tc.in); got != tc.want || ok != tc.ok {
+			t.Errorf("ParseTimeout(%q) = %d, %v; want %d, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -121,4 +122,48 @@ func (w *waiter) end() {
 	w.timer.Stop()
 	w.stop()
 	w.st.SetNotify(nil)
+}
+
+// WaitHere waits in the caller's goroutine (a poll over HTTP/2, or one
+// that may not take its connection over) until sink has events or wait
+// passes. It reports whether to answer: false when the client left or
+// history could not be read to fill a gap (err, for a 503).
+func WaitHere(ctx context.Context, st *node.Stream, sink *Sink, wait time.Duration) (answer bool, err error) {
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for sink.N == 0 {
+		select {
+		case <-ctx.Done():
+			return false, nil
+		case <-timer.C:
+			return true, nil
+		case <-st.Done():
+			st.Disconnected()
+		case <-st.Ready():
+			if err := st.Drain(ctx); err != nil {
+				return false, err
+			}
+		}
+	}
+	return true, nil
+}
+
+// Poll timeouts in seconds (docs/protocol.md, Long poll).
+const (
+	DefaultTimeout = 25
+	MaxTimeout     = 60
+)
+
+// ParseTimeout reads a poll's timeout parameter in seconds: the default
+// when empty, at most MaxTimeout; false when it is not a number of
+// seconds.
+func ParseTimeout(s string) (int, bool) {
+	if s == "" {
+		return DefaultTimeout, true
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 0 {
+		return 0, false
+	}
+	return min(v, MaxTimeout), true
 }
