@@ -1,12 +1,17 @@
 package transport
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -193,4 +198,121 @@ func processCPU(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkSSEFanOut publishes to one channel with 200 hijacked SSE
+// subscribers on loopback, from eight publishers that each wait until
+// their publication has reached every subscriber (eight in flight, as
+// the W2 workload's closed loop), and reports the process's CPU per
+// delivery: the broadcast path from the hub to the write(2), where each
+// writer's write carries whatever has queued by the time it runs. The
+// readers' cost is in the figure too. Run it with -cpu 1 for the
+// one-core case the peer workloads measure.
+func BenchmarkSSEFanOut(b *testing.B) {
+	const subscribers, inFlight, slots = 200, 8, 64
+	p := testProject("p")
+	store, _ := admin.NewStaticStore([]structure.Project{p})
+	mem := memory.New(memory.Options{})
+	n, err := New(Options{Delivery: mem, Broker: mem, Presence: mem, Revoker: mem, Projects: store})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := n.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	r := chi.NewRouter()
+	n.Routes(r)
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	// A publication's slot counts the subscribers it reached and tells its
+	// publisher when that is all of them; a slot is reused only after.
+	var reached [slots]struct {
+		n    atomic.Int64
+		done chan struct{}
+	}
+	for i := range reached {
+		reached[i].done = make(chan struct{}, 1)
+	}
+	for i := range subscribers {
+		tok, err := auth.MintConnectionToken([]byte(testSecret), auth.ConnectionClaims{User: "u" + itoa(i)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := io.WriteString(c, "GET /connection/p/sse?token="+tok+"&channel=room HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"); err != nil {
+			b.Fatal(err)
+		}
+		br := bufio.NewReaderSize(c, 4096)
+		for {
+			line, err := br.ReadSlice('\n')
+			if err != nil {
+				b.Fatal(err)
+			}
+			if string(line) == "event: sub\n" {
+				break
+			}
+		}
+		go func() {
+			for {
+				line, err := br.ReadSlice('\n')
+				if err != nil {
+					return
+				}
+				i := bytes.Index(line, []byte(`"seq":`))
+				if i < 0 {
+					continue
+				}
+				seq := 0
+				for _, d := range line[i+6:] {
+					if d < '0' || d > '9' {
+						break
+					}
+					seq = seq*10 + int(d-'0')
+				}
+				if s := &reached[seq%slots]; s.n.Add(1) == subscribers {
+					s.done <- struct{}{}
+				}
+			}
+		}()
+	}
+	proj, _ := store.Project(ctx, "p")
+	ch, perr := node.Resolve(proj, "room")
+	if perr != nil {
+		b.Fatal(perr)
+	}
+	const pad = "0123456789012345678901234567890123456789012345678901234567890123456789"
+	b.ResetTimer()
+	cpu0 := processCPU(b)
+	var next atomic.Int64
+	var publishers sync.WaitGroup
+	for range inFlight {
+		publishers.Add(1)
+		go func() {
+			defer publishers.Done()
+			for k := next.Add(1); k <= int64(b.N); k = next.Add(1) {
+				s := &reached[k%slots]
+				s.n.Store(0)
+				data := []byte(`{"seq":` + strconv.FormatInt(k, 10) + `,"pad":"` + pad + `"}`)
+				if _, perr := n.Node().Publish(ctx, ch, data, nil); perr != nil {
+					b.Error(perr)
+					return
+				}
+				select {
+				case <-s.done:
+				case <-time.After(time.Minute):
+					b.Errorf("publication %d reached %d of %d subscribers in a minute", k, s.n.Load(), subscribers)
+					return
+				}
+			}
+		}()
+	}
+	publishers.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N*subscribers), "cpu-ns/delivery")
 }
