@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -628,6 +629,64 @@ func TestRedisNodesSurviveRedisKill(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestRedisNodesSurviveBusyOutage: while Redis is down a node keeps
+// being asked for what needs Redis, more calls than its engine has pooled
+// connections, so that go-redis stops dialing until a background probe,
+// once a second, gets through. When Redis is
+// back the node's streams resync from history: they must find it
+// readable, keep going, and get every publication, once and in order.
+func TestRedisNodesSurviveBusyOutage(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
+	nodes := startNodes(t, srv.URL(), 2)
+	a, b := nodes[0], nodes[1]
+	client := newSSEClient(t)
+	const channel = roomNS + ":busy"
+	subs := openMany(t, client, []*testServer{b}, channel, "b", 20)
+	waitSubs(t, subs, 0)
+	publishSeq(a, channel, 1, 5)
+	waitSubs(t, subs, 5)
+
+	srv.Kill()
+	// go-redis pools 10 connections per CPU; every call below fails to
+	// dial, and there are twice as many.
+	calls := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for range calls {
+				if st, code, err := apiTry(b, "history", map[string]any{"channel": channel}); err != nil || st != http.StatusServiceUnavailable {
+					t.Errorf("history while Redis is down: status %d code %d err %v, want 503", st, code, err)
+				}
+			}
+		})
+	}
+	for range 2 * 10 * runtime.GOMAXPROCS(0) {
+		calls <- struct{}{}
+	}
+	close(calls)
+	wg.Wait()
+	srv.Restart(false)
+	for i, s := range nodes {
+		eventually(t, fmt.Sprintf("node %d ready again", i), func() bool { return engineReady(s) == nil })
+	}
+	publishSeq(a, channel, 6, 10)
+	eventually(t, "every subscriber to get 10 publications or a disconnect", func() bool {
+		for _, rs := range subs {
+			if ns, _, d, _ := rs.state(); d == nil && len(ns) < 10 {
+				return false
+			}
+		}
+		return true
+	})
+	for _, rs := range subs {
+		if _, _, d, _ := rs.state(); d != nil {
+			t.Fatalf("%s: stream ended after the restart with %+v", rs.name, d)
+		}
+	}
+	checkExactly(t, subs, seq(1, 10))
 }
 
 // TestRedisNodesDataWiped: Redis restarts with no data, and

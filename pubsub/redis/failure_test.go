@@ -3,7 +3,10 @@ package redis
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -277,4 +280,75 @@ func TestHundredRestarts(t *testing.T) {
 		return g100 <= g10+2 && h100 <= h10+4<<20
 	})
 	t.Logf("after restart 10: %d goroutines, %d KB heap; after 100: %d goroutines, %d KB heap", g10, h10>>10, g100, h100>>10)
+}
+
+// historyOnReconnect is a recorder that reads history as soon as
+// HandleReconnect is called, as the node's streams do when they resync,
+// and sends the outcome to errs.
+type historyOnReconnect struct {
+	*recorder
+	read func() error
+	errs chan error
+}
+
+func (h *historyOnReconnect) HandleReconnect() {
+	h.recorder.HandleReconnect()
+	go func() { h.errs <- h.read() }()
+}
+
+// TestReconnectServesHistory: after an outage long enough for go-redis to
+// stop dialing (its pool fails fast once PoolSize dials have failed, until
+// a background probe, once a second, gets through), HandleReconnect comes
+// only once history can be read again. The streams' resync reads history
+// at once, and every stream whose read failed would be ended; the pub/sub
+// connection, from a pool of its own, is back before the probe.
+func TestReconnectServesHistory(t *testing.T) {
+	t.Parallel()
+	srv := startServerArgs(t, "--appendonly", "yes", "--appendfsync", "always")
+	const poolSize = 4
+	e, err := New(Options{
+		URL: srv.URL(), Prefix: "reconnect", Timeout: 500 * time.Millisecond, PingInterval: 200 * time.Millisecond,
+		PoolSize: poolSize, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	ctx := t.Context()
+	h := &historyOnReconnect{recorder: newRecorder(), errs: make(chan error, 16)}
+	h.read = func() error {
+		_, err := e.Broker().History(ctx, "p|k", pubsub.HistoryRequest{Limit: 0})
+		return err
+	}
+	if err := e.Start(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Broker().Subscribe(ctx, "p|k"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Broker().Publish(ctx, "p|k", data(1), pubsub.PublishOptions{HistorySize: 10, HistoryTTL: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+
+	srv.Kill()
+	// Calls made during the outage: more failed dials than the pool has
+	// connections.
+	var wg sync.WaitGroup
+	for range 2 * poolSize {
+		wg.Go(func() {
+			if _, err := e.Broker().History(ctx, "p|k", pubsub.HistoryRequest{Limit: 0}); !errors.Is(err, pubsub.ErrEngineDown) {
+				t.Errorf("history with Redis down: %v, want ErrEngineDown", err)
+			}
+		})
+	}
+	wg.Wait()
+	srv.Restart(false)
+	select {
+	case err := <-h.errs:
+		if err != nil {
+			t.Fatalf("history read when HandleReconnect came: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no HandleReconnect after the restart")
+	}
 }

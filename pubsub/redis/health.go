@@ -74,20 +74,28 @@ func (h *Health) lastPing(now time.Time) error {
 	return nil
 }
 
+// pingMasters sends a PING through the command connections to every
+// master, or on a Cluster only to the one at addr when addr is not "",
+// and returns the first failure.
+func (c *conn) pingMasters(ctx context.Context, addr string) error {
+	cc, ok := c.rdb.(*goredis.ClusterClient)
+	if !ok {
+		return c.rdb.Ping(ctx).Err()
+	}
+	return cc.ForEachMaster(ctx, func(ctx context.Context, m *goredis.Client) error {
+		if addr != "" && m.Options().Addr != addr {
+			return nil
+		}
+		return m.Ping(ctx).Err()
+	})
+}
+
 // ping asks every master (every shard on a Cluster) for a PONG and
 // records the result.
 func (h *Health) ping(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, h.opts.Timeout)
 	defer cancel()
-	var err error
-	if cc, ok := h.rdb.(*goredis.ClusterClient); ok {
-		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *goredis.Client) error {
-			return c.Ping(ctx).Err()
-		})
-	} else {
-		err = h.rdb.Ping(ctx).Err()
-	}
-	if err != nil {
+	if err := h.pingMasters(ctx, ""); err != nil {
 		if errors.Is(ctx.Err(), context.Canceled) {
 			return
 		}

@@ -106,7 +106,26 @@ func (sh *shard) unsubscribe(ctx context.Context, topics []string) error {
 // topic the shard carries. Replacing rather than letting go-redis
 // reconnect lets a Cluster shard resubscribe slot by slot, and gets rid of
 // a silent connection (a missed pong) that go-redis would keep.
+//
+// It first waits for the command connections to answer: the first message
+// on the new connection calls HandleReconnect, and every stream then reads
+// history through them at once, a stream whose read fails being ended.
+// The pub/sub connection comes from a pool of its own and is back as soon
+// as Redis is, but after PoolSize failed dials go-redis's command pool
+// fails fast with the last dial error until a background probe, once a
+// second, gets through: without this wait a restart that follows a busy
+// outage ends every stream of the node.
 func (s *subscriber) replace(ctx context.Context, sh *shard) error {
+	pctx, pcancel := context.WithTimeout(ctx, s.c.opts.Timeout)
+	addr := ""
+	if sh.sharded {
+		addr = sh.addr
+	}
+	err := s.c.pingMasters(pctx, addr)
+	pcancel()
+	if err != nil {
+		return s.c.wrap("ping before resubscribing", err)
+	}
 	sh.mu.Lock()
 	if sh.closed {
 		sh.mu.Unlock()
