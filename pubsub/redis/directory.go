@@ -20,33 +20,46 @@ type Directory struct{ *conn }
 
 // UpdateNode publishes this node's info for ttl (a heartbeat).
 func (d *Directory) UpdateNode(ctx context.Context, info pubsub.NodeInfo, ttl time.Duration) error {
-	ctx, cancel := d.opCtx(ctx)
-	defer cancel()
-	b, err := json.Marshal(info)
-	if err != nil {
-		return fmt.Errorf("encode node info: %w", err)
-	}
-	err = addTTLScript.Run(ctx, d.rdb, []string{d.keys.nodes(), d.keys.nodesZ()}, info.ID, b, max(ms(ttl), 1)).Err()
-	return d.wrap("update node", err)
+	return d.putTTL(ctx, "update node", []string{d.keys.nodes(), d.keys.nodesZ()}, info.ID, info, ttl)
 }
 
 // Nodes lists the nodes whose heartbeat has not expired, by id.
 func (d *Directory) Nodes(ctx context.Context) ([]pubsub.NodeInfo, error) {
+	return readTTL(ctx, d.conn, "nodes", []string{d.keys.nodes(), d.keys.nodesZ()},
+		func(n *pubsub.NodeInfo) string { return n.ID })
+}
+
+// putTTL stores v, as JSON, under id in the table of entries that expire
+// (a hash and its sorted set of deadlines) for ttl.
+func (d *Directory) putTTL(ctx context.Context, op string, table []string, id string, v any, ttl time.Duration) error {
 	ctx, cancel := d.opCtx(ctx)
 	defer cancel()
-	flat, err := readTTLScript.Run(ctx, d.rdb, []string{d.keys.nodes(), d.keys.nodesZ()}).StringSlice()
+	b, err := json.Marshal(v)
 	if err != nil {
-		return nil, d.wrap("nodes", err)
+		return fmt.Errorf("redis %s: encode: %w", op, err)
 	}
-	out := make([]pubsub.NodeInfo, 0, len(flat)/2)
+	err = addTTLScript.Run(ctx, d.rdb, table, id, b, max(ms(ttl), 1)).Err()
+	return d.wrap(op, err)
+}
+
+// readTTL reads the entries of an expiring table that have not expired,
+// sorted by id.
+func readTTL[T any](ctx context.Context, c *conn, op string, table []string, id func(*T) string) ([]T, error) {
+	ctx, cancel := c.opCtx(ctx)
+	defer cancel()
+	flat, err := readTTLScript.Run(ctx, c.rdb, table).StringSlice()
+	if err != nil {
+		return nil, c.wrap(op, err)
+	}
+	out := make([]T, 0, len(flat)/2)
 	for i := 0; i+1 < len(flat); i += 2 {
-		var n pubsub.NodeInfo
-		if err := json.Unmarshal([]byte(flat[i+1]), &n); err != nil {
-			return nil, fmt.Errorf("redis nodes: decode %q: %w", flat[i], err)
+		var v T
+		if err := json.Unmarshal([]byte(flat[i+1]), &v); err != nil {
+			return nil, fmt.Errorf("redis %s: decode %q: %w", op, flat[i], err)
 		}
-		out = append(out, n)
+		out = append(out, v)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	sort.Slice(out, func(i, j int) bool { return id(&out[i]) < id(&out[j]) })
 	return out, nil
 }
 
@@ -94,33 +107,12 @@ func (d *Directory) Channels(ctx context.Context, pattern string) (map[string]in
 // UpdateSeries publishes this node's recent activity for ttl, beside the
 // node table and with the same expiry rules.
 func (d *Directory) UpdateSeries(ctx context.Context, s pubsub.NodeSeries, ttl time.Duration) error {
-	ctx, cancel := d.opCtx(ctx)
-	defer cancel()
-	b, err := json.Marshal(s)
-	if err != nil {
-		return fmt.Errorf("encode node series: %w", err)
-	}
-	err = addTTLScript.Run(ctx, d.rdb, []string{d.keys.series(), d.keys.seriesZ()}, s.Node, b, max(ms(ttl), 1)).Err()
-	return d.wrap("update series", err)
+	return d.putTTL(ctx, "update series", []string{d.keys.series(), d.keys.seriesZ()}, s.Node, s, ttl)
 }
 
 // Series returns the recent activity of the nodes whose share has not
 // expired, by node id.
 func (d *Directory) Series(ctx context.Context) ([]pubsub.NodeSeries, error) {
-	ctx, cancel := d.opCtx(ctx)
-	defer cancel()
-	flat, err := readTTLScript.Run(ctx, d.rdb, []string{d.keys.series(), d.keys.seriesZ()}).StringSlice()
-	if err != nil {
-		return nil, d.wrap("series", err)
-	}
-	out := make([]pubsub.NodeSeries, 0, len(flat)/2)
-	for i := 0; i+1 < len(flat); i += 2 {
-		var s pubsub.NodeSeries
-		if err := json.Unmarshal([]byte(flat[i+1]), &s); err != nil {
-			return nil, fmt.Errorf("redis series: decode %q: %w", flat[i], err)
-		}
-		out = append(out, s)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Node < out[j].Node })
-	return out, nil
+	return readTTL(ctx, d.conn, "series", []string{d.keys.series(), d.keys.seriesZ()},
+		func(s *pubsub.NodeSeries) string { return s.Node })
 }
