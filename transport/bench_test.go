@@ -30,19 +30,7 @@ import (
 // point of view without HTTP: resolve the channel, publish on the memory
 // engine, fan out to 100 local subscribers.
 func BenchmarkPublishAPIPath(b *testing.B) {
-	p := testProject("p")
-	store, _ := admin.NewStaticStore([]structure.Project{p})
-	mem := memory.New(memory.Options{})
-	n, err := New(Options{Delivery: mem, Broker: mem, Presence: mem, Revoker: mem, Projects: store})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := n.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	proj, _ := store.Project(ctx, "p")
+	n, proj, ctx := benchServer(b)
 	streams := make([]*pubsub.Stream, 100)
 	for i := range streams {
 		streams[i], _ = n.Hub().Open(ctx, pubsub.StreamOptions{Project: "p", Client: itoa(i)}, []string{"p|news"})
@@ -69,18 +57,7 @@ func BenchmarkPublishAPIPath(b *testing.B) {
 // and the RequestID middleware, without the network: the server-side work
 // of one publication besides its system calls.
 func BenchmarkAPIPublishHandler(b *testing.B) {
-	p := testProject("p")
-	store, _ := admin.NewStaticStore([]structure.Project{p})
-	mem := memory.New(memory.Options{})
-	n, err := New(Options{Delivery: mem, Broker: mem, Presence: mem, Revoker: mem, Projects: store})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := n.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
+	n, _, _ := benchServer(b)
 	r := chi.NewRouter()
 	r.Use(requestid.Middleware)
 	n.Routes(r)
@@ -134,18 +111,7 @@ func BenchmarkSSEAccept(b *testing.B) {
 		grow bool
 	}{{"GrowStacks", true}, {"no GrowStacks", false}} {
 		b.Run(bc.name, func(b *testing.B) {
-			p := testProject("p")
-			store, _ := admin.NewStaticStore([]structure.Project{p})
-			mem := memory.New(memory.Options{})
-			n, err := New(Options{Delivery: mem, Broker: mem, Presence: mem, Revoker: mem, Projects: store})
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			if err := n.Start(ctx); err != nil {
-				b.Fatal(err)
-			}
+			n, _, _ := benchServer(b)
 			r := chi.NewRouter()
 			if bc.grow {
 				r.Use(n.GrowStacks)
@@ -210,18 +176,7 @@ func processCPU(b *testing.B) time.Duration {
 // one-core case the peer workloads measure.
 func BenchmarkSSEFanOut(b *testing.B) {
 	const subscribers, inFlight, slots = 200, 8, 64
-	p := testProject("p")
-	store, _ := admin.NewStaticStore([]structure.Project{p})
-	mem := memory.New(memory.Options{})
-	n, err := New(Options{Delivery: mem, Broker: mem, Presence: mem, Revoker: mem, Projects: store})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := n.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
+	n, proj, ctx := benchServer(b)
 	r := chi.NewRouter()
 	n.Routes(r)
 	srv := httptest.NewServer(r)
@@ -281,7 +236,6 @@ func BenchmarkSSEFanOut(b *testing.B) {
 			}
 		}()
 	}
-	proj, _ := store.Project(ctx, "p")
 	ch, perr := node.Resolve(proj, "room")
 	if perr != nil {
 		b.Fatal(perr)
@@ -315,4 +269,30 @@ func BenchmarkSSEFanOut(b *testing.B) {
 	publishers.Wait()
 	b.StopTimer()
 	b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N*subscribers), "cpu-ns/delivery")
+}
+
+// benchServer starts a server on the memory engine with project "p" and
+// no harness options, stopped when the benchmark ends.
+func benchServer(b *testing.B) (*Server, *structure.Project, context.Context) {
+	b.Helper()
+	p := testProject("p")
+	store, err := admin.NewStaticStore([]structure.Project{p})
+	if err != nil {
+		b.Fatal(err)
+	}
+	mem := memory.New(memory.Options{})
+	n, err := New(Options{Delivery: mem, Broker: mem, Presence: mem, Revoker: mem, Projects: store})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	if err := n.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	proj, err := store.Project(ctx, "p")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n, proj, ctx
 }
