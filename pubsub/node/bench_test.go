@@ -72,14 +72,3 @@ func BenchmarkSSEEncodeDelivery(b *testing.B) {
 		})
 	}
 }
-
-// BenchmarkRandomID is the client id every inline-form stream (so every
-// long poll) takes.
-func BenchmarkRandomID(b *testing.B) {
-	b.ReportAllocs()
-	for b.Loop() {
-		if len(randomID(12)) != 20 {
-			b.Fatal("wrong id length")
-		}
-	}
-}

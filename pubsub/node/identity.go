@@ -51,7 +51,7 @@ func (id *Identity) clientInfo(chanInfo json.RawMessage) *pubsub.ClientInfo {
 // token is empty and the project allows it.
 func (ss *sessions) fromToken(p *structure.Project, token string) (*Identity, *auth.ConnectionClaims, *pubsub.Error) {
 	now := ss.now()
-	id := &Identity{project: p, client: randomID(12), issued: now, expires: now.Add(ss.ttl)}
+	id := &Identity{project: p, client: pubsub.RandomID(12), issued: now, expires: now.Add(ss.ttl)}
 	if token == "" {
 		if !p.Anonymous {
 			return nil, nil, pubsub.Errorf(pubsub.CodeUnauthorized, "a connection token is required")

@@ -12,8 +12,6 @@ package node
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -134,7 +132,7 @@ func DefaultOptions() Options {
 func (o *Options) setDefaults() {
 	d := DefaultOptions()
 	if o.NodeID == "" {
-		o.NodeID = randomID(8)
+		o.NodeID = pubsub.RandomID(8)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -288,38 +286,4 @@ func (n *Node) Shutdown(ctx context.Context, reason *pubsub.Disconnect) error {
 	case <-ctx.Done():
 		return fmt.Errorf("streams still open at shutdown: %w", ctx.Err())
 	}
-}
-
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-// idEntropy buffers the kernel's random bytes: a stream of the inline
-// form takes a fresh client id, so every long poll that opens a stream
-// needs one, and under load one getrandom(2) call per id was a tenth of
-// such a poll's CPU. The bytes are crypto/rand's, read 4 KiB at a time
-// and each handed out once.
-var idEntropy struct {
-	sync.Mutex
-	buf  [4096]byte
-	left int
-}
-
-// randomID returns a random id of n bytes of entropy, lower-case base32.
-func randomID(n int) string {
-	var a [32]byte
-	if n > len(a) {
-		b := make([]byte, n)
-		_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+).
-		return idEncoding.EncodeToString(b)
-	}
-	b := a[:n]
-	e := &idEntropy
-	e.Lock()
-	if e.left < n {
-		_, _ = rand.Read(e.buf[:])
-		e.left = len(e.buf)
-	}
-	copy(b, e.buf[len(e.buf)-e.left:])
-	e.left -= n
-	e.Unlock()
-	return idEncoding.EncodeToString(b)
 }

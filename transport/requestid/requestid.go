@@ -4,10 +4,10 @@ package requestid
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"log/slog"
 	"net/http"
+
+	"github.com/rotor-rt/rotor/pubsub"
 )
 
 // requestIDKey is the context key of a request's id.
@@ -23,7 +23,7 @@ func Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(Header)
 		if !saneID(id) {
-			id = newID()
+			id = pubsub.RandomID(10)
 		}
 		w.Header().Set(Header, id)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
@@ -69,13 +69,4 @@ func (h *ctxHandler) WithGroup(name string) slog.Handler {
 // NewContext returns ctx carrying id as the request id LogHandler logs.
 func NewContext(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, requestIDKey{}, id)
-}
-
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-// newID returns a random id of 10 bytes of entropy, lower-case base32.
-func newID() string {
-	b := make([]byte, 10)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+).
-	return idEncoding.EncodeToString(b)
 }

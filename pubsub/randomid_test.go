@@ -1,4 +1,4 @@
-package node
+package pubsub
 
 import "testing"
 
@@ -13,7 +13,7 @@ func TestRandomIDs(t *testing.T) {
 		go func() {
 			defer func() { done <- struct{}{} }()
 			for range each {
-				ids <- randomID(12)
+				ids <- RandomID(12)
 			}
 		}()
 	}
@@ -38,5 +38,16 @@ func TestRandomIDs(t *testing.T) {
 	}
 	if len(seen) != callers*each {
 		t.Fatalf("got %d ids, want %d", len(seen), callers*each)
+	}
+}
+
+// BenchmarkRandomID is the client id every inline-form stream (so every
+// long poll) takes.
+func BenchmarkRandomID(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(RandomID(12)) != 20 {
+			b.Fatal("wrong id length")
+		}
 	}
 }
