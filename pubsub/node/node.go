@@ -208,7 +208,44 @@ type Node struct {
 
 	// streams counts open streams (OpenStream to Close), so shutdown can
 	// wait for them to send their disconnect.
-	streams sync.WaitGroup
+	streams streamCount
+}
+
+// streamCount counts open streams and stops admitting new ones at
+// shutdown: a WaitGroup alone would let a stream opened while Shutdown
+// waits be added to a count already being waited on.
+type streamCount struct {
+	mu     sync.RWMutex
+	closed bool
+	open   sync.WaitGroup
+}
+
+// enter counts a new stream; false once closed.
+func (c *streamCount) enter() bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return false
+	}
+	c.open.Add(1)
+	return true
+}
+
+// exit uncounts a stream enter counted.
+func (c *streamCount) exit() { c.open.Done() }
+
+// closeAndWait admits no more streams and returns a channel closed when
+// every counted one has exited.
+func (c *streamCount) closeAndWait() <-chan struct{} {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		c.open.Wait()
+		close(done)
+	}()
+	return done
 }
 
 // New returns a node. It does nothing until Start.
@@ -274,12 +311,8 @@ func (n *Node) Start(ctx context.Context) error {
 // shutdown, docs/configuration.md: rotor serve) and waits, until ctx is
 // done, for every stream to be closed after writing it.
 func (n *Node) Shutdown(ctx context.Context, reason *pubsub.Disconnect) error {
+	done := n.streams.closeAndWait()
 	n.hub.Shutdown(reason)
-	done := make(chan struct{})
-	go func() {
-		n.streams.Wait()
-		close(done)
-	}()
 	select {
 	case <-done:
 		return nil

@@ -77,10 +77,15 @@ func (n *Node) OpenStream(ctx context.Context, req StreamRequest, sink Sink) (*S
 	for i, c := range plan.chans {
 		keys[i] = c.ref.key
 	}
+	if !n.streams.enter() {
+		release()
+		return nil, unavailable(pubsub.Errorf(pubsub.CodeUnavailable, "server shutting down"))
+	}
 	hs, err := n.hub.Open(ctx, pubsub.StreamOptions{
 		Project: req.Project.ID, Client: plan.id.client, User: plan.id.user, QueueBytes: n.opts.QueueBytes,
 	}, keys)
 	if err != nil {
+		n.streams.exit()
 		release()
 		e := n.metrics.fail(err)
 		if errors.Is(err, pubsub.ErrClosed) {
@@ -88,7 +93,6 @@ func (n *Node) OpenStream(ctx context.Context, req StreamRequest, sink Sink) (*S
 		}
 		return nil, unavailable(e)
 	}
-	n.streams.Add(1)
 	release = n.metrics.ops.streamOpened(req.Transport, req.HTTPVersion, req.Start, release)
 	s := &Stream{
 		engine: n.engine, log: n.log, presence: n.presence, report: n.events.emit, streams: &n.streams,

@@ -45,7 +45,7 @@ type Stream struct {
 	log      *slog.Logger
 	presence *presenceTracker
 	report   func(*structure.Project, Event)
-	streams  *sync.WaitGroup
+	streams  *streamCount
 
 	st    *pubsub.Stream
 	chans []streamChan
@@ -160,7 +160,7 @@ func (s *Stream) Close() {
 			ev.Data = disconnectData(r)
 		}
 		s.report(s.project, ev)
-		s.streams.Done()
+		s.streams.exit()
 	})
 }
 

@@ -3,6 +3,8 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -118,6 +120,11 @@ func TestLiveAndHistorySameBytes(t *testing.T) {
 // chanSink collects events for the events hook.
 type chanSink chan Event
 
+// discardSink drops every event.
+type discardSink struct{}
+
+func (discardSink) Emit(string, Event) {}
+
 func (c chanSink) Emit(_ string, ev Event) { c <- ev }
 
 // TestPollReportsDisconnect: a stream reports `disconnect` to the events
@@ -155,5 +162,41 @@ func TestPollReportsDisconnect(t *testing.T) {
 			case <-time.After(50 * time.Millisecond):
 			}
 		})
+	}
+}
+
+// TestShutdownWhileStreamsOpen: a stream opening while its node shuts
+// down is either counted and ended by Shutdown or refused with 112;
+// Shutdown waits for every counted one, and the race detector sees no
+// stream counted into a wait already under way (it did, now and then,
+// when the count was taken after the hub had registered the stream).
+func TestShutdownWhileStreamsOpen(t *testing.T) {
+	t.Parallel()
+	for range 200 {
+		n, p := startNode(t, discardSink{})
+		var opener sync.WaitGroup
+		var closed atomic.Bool
+		opener.Go(func() {
+			st, perr := n.OpenStream(t.Context(), StreamRequest{Project: p, Transport: "sse", Channels: []string{"news"}}, &recordSink{})
+			if perr != nil {
+				if perr.Code != pubsub.CodeUnavailable {
+					t.Errorf("open during shutdown: %v, want code %d", perr, pubsub.CodeUnavailable)
+				}
+				closed.Store(true)
+				return
+			}
+			<-st.Done()
+			st.Close()
+			closed.Store(true)
+		})
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		if err := n.Shutdown(ctx, pubsub.DisconnectShutdownReason); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		cancel()
+		opener.Wait()
+		if !closed.Load() {
+			t.Fatal("the stream was neither refused nor closed")
+		}
 	}
 }
