@@ -222,6 +222,12 @@ func TestDrainMemoryRestart(t *testing.T) {
 	// answered with the disconnect, not cut.
 	pollURL := streamURL(srv.base, "poll", "poller", t, "drain-quiet")
 	first := poll(t, srv.client, pollURL, 0)
+	// The answered poll's stream stays parked for the client's next poll
+	// for a while (docs/protocol.md, Long poll); once it is let go, an
+	// open stream more than the SSE clients' is the pending poll.
+	eventually(t, 10*time.Second, "the first poll's parked stream is let go", func() bool {
+		return metricSum(t, scrape(t, srv), "rotor_streams") == drainClients
+	})
 	polled := make(chan pollReply, 1)
 	pollFailed := make(chan error, 1)
 	go func() {
