@@ -30,7 +30,7 @@ type Hub struct {
 
 	mu      sync.Mutex
 	streams map[*Stream]struct{}
-	users   map[string]map[*Stream]struct{} // Key(project, user) → streams
+	users   map[string]userSet // Key(project, user) → streams
 	closed  bool
 
 	watchMu  sync.RWMutex
@@ -83,7 +83,7 @@ func NewHub(interest Interest) *Hub {
 		interest: interest,
 		seed:     maphash.MakeSeed(),
 		streams:  make(map[*Stream]struct{}),
-		users:    make(map[string]map[*Stream]struct{}),
+		users:    make(map[string]userSet),
 		watchers: make(map[*watcher]struct{}),
 	}
 	for i := range h.shards {
@@ -122,12 +122,7 @@ func (h *Hub) Open(ctx context.Context, opts StreamOptions, keys []string) (*Str
 	h.streams[s] = struct{}{}
 	if opts.User != "" {
 		uk := Key(opts.Project, opts.User)
-		set := h.users[uk]
-		if set == nil {
-			set = make(map[*Stream]struct{})
-			h.users[uk] = set
-		}
-		set[s] = struct{}{}
+		h.users[uk] = h.users[uk].add(s)
 	}
 	h.mu.Unlock()
 	for i, key := range keys {
@@ -218,11 +213,10 @@ func (h *Hub) removeStream(s *Stream) {
 	delete(h.streams, s)
 	if s.opts.User != "" {
 		uk := Key(s.opts.Project, s.opts.User)
-		if set := h.users[uk]; set != nil {
-			delete(set, s)
-			if len(set) == 0 {
-				delete(h.users, uk)
-			}
+		if set, empty := h.users[uk].remove(s); empty {
+			delete(h.users, uk)
+		} else {
+			h.users[uk] = set
 		}
 	}
 	h.mu.Unlock()
@@ -324,9 +318,47 @@ func (h *Hub) snapshot() []*Stream {
 func (h *Hub) userStreams(project, user string) []*Stream {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	set := h.users[Key(project, user)]
-	out := make([]*Stream, 0, len(set))
-	for s := range set {
+	return h.users[Key(project, user)].appendTo(nil)
+}
+
+// userSet holds one user's streams: most users have one stream, which is
+// held without a map (a map per user was a tenth of an idle stream's
+// memory when every stream is its own user).
+type userSet struct {
+	one  *Stream
+	more map[*Stream]struct{}
+}
+
+func (u userSet) add(s *Stream) userSet {
+	switch {
+	case u.one == nil && u.more == nil:
+		u.one = s
+	case u.more == nil:
+		u.more = map[*Stream]struct{}{u.one: {}, s: {}}
+		u.one = nil
+	default:
+		u.more[s] = struct{}{}
+	}
+	return u
+}
+
+// remove takes s out and reports whether the set is empty.
+func (u userSet) remove(s *Stream) (userSet, bool) {
+	if u.more == nil {
+		if u.one == s {
+			u.one = nil
+		}
+		return u, u.one == nil
+	}
+	delete(u.more, s)
+	return u, len(u.more) == 0
+}
+
+func (u userSet) appendTo(out []*Stream) []*Stream {
+	if u.one != nil {
+		out = append(out, u.one)
+	}
+	for s := range u.more {
 		out = append(out, s)
 	}
 	return out

@@ -237,3 +237,40 @@ func BenchmarkFanOut(b *testing.B) {
 		})
 	}
 }
+
+// TestUserSet: a user's streams as they come and go, one held without a
+// map, more in one.
+func TestUserSet(t *testing.T) {
+	a, b, c := &Stream{}, &Stream{}, &Stream{}
+	var u userSet
+	steps := []struct {
+		add, remove *Stream
+		want        []*Stream
+		empty       bool
+	}{
+		{add: a, want: []*Stream{a}},
+		{remove: b, want: []*Stream{a}},
+		{add: b, want: []*Stream{a, b}},
+		{add: c, want: []*Stream{a, b, c}},
+		{remove: a, want: []*Stream{b, c}},
+		{remove: b, want: []*Stream{c}},
+		{remove: c, want: nil, empty: true},
+	}
+	for i, st := range steps {
+		var empty bool
+		if st.add != nil {
+			u = u.add(st.add)
+		} else {
+			u, empty = u.remove(st.remove)
+		}
+		got := u.appendTo(nil)
+		if len(got) != len(st.want) || empty != st.empty {
+			t.Fatalf("step %d: %d streams (empty %v), want %d (empty %v)", i, len(got), empty, len(st.want), st.empty)
+		}
+		for _, w := range st.want {
+			if !slices.Contains(got, w) {
+				t.Fatalf("step %d: a stream is missing", i)
+			}
+		}
+	}
+}
