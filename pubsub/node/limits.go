@@ -57,6 +57,11 @@ func (n *Node) Limits() *Limiter { return n.limits }
 // ends.
 func (n *Limiter) acquire(ip, client string, chans int) (release func(), bad *pubsub.Error) {
 	l := n.limits
+	if l.ConnectionsPerIP <= 0 && l.StreamsPerClient <= 0 && l.ChannelsPerClient <= 0 {
+		// Nothing to count: no entry per stream in the maps (an idle
+		// stream's memory) and no lock.
+		return noRelease, nil
+	}
 	u := n.usage
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -73,20 +78,37 @@ func (n *Limiter) acquire(ip, client string, chans int) (release func(), bad *pu
 		n.refusedBy(limit)
 		return nil, pubsub.Errorf(pubsub.CodeLimitExceeded, "limit exceeded: %s", limit)
 	}
-	u.ips[ip]++
-	u.streams[client]++
-	u.chans[client] += chans
+	// Each map counts only for its limit: an entry per stream costs memory.
+	perIP, perClient, chansPerClient := l.ConnectionsPerIP > 0, l.StreamsPerClient > 0, l.ChannelsPerClient > 0
+	if perIP {
+		u.ips[ip]++
+	}
+	if perClient {
+		u.streams[client]++
+	}
+	if chansPerClient {
+		u.chans[client] += chans
+	}
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			u.mu.Lock()
 			defer u.mu.Unlock()
-			dec(u.ips, ip, 1)
-			dec(u.streams, client, 1)
-			dec(u.chans, client, chans)
+			if perIP {
+				dec(u.ips, ip, 1)
+			}
+			if perClient {
+				dec(u.streams, client, 1)
+			}
+			if chansPerClient {
+				dec(u.chans, client, chans)
+			}
 		})
 	}, nil
 }
+
+// noRelease is the release of a stream no limit counted.
+func noRelease() {}
 
 // HoldIP reserves a connection slot for ip, for a request that is still
 // sending its body: a slow body ties up a connection as a stream does, so
