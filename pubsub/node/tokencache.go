@@ -2,6 +2,7 @@ package node
 
 import (
 	"crypto/subtle"
+	"strings"
 	"sync"
 	"time"
 
@@ -61,5 +62,7 @@ func (c *tokenCache) put(project, secret, token string, claims *auth.ConnectionC
 			}
 		}
 	}
-	c.m[token] = &cachedToken{project: project, secret: secret, claims: claims}
+	// A copy: the token is usually a piece of the request's query, and
+	// the cache would keep the whole request line alive with it.
+	c.m[strings.Clone(token)] = &cachedToken{project: project, secret: secret, claims: claims}
 }
