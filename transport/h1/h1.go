@@ -93,6 +93,11 @@ type conn struct {
 
 	// idle: between responses, with no request read; guarded by s.mu.
 	idle bool
+
+	// awaitMu orders the read deadline of a detached response's wait:
+	// Finish sets the deadline that wakes the reader, and await must not
+	// clear it after a Finish that came first.
+	awaitMu sync.Mutex
 }
 
 // Adopt takes over the HTTP/1.1 connection of r, whose handler called it,
@@ -300,7 +305,14 @@ func (c *conn) handle(rw *Response) (ok bool) {
 // next request early (pipelining) waits for this answer first. It
 // reports whether the connection goes on.
 func (c *conn) await(rw *Response) bool {
-	_ = c.nc.SetReadDeadline(time.Time{})
+	c.awaitMu.Lock()
+	select {
+	case <-rw.done:
+		// Finished already: the deadline it set stands.
+	default:
+		_ = c.nc.SetReadDeadline(time.Time{})
+	}
+	c.awaitMu.Unlock()
 	_, err := c.br.Peek(1)
 	if err != nil {
 		rw.cancel()

@@ -73,6 +73,16 @@ func startTestServer(t *testing.T, idle time.Duration) *testServer {
 			rw.Finish()
 		}()
 	})
+	mux.HandleFunc("/quick", func(w http.ResponseWriter, r *http.Request) {
+		// Detached, then finished before the handler returns.
+		rw := Of(w)
+		if rw == nil || !rw.Detach() {
+			http.Error(w, "cannot detach", http.StatusInternalServerError)
+			return
+		}
+		_, _ = io.WriteString(rw, "quick")
+		rw.Finish()
+	})
 	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		_, h1 := w.(*Response)
@@ -322,6 +332,21 @@ func TestIdleTimeout(t *testing.T) {
 		t.Fatal("an idle connection stayed open past the idle timeout")
 	}
 	waitFor(t, "h1 to forget the connection", func() bool { return ts.h1.Len() == 0 })
+}
+
+// TestIdleTimeoutAfterQuickFinish: a detached answer finished before its
+// handler returned still leaves the connection to the idle timeout (the
+// wait that followed used to clear the deadline Finish had set).
+func TestIdleTimeoutAfterQuickFinish(t *testing.T) {
+	ts := startTestServer(t, 300*time.Millisecond)
+	c := ts.adopt(t)
+	c.send(get("/quick"))
+	if resp, body := c.read("GET"); resp.StatusCode != 200 || body != "quick" {
+		t.Fatalf("quick: %d %q", resp.StatusCode, body)
+	}
+	if !c.closed() {
+		t.Fatal("an idle connection stayed open past the idle timeout")
+	}
 }
 
 // TestShutdown: idle connections close at once; a waiting answer still

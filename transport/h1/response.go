@@ -174,6 +174,8 @@ func Of(w http.ResponseWriter) *Response {
 func (rw *Response) Finish() {
 	rw.once.Do(func() {
 		rw.ok = rw.finish()
+		rw.c.awaitMu.Lock()
+		defer rw.c.awaitMu.Unlock()
 		if !rw.ok || rw.closeAfter {
 			// Wake the connection's reader, which closes it.
 			_ = rw.c.nc.SetReadDeadline(time.Now())
