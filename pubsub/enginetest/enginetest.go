@@ -1,6 +1,6 @@
 // Package enginetest is the conformance suite of pubsub.Engine: one set of
 // table-driven tests of the whole contract in pubsub/engine.go (offsets,
-// epochs, history requests, trimming and expiry, delivery to the Handler,
+// epochs, idempotency keys, history requests, trimming and expiry, delivery to the Handler,
 // presence, revocation marks, and the optional capabilities), run by every
 // engine from its own tests, as testing/fstest is for file systems.
 //
@@ -174,6 +174,7 @@ func Run(t *testing.T, cfg Config) {
 		tests []test
 	}{
 		{"Publish", s.publishTests()},
+		{"Idempotency", s.idempotencyTests()},
 		{"History", s.historyTests()},
 		{"Expiry", s.expiryTests()},
 		{"Delivery", s.deliveryTests()},
