@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -154,6 +155,63 @@ func BenchmarkSSEAccept(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkSSEIdleHeap opens b.N SSE streams over real loopback HTTP/1.1
+// the way W1 does, keeps them all open and idle, and reports the live heap
+// per stream after a GC: what an idle stream holds. The client's side of
+// each connection (a net.Conn) is in the figure too; compare runs, not
+// the figure with a server's RSS. Run it with -benchtime=5000x.
+func BenchmarkSSEIdleHeap(b *testing.B) {
+	n, _, _ := benchServer(b)
+	r := chi.NewRouter()
+	r.Use(n.GrowStacks, requestid.Middleware)
+	n.Routes(r)
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	reqs := make([][]byte, b.N)
+	for i := range reqs {
+		tok, err := auth.MintConnectionToken([]byte(testSecret), auth.ConnectionClaims{User: "u" + itoa(i)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		reqs[i] = []byte("GET /connection/p/sse?token=" + tok + "&channel=c" + itoa(i) + " HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+	}
+	conns := make([]net.Conn, 0, b.N)
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	buf := make([]byte, 4096)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		conns = append(conns, c)
+		if _, err := c.Write(reqs[i]); err != nil {
+			b.Fatal(err)
+		}
+		got := 0
+		for !bytes.Contains(buf[:got], []byte("event: sub\n")) || !bytes.HasSuffix(buf[:got], []byte("\n\n")) {
+			k, err := c.Read(buf[got:])
+			if err != nil {
+				b.Fatalf("after %q: %v", buf[:got], err)
+			}
+			got += k
+		}
+	}
+	b.StopTimer()
+	reqs = nil
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(b.N), "heap-B/stream")
 }
 
 // processCPU is the CPU time the process has used, user and system: the

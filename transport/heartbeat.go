@@ -20,7 +20,9 @@ const heartbeatSlices = 5
 // goroutine per stream: the ticker runs every 1/heartbeatSlices of the ping
 // interval and marks each stream that wrote nothing for the rest of the
 // interval, which keeps proxies' read timeouts from closing a quiet stream
-// and lets clients that read the server's clock notice a held stream.
+// and lets clients that read the server's clock notice a held stream. The
+// same tick ends the streams whose end (session expiry, stream lifetime)
+// has come, so a stream ends one slice late at most.
 type heartbeats struct {
 	mu    sync.Mutex
 	conns map[*sseConn]struct{}
@@ -68,7 +70,7 @@ func (h *heartbeats) run(ctx context.Context, ping time.Duration) {
 	defer tick.Stop()
 	trailTick := time.NewTicker(min(clockEvery, ping) / 2)
 	defer trailTick.Stop()
-	var due []*sseConn
+	var due, ending []*sseConn
 	for {
 		select {
 		case <-ctx.Done():
@@ -89,19 +91,26 @@ func (h *heartbeats) run(ctx context.Context, ping time.Duration) {
 			clear(due)
 		case now := <-tick.C:
 			quiet := now.Add(-(ping - 2*slice)).UnixNano()
-			due = due[:0]
+			due, ending = due[:0], ending[:0]
 			h.mu.Lock()
 			for sc := range h.conns {
-				if sc.lastWrite.Load() <= quiet {
+				if sc.endAt != 0 && sc.endAt <= now.UnixNano() {
+					sc.endAt = 0
+					ending = append(ending, sc)
+				} else if sc.lastWrite.Load() <= quiet {
 					due = append(due, sc)
 				}
 			}
 			h.mu.Unlock()
+			for _, sc := range ending {
+				sc.st.End(sc.endReason)
+			}
 			for _, sc := range due {
 				sc.pingDue.Store(true)
 				sc.schedule()
 			}
 			clear(due)
+			clear(ending)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rotor-rt/rotor/pubsub/structure"
+	"github.com/rotor-rt/rotor/transport/auth"
 )
 
 // TestHeartbeatGap measures the longest silence on a real stream while
@@ -150,6 +151,61 @@ func TestClockTrailingPing(t *testing.T) {
 				t.Fatalf("the ping came %v after the pub, want within %v", d, clockEvery)
 			} else {
 				t.Logf("ping %v after the pub", d.Round(time.Millisecond))
+			}
+		})
+	}
+}
+
+// TestStreamEnds: the heartbeat ticker ends a stream when its token
+// expires (3004) or its http.stream_lifetime is reached (3000), never
+// before and at most one ticker slice (ping/5) after.
+func TestStreamEnds(t *testing.T) {
+	t.Parallel()
+	const ping = time.Second
+	type disc struct {
+		Code      int
+		Reason    string
+		Reconnect bool
+	}
+	for _, tc := range []struct {
+		name     string
+		exp      time.Duration // the token's exp from now (whole seconds on the wire)
+		lifetime time.Duration
+		want     int
+		// The end falls within [earliest, latest] after opening: exp has
+		// whole seconds, the lifetime ±10 % jitter.
+		earliest, latest time.Duration
+	}{
+		{name: "token expires", exp: 2 * time.Second, want: 3004, earliest: time.Second, latest: 2 * time.Second},
+		{name: "lifetime reached", exp: time.Hour, lifetime: time.Second, want: 3000, earliest: 900 * time.Millisecond, latest: 1100 * time.Millisecond},
+		{name: "token expires before the lifetime", exp: 2 * time.Second, lifetime: time.Hour, want: 3004, earliest: time.Second, latest: 2 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := startServer(t, func(o *Options, _ *structure.Project) { o.Ping, o.StreamLifetime = ping, tc.lifetime })
+			exp := time.Now().Add(tc.exp)
+			tok, err := auth.MintConnectionToken([]byte(testSecret), auth.ConnectionClaims{User: "u", Expires: exp})
+			if err != nil {
+				t.Fatal(err)
+			}
+			opened := time.Now()
+			st := s.openSSE(q("token", tok, "channel", "room"), nil)
+			st.next("sub")
+			d := decode[disc](t, st.next("disconnect").Data)
+			took := time.Since(opened)
+			if d.Code != tc.want || !d.Reconnect {
+				t.Fatalf("disconnect %+v, want %d with reconnect", d, tc.want)
+			}
+			if took < tc.earliest {
+				t.Errorf("stream ended after %s, before its end (%s at the earliest)", took, tc.earliest)
+			}
+			// One ticker slice late at most; the rest is slack for a busy
+			// machine.
+			if latest := tc.latest + ping/heartbeatSlices + 2*time.Second; took > latest {
+				t.Errorf("stream ended after %s, later than %s", took, latest)
+			}
+			if _, ok := <-st.events; ok {
+				t.Error("an event after the disconnect")
 			}
 		})
 	}

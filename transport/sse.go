@@ -94,6 +94,27 @@ func (s *sseSink) Event(kind pubsub.EventKind, id []byte, data []byte) {
 // lifetimeReason ends a stream at http.stream_lifetime.
 var lifetimeReason = &pubsub.Disconnect{Code: pubsub.DisconnectNormal, Reason: "stream lifetime reached", Reconnect: true}
 
+// streamEnd returns when a stream opened at now must end, in Unix
+// nanoseconds (0: never), and why: when its session expires (exp), or
+// after lifetime (±10 % jitter, so that streams opened together do not
+// all reconnect together), whichever comes first. The heartbeat ticker
+// ends it then (heartbeats.run): a field in the stream instead of a timer
+// per stream.
+func streamEnd(exp time.Time, lifetime time.Duration, now time.Time) (int64, *pubsub.Disconnect) {
+	var at int64
+	var reason *pubsub.Disconnect
+	if !exp.IsZero() {
+		at, reason = exp.UnixNano(), pubsub.DisconnectExpiredReason
+	}
+	if lifetime > 0 {
+		lifetime += time.Duration((rand.Float64()*0.2 - 0.1) * float64(lifetime))
+		if end := now.Add(lifetime).UnixNano(); at == 0 || end < at {
+			at, reason = end, lifetimeReason
+		}
+	}
+	return at, reason
+}
+
 // handleSSE serves GET /connection/{project}/sse (docs/protocol.md, SSE). Over
 // HTTP/1.1 the connection is hijacked once the stream is set up, so an idle
 // stream holds no handler goroutine and no net/http buffers: one small
@@ -121,15 +142,7 @@ func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request, p *structure.
 		return
 	}
 	sc.st = st
-	if exp := st.Expires(); !exp.IsZero() {
-		st.EndAfter(time.Until(exp), pubsub.DisconnectExpiredReason)
-	}
-	if d := s.opts.StreamLifetime; d > 0 {
-		// ±10% jitter so streams opened together do not all reconnect
-		// together.
-		d += time.Duration((rand.Float64()*0.2 - 0.1) * float64(d))
-		st.EndAfter(d, lifetimeReason)
-	}
+	sc.endAt, sc.endReason = streamEnd(st.Expires(), s.opts.StreamLifetime, time.Now())
 	head := []byte("retry: " + strconv.Itoa(sseRetry) + "\n\n")
 	if s.opts.Padding > 0 {
 		head = append(head, ':')
@@ -191,6 +204,11 @@ type sseConn struct {
 	pinged    bool
 	// trailing: queued for a trailing ping (heartbeats.trail).
 	trailing atomic.Bool
+	// endAt (Unix ns, 0: never) and endReason: when and why the heartbeat
+	// ticker ends the stream (streamEnd); guarded by heartbeats.mu once
+	// the stream is registered there.
+	endAt     int64
+	endReason *pubsub.Disconnect
 	// opened: the opening write is out and its nudge scheduled; only the
 	// writer touches it.
 	opened bool

@@ -54,7 +54,6 @@ type Stream struct {
 	project *structure.Project
 	expires time.Time
 	release func()
-	timers  []*time.Timer
 	once    sync.Once
 
 	// lost says the client's resume id was unusable: fresh positions are
@@ -106,12 +105,6 @@ func (s *Stream) SetNotify(f func()) { s.st.SetNotify(f) }
 // End ends the stream with reason.
 func (s *Stream) End(reason *pubsub.Disconnect) { s.st.End(reason) }
 
-// EndAfter ends the stream with reason after d, unless it is closed
-// first.
-func (s *Stream) EndAfter(d time.Duration, reason *pubsub.Disconnect) {
-	s.timers = append(s.timers, time.AfterFunc(d, func() { s.st.End(reason) }))
-}
-
 // Expires returns when the stream's session ends (zero: never).
 func (s *Stream) Expires() time.Time { return s.expires }
 
@@ -149,9 +142,6 @@ func (s *Stream) Fill(ctx context.Context) bool {
 // runs once, whoever ends the stream.
 func (s *Stream) Close() {
 	s.once.Do(func() {
-		for _, t := range s.timers {
-			t.Stop()
-		}
 		s.presence.exitAll(s.chans, s.st.Client())
 		s.st.Close()
 		s.release()
