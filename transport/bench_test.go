@@ -159,7 +159,7 @@ func BenchmarkSSEAccept(b *testing.B) {
 
 // BenchmarkSSEIdleHeap opens b.N SSE streams over real loopback HTTP/1.1
 // the way W1 does, keeps them all open and idle, and reports the live heap
-// per stream after a GC: what an idle stream holds. The client's side of
+// and goroutine stacks per stream after a GC: what an idle stream holds. The client's side of
 // each connection (a net.Conn) is in the figure too; compare runs, not
 // the figure with a server's RSS. Run it with -benchtime=5000x.
 func BenchmarkSSEIdleHeap(b *testing.B) {
@@ -212,6 +212,7 @@ func BenchmarkSSEIdleHeap(b *testing.B) {
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(b.N), "heap-B/stream")
+	b.ReportMetric(float64(int64(after.StackInuse)-int64(before.StackInuse))/float64(b.N), "stack-B/stream")
 }
 
 // processCPU is the CPU time the process has used, user and system: the

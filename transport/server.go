@@ -20,6 +20,7 @@ import (
 	"github.com/rotor-rt/rotor/pubsub/structure"
 	"github.com/rotor-rt/rotor/transport/gopool"
 	"github.com/rotor-rt/rotor/transport/h1"
+	"github.com/rotor-rt/rotor/transport/hangup"
 	"github.com/rotor-rt/rotor/transport/hooks"
 	"github.com/rotor-rt/rotor/transport/longpoll"
 )
@@ -151,6 +152,8 @@ type Server struct {
 	// dispatcher is the HTTP events hook when Options.Events was nil.
 	dispatcher *hooks.Dispatcher
 	heartbeats *heartbeats
+	// hangups: see sseConn; nil before Start (a goroutine per stream).
+	hangups *hangup.Watcher
 	// polls holds answered polls' streams for the clients' next polls.
 	polls *longpoll.Parking
 	// h1 serves the HTTP/1.1 connections of waiting polls.
@@ -247,6 +250,12 @@ func (s *Server) Start(ctx context.Context) error {
 		go s.dispatcher.Run(ctx)
 	}
 	go s.heartbeats.run(ctx, s.opts.Ping)
+	if w, err := hangup.New(); err != nil {
+		s.opts.Logger.Warn("SSE streams watch their clients with a goroutine each", "err", err)
+	} else {
+		s.hangups = w
+		context.AfterFunc(ctx, w.Close)
+	}
 	go s.polls.Run(ctx)
 	context.AfterFunc(ctx, s.h1.Shutdown)
 	context.AfterFunc(ctx, s.writers.Stop)

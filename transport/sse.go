@@ -16,6 +16,7 @@ import (
 	"github.com/rotor-rt/rotor/pubsub/node"
 	"github.com/rotor-rt/rotor/pubsub/structure"
 	"github.com/rotor-rt/rotor/transport/gopool"
+	"github.com/rotor-rt/rotor/transport/hangup"
 )
 
 // sseRetry is the reconnection delay advised to browsers, in ms.
@@ -94,12 +95,9 @@ func (s *sseSink) Event(kind pubsub.EventKind, id []byte, data []byte) {
 // lifetimeReason ends a stream at http.stream_lifetime.
 var lifetimeReason = &pubsub.Disconnect{Code: pubsub.DisconnectNormal, Reason: "stream lifetime reached", Reconnect: true}
 
-// streamEnd returns when a stream opened at now must end, in Unix
-// nanoseconds (0: never), and why: when its session expires (exp), or
-// after lifetime (±10 % jitter, so that streams opened together do not
-// all reconnect together), whichever comes first. The heartbeat ticker
-// ends it then (heartbeats.run): a field in the stream instead of a timer
-// per stream.
+// streamEnd returns when (Unix ns, 0: never) and why the heartbeat ticker
+// ends a stream opened at now: its session's expiry or its lifetime (±10 %
+// so that streams opened together do not reconnect together), the first.
 func streamEnd(exp time.Time, lifetime time.Duration, now time.Time) (int64, *pubsub.Disconnect) {
 	var at int64
 	var reason *pubsub.Disconnect
@@ -117,9 +115,9 @@ func streamEnd(exp time.Time, lifetime time.Duration, now time.Time) (int64, *pu
 
 // handleSSE serves GET /connection/{project}/sse (docs/protocol.md, SSE). Over
 // HTTP/1.1 the connection is hijacked once the stream is set up, so an idle
-// stream holds no handler goroutine and no net/http buffers: one small
-// read goroutine notices the client leaving, and a writer goroutine exists
-// only while there is something to write. Over HTTP/2 a stream cannot be
+// stream holds no goroutine and no net/http buffers: the server's hangup
+// watcher notices the client leaving (transport/hangup), and a writer
+// goroutine exists only while there is something to write. Over HTTP/2 a stream cannot be
 // hijacked and keeps its handler goroutine.
 func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request, p *structure.Project, a access) {
 	q := r.URL.Query()
@@ -129,7 +127,7 @@ func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request, p *structure.
 		return
 	}
 	sc := &sseConn{
-		heartbeats: s.heartbeats, writers: s.writers, ctx: s.baseCtx, writeTimeout: s.opts.WriteTimeout, ping: s.opts.Ping,
+		heartbeats: s.heartbeats, writers: s.writers, hangups: s.hangups, ctx: s.baseCtx, writeTimeout: s.opts.WriteTimeout, ping: s.opts.Ping,
 		sink: &sseSink{}, clock: q.Get("clock") == "1",
 	}
 	st, perr := s.node.OpenStream(r.Context(), req, sc.sink)
@@ -204,9 +202,7 @@ type sseConn struct {
 	pinged    bool
 	// trailing: queued for a trailing ping (heartbeats.trail).
 	trailing atomic.Bool
-	// endAt (Unix ns, 0: never) and endReason: when and why the heartbeat
-	// ticker ends the stream (streamEnd); guarded by heartbeats.mu once
-	// the stream is registered there.
+	// See streamEnd; guarded by heartbeats.mu once registered there.
 	endAt     int64
 	endReason *pubsub.Disconnect
 	// opened: the opening write is out and its nudge scheduled; only the
@@ -217,8 +213,10 @@ type sseConn struct {
 	// stream served in its handler goroutine; nil for hijacked ones.
 	wake chan struct{}
 
-	// Hijacked connections only.
+	// Hijacked connections only: hangup tells when the client leaves.
 	conn      net.Conn
+	hangups   *hangup.Watcher
+	hangup    *hangup.Watch
 	writing   atomic.Bool
 	pingDue   atomic.Bool
 	lastWrite atomic.Int64
@@ -234,6 +232,7 @@ func (sc *sseConn) finish() {
 		sc.st.Close()
 		sc.heartbeats.remove(sc)
 		if sc.conn != nil {
+			sc.hangup.Stop()
 			_ = sc.conn.Close()
 		}
 	})
@@ -320,22 +319,10 @@ func (sc *sseConn) hijack(w http.ResponseWriter) bool {
 	sc.sink.buf = append(head.Bytes(), sc.sink.buf...)
 	sc.writing.Store(true) // this goroutine is the writer for the first write
 	sc.heartbeats.add(sc)
-	go sc.readLoop()
+	sc.hangup = sc.hangups.Watch(conn, func() { sc.st.End(pubsub.DisconnectNormalReason) })
 	sc.st.SetNotify(sc.schedule)
 	sc.writeLoop()
 	return true
-}
-
-// readLoop parks on the connection until the client goes away: an SSE
-// client never sends anything after its request.
-func (sc *sseConn) readLoop() {
-	var b [16]byte
-	for {
-		if _, err := sc.conn.Read(b[:]); err != nil {
-			break
-		}
-	}
-	sc.st.End(pubsub.DisconnectNormalReason)
 }
 
 // schedule starts a writer unless one is running. The hub calls it, via

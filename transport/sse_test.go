@@ -2,6 +2,8 @@ package transport
 
 import (
 	"bufio"
+	"net"
+	"strings"
 	"time"
 
 	"net/http"
@@ -214,5 +216,53 @@ func TestUnusableLastEventID(t *testing.T) {
 			t.Fatalf("id %q: sub = %+v, want recovered false at offset 1", id, sub)
 		}
 		st.close()
+	}
+}
+
+// TestSSEClientLeaves: a hijacked stream ends soon after its client goes
+// away, however it goes, with no write to find out (the heartbeat is an
+// hour away); bytes a client sends do not end it.
+func TestSSEClientLeaves(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		leave func(c *net.TCPConn)
+	}{
+		{name: "closes", leave: func(c *net.TCPConn) { _ = c.Close() }},
+		{name: "resets", leave: func(c *net.TCPConn) { _ = c.SetLinger(0); _ = c.Close() }},
+		{name: "half-closes", leave: func(c *net.TCPConn) { _ = c.CloseWrite() }},
+		{name: "sends bytes, then closes", leave: func(c *net.TCPConn) {
+			_, _ = c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+			time.Sleep(50 * time.Millisecond)
+			_ = c.Close()
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := startServer(t, func(o *Options, _ *structure.Project) { o.Ping = time.Hour })
+			c, err := net.Dial("tcp", s.srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			req := "GET /connection/p/sse?" + q("token", s.token("u"), "channel", "news") + " HTTP/1.1\r\nHost: x\r\n\r\n"
+			if _, err := c.Write([]byte(req)); err != nil {
+				t.Fatal(err)
+			}
+			var got []byte
+			buf := make([]byte, 4096)
+			for !strings.Contains(string(got), "event: sub\n") {
+				n, err := c.Read(buf)
+				if err != nil {
+					t.Fatalf("after %q: %v", got, err)
+				}
+				got = append(got, buf[:n]...)
+			}
+			if n := s.node.Hub().Streams(); n != 1 {
+				t.Fatalf("%d streams open, want 1", n)
+			}
+			tc.leave(c.(*net.TCPConn))
+			eventually(t, "the stream to end", func() bool { return s.node.Hub().Streams() == 0 })
+		})
 	}
 }
