@@ -3,9 +3,11 @@
 // response waits (a long poll) holds one reading goroutine and a 1 KiB
 // buffer instead of net/http's two goroutines and 8 KiB of buffers. A
 // handler may Detach its response: it returns at once and completes the
-// response later from any goroutine. Requests are parsed by
-// http.ReadRequest; everything else a handler may use of net/http's
-// ResponseWriter (Flush, Hijack, write deadlines) works as there.
+// response later from any goroutine. A plain request head (no body, as a
+// poll sends) is parsed in place, into the request http.ReadRequest would
+// give; any other is parsed by http.ReadRequest. Everything else a
+// handler may use of net/http's ResponseWriter (Flush, Hijack, write
+// deadlines) works as there.
 package h1
 
 import (
@@ -326,8 +328,10 @@ func (c *conn) await(rw *Response) bool {
 func (c *conn) readRequest() (*Response, int) {
 	_ = c.nc.SetReadDeadline(time.Now().Add(c.headerTimeout))
 	c.lr.N = c.maxHeader + 4096 // as net/http: the limit plus slack for the request line
-	req, err := http.ReadRequest(c.br)
+	ctx, cancel := context.WithCancel(c.baseContext())
+	req, err := c.readHead(ctx)
 	if err != nil {
+		cancel()
 		switch {
 		case c.lr.N <= 0:
 			return nil, http.StatusRequestHeaderFieldsTooLarge
@@ -339,6 +343,7 @@ func (c *conn) readRequest() (*Response, int) {
 	c.lr.N = 1<<63 - 1
 	_ = c.nc.SetReadDeadline(time.Time{})
 	if req.ProtoMajor != 1 {
+		cancel()
 		return nil, http.StatusHTTPVersionNotSupported
 	}
 	req.RemoteAddr = c.nc.RemoteAddr().String()
@@ -346,8 +351,6 @@ func (c *conn) readRequest() (*Response, int) {
 		st := tc.ConnectionState()
 		req.TLS = &st
 	}
-	ctx, cancel := context.WithCancel(c.baseContext())
-	req = req.WithContext(ctx)
 	rw := c.newResponse(req, cancel)
 	if req.Header.Get("Expect") == "100-continue" && req.ContentLength != 0 {
 		if _, err := io.WriteString(c.nc, "HTTP/1.1 100 Continue\r\n\r\n"); err != nil {
@@ -356,6 +359,31 @@ func (c *conn) readRequest() (*Response, int) {
 		}
 	}
 	return rw, 0
+}
+
+// readHead reads a request head, with ctx for its context: parseHead
+// reads it when it arrives whole in the buffer and is a plain one,
+// http.ReadRequest reads any other (and any error).
+func (c *conn) readHead(ctx context.Context) (*http.Request, error) {
+	for {
+		b, _ := c.br.Peek(c.br.Buffered())
+		r, n, ok := parseHead(b)
+		if ok {
+			_, _ = c.br.Discard(n)
+			return r.WithContext(ctx), nil
+		}
+		if n > 0 || len(b) == c.br.Size() {
+			break // not a plain head, or one longer than the buffer
+		}
+		if _, err := c.br.Peek(len(b) + 1); err != nil {
+			break // http.ReadRequest meets the error again
+		}
+	}
+	req, err := http.ReadRequest(c.br)
+	if err != nil {
+		return nil, err
+	}
+	return req.WithContext(ctx), nil
 }
 
 func isTimeout(err error) bool {
