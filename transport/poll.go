@@ -13,14 +13,14 @@ import (
 
 // handlePoll serves GET /connection/{project}/poll (docs/protocol.md, Long poll): it answers
 // as soon as one event or more is ready, or with none at the timeout.
-func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request, p *structure.Project) {
+func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request, p *structure.Project, a access) {
 	q := r.URL.Query()
 	timeout, ok := longpoll.ParseTimeout(q.Get("timeout"))
 	if !ok {
 		writeError(w, pubsub.Errorf(pubsub.CodeBadRequest, "timeout must be a number of seconds"))
 		return
 	}
-	req, perr := s.streamRequest(r, p, "poll", q.Get("since"), "")
+	req, perr := s.streamRequestAs(r, q, p, a, "poll", q.Get("since"), "")
 	if perr != nil {
 		writeError(w, perr)
 		return

@@ -16,11 +16,10 @@ import (
 // limitBody: a read deadline, a connection slot while it is read, and
 // client.max_body.
 func (s *Server) Routes(r chi.Router) {
+	r.Use(s.routePolls)
 	r.Route("/connection/{project}", func(r chi.Router) {
 		r.Get("/sse", s.withProject(s.handleSSE))
-		r.Get("/poll", s.withProject(func(w http.ResponseWriter, r *http.Request, p *structure.Project, _ access) {
-			s.handlePoll(w, r, p)
-		}))
+		r.Get("/poll", s.withProject(s.handlePoll))
 		r.With(s.limitBody).Post("/connect", s.withProject(s.handleConnect))
 		r.With(s.limitBody).Post("/command", s.withProject(s.handleCommand))
 		r.Options("/*", s.withProject(func(w http.ResponseWriter, r *http.Request, _ *structure.Project, _ access) {
@@ -46,21 +45,53 @@ func (s *Server) GrowStacks(next http.Handler) http.Handler {
 	})
 }
 
+// routePolls serves GET /connection/{project}/poll ahead of the route
+// tree, which every other request walks: a long-poller sends one such
+// request per answer, on the connection transport/h1 serves, whose
+// goroutine GC shrank while the poll waited. The stack grows in one step
+// here, near its top (gopool.GrowStack), not by copies deep in routing and
+// in the poll. The route stays declared in Routes, which serves the
+// forms this leaves to it (an escaped path).
+func (s *Server) routePolls(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := pollProject(r)
+		if !ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		gopool.GrowStack()
+		s.serveProject(w, r, id, s.handlePoll)
+	})
+}
+
+// pollProject returns the {project} of a GET /connection/{project}/poll
+// whose path needs no unescaping.
+func pollProject(r *http.Request) (string, bool) {
+	rest, ok := strings.CutPrefix(r.URL.Path, "/connection/")
+	id, poll := strings.CutSuffix(rest, "/poll")
+	return id, ok && poll && r.Method == http.MethodGet && r.URL.RawPath == "" && id != "" && !strings.Contains(id, "/")
+}
+
 // withProject resolves {project} (404 when unknown), applies the
 // project's CORS policy (403 for an origin it does not allow, see
 // originAccess) and calls h with the request's access, decided once.
 func (s *Server) withProject(h func(http.ResponseWriter, *http.Request, *structure.Project, access)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Add("Vary", "Origin")
-		p, perr := s.project(r.Context(), chi.URLParam(r, "project"))
-		if perr != nil {
-			writeError(w, perr)
-			return
-		}
-		a := originAccess(p, r)
-		if !applyCORS(w, r, a) {
-			return
-		}
-		h(w, r, p, a)
+		s.serveProject(w, r, chi.URLParam(r, "project"), h)
 	}
+}
+
+// serveProject is withProject for the project id.
+func (s *Server) serveProject(w http.ResponseWriter, r *http.Request, id string, h func(http.ResponseWriter, *http.Request, *structure.Project, access)) {
+	w.Header().Add("Vary", "Origin")
+	p, perr := s.project(r.Context(), id)
+	if perr != nil {
+		writeError(w, perr)
+		return
+	}
+	a := originAccess(p, r)
+	if !applyCORS(w, r, a) {
+		return
+	}
+	h(w, r, p, a)
 }
