@@ -23,10 +23,13 @@ type Response struct {
 	header      http.Header
 	status      int
 	wroteHeader bool
-	buf         []byte
-	streaming   bool
-	hijacked    bool
-	closeAfter  bool
+	// buf gathers the body until the answer goes out; pooled holds it
+	// for bufPool meanwhile.
+	buf        []byte
+	pooled     *[]byte
+	streaming  bool
+	hijacked   bool
+	closeAfter bool
 
 	// Detached responses only: done is closed once Finish has written
 	// it, ok says whether that write went out.
@@ -57,7 +60,7 @@ func (rw *Response) WriteHeader(status int) {
 	}
 	if status >= 100 && status < 200 && status != http.StatusSwitchingProtocols {
 		// An informational answer goes out at once; the real one follows.
-		_, _ = rw.c.nc.Write(rw.head(status, false, -1))
+		_, _ = rw.c.nc.Write(rw.head(nil, status, false, -1))
 		return
 	}
 	rw.wroteHeader, rw.status = true, status
@@ -75,6 +78,10 @@ func (rw *Response) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	if !rw.streaming {
+		if rw.pooled == nil {
+			rw.pooled = getBuf()
+			rw.buf = *rw.pooled
+		}
 		rw.buf = append(rw.buf, p...)
 		return len(p), nil
 	}
@@ -112,8 +119,9 @@ func (rw *Response) FlushError() error {
 	}
 	rw.streaming = true
 	body := rw.buf
+	defer rw.release(body)
 	rw.buf = nil
-	if _, err := rw.c.nc.Write(rw.head(rw.status, true, -1)); err != nil {
+	if _, err := rw.c.nc.Write(rw.head(nil, rw.status, true, -1)); err != nil {
 		return err
 	}
 	if len(body) > 0 {
@@ -210,11 +218,16 @@ func (rw *Response) finish() bool {
 			_, err = rw.c.nc.Write([]byte("0\r\n\r\n"))
 		}
 	} else {
-		out := rw.head(rw.status, false, len(rw.buf))
+		// Head and body in one write, from a pooled buffer.
+		out := getBuf()
+		*out = rw.head(*out, rw.status, false, len(rw.buf))
 		if rw.req.Method != http.MethodHead {
-			out = append(out, rw.buf...)
+			*out = append(*out, rw.buf...)
 		}
-		_, err = rw.c.nc.Write(out)
+		_, err = rw.c.nc.Write(*out)
+		putBuf(out)
+		rw.release(rw.buf)
+		rw.buf = nil
 	}
 	_ = rw.c.nc.SetWriteDeadline(time.Time{})
 	if err != nil {
@@ -230,9 +243,9 @@ func (rw *Response) finish() bool {
 	return true
 }
 
-// head encodes the status line and the headers; bodyLen -1 means none
-// known (chunked when chunked is set).
-func (rw *Response) head(status int, chunked bool, bodyLen int) []byte {
+// head appends the status line and the headers to out; bodyLen -1 means
+// none known (chunked when chunked is set).
+func (rw *Response) head(out []byte, status int, chunked bool, bodyLen int) []byte {
 	h := rw.header
 	if status >= 200 && (rw.closeAfter || strings.EqualFold(h.Get("Connection"), "close")) {
 		rw.closeAfter = true
@@ -251,7 +264,6 @@ func (rw *Response) head(status int, chunked bool, bodyLen int) []byte {
 			h.Set("Content-Length", strconv.Itoa(bodyLen))
 		}
 	}
-	out := make([]byte, 0, 512+len(rw.buf))
 	out = append(out, "HTTP/1.1 "...)
 	out = strconv.AppendInt(out, int64(status), 10)
 	out = append(out, ' ')
@@ -275,6 +287,40 @@ func (rw *Response) head(status int, chunked bool, bodyLen int) []byte {
 		}
 	}
 	return append(out, '\r', '\n')
+}
+
+// release gives buf, the body gathered in rw.pooled, back to bufPool.
+func (rw *Response) release(buf []byte) {
+	if rw.pooled != nil {
+		*rw.pooled = buf
+		putBuf(rw.pooled)
+		rw.pooled = nil
+	}
+}
+
+// bufPool holds the buffers answers are gathered and written from: most
+// answers (a poll's) are a few hundred bytes, written at once, then
+// garbage the collector would have to find. It holds *[]byte, so that
+// putting one back allocates nothing.
+var bufPool sync.Pool
+
+// maxPooledBuf bounds the buffers bufPool keeps.
+const maxPooledBuf = 64 << 10
+
+func getBuf() *[]byte {
+	if p, ok := bufPool.Get().(*[]byte); ok {
+		return p
+	}
+	b := make([]byte, 0, 1024)
+	return &b
+}
+
+func putBuf(p *[]byte) {
+	if cap(*p) > maxPooledBuf {
+		return
+	}
+	*p = (*p)[:0]
+	bufPool.Put(p)
 }
 
 // date caches the Date header's value for the current second.

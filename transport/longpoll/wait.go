@@ -16,7 +16,15 @@ import (
 // takes st over: parked under k (when parkable) before the answer goes
 // out, so that the client's next poll finds it, or else closed.
 func (p *Parking) Answer(w http.ResponseWriter, st *node.Stream, sink *Sink, k Key, parkable bool) {
-	out := make([]byte, 0, len(sink.Buf)+256)
+	// w copies what it is given: the answer is put together in a pooled
+	// buffer, one poll after the other.
+	outp := answerBufs.Get().(*[]byte)
+	defer func() {
+		if cap(*outp) <= maxParkedBuf {
+			answerBufs.Put(outp)
+		}
+	}()
+	out := (*outp)[:0]
 	out = append(out, `{"events":[`...)
 	out = append(out, sink.Buf...)
 	out = append(out, `],"id":`...)
@@ -33,7 +41,11 @@ func (p *Parking) Answer(w http.ResponseWriter, st *node.Stream, sink *Sink, k K
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	_, _ = w.Write(out)
+	*outp = out
 }
+
+// answerBufs holds *[]byte buffers for Answer.
+var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // Wait waits, with no goroutine of its own, until st has events for
 // sink or timeout passes: the hub's notification or the timer runs
