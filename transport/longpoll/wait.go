@@ -29,8 +29,7 @@ func (p *Parking) Answer(w http.ResponseWriter, st *node.Stream, sink *Sink, k K
 	out = append(out, sink.Buf...)
 	out = append(out, `],"id":`...)
 	since := string(st.ID())
-	id, _ := json.Marshal(since)
-	out = append(out, id...)
+	out = appendJSONString(out, since)
 	out = append(out, "}\n"...)
 	st.Delivered()
 	if !parkable || !p.Put(k, since, st, sink) {
@@ -42,6 +41,20 @@ func (p *Parking) Answer(w http.ResponseWriter, st *node.Stream, sink *Sink, k K
 	h.Set("Cache-Control", "no-store")
 	_, _ = w.Write(out)
 	*outp = out
+}
+
+// appendJSONString appends s as encoding/json encodes it: a stream id is
+// printable ASCII that needs no escape, and is copied as it is.
+func appendJSONString(out []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s)
+			return append(out, b...)
+		}
+	}
+	out = append(out, '"')
+	out = append(out, s...)
+	return append(out, '"')
 }
 
 // answerBufs holds *[]byte buffers for Answer.
