@@ -100,6 +100,11 @@ type conn struct {
 	// Finish sets the deadline that wakes the reader, and await must not
 	// clear it after a Finish that came first.
 	awaitMu sync.Mutex
+
+	// raw writes answers to the socket directly (Response.write), made on
+	// the first answer (rawTried); nil where it cannot.
+	raw      *rawWriter
+	rawTried bool
 }
 
 // Adopt takes over the HTTP/1.1 connection of r, whose handler called it,
@@ -326,7 +331,6 @@ func (c *conn) await(rw *Response) bool {
 // readRequest reads the next request's head; a nil response means the
 // connection ends, after an error status when status is not 0.
 func (c *conn) readRequest() (*Response, int) {
-	_ = c.nc.SetReadDeadline(time.Now().Add(c.headerTimeout))
 	c.lr.N = c.maxHeader + 4096 // as net/http: the limit plus slack for the request line
 	ctx, cancel := context.WithCancel(c.baseContext())
 	req, err := c.readHead(ctx)
@@ -341,7 +345,6 @@ func (c *conn) readRequest() (*Response, int) {
 		return nil, http.StatusBadRequest
 	}
 	c.lr.N = 1<<63 - 1
-	_ = c.nc.SetReadDeadline(time.Time{})
 	if req.ProtoMajor != 1 {
 		cancel()
 		return nil, http.StatusHTTPVersionNotSupported
@@ -363,10 +366,21 @@ func (c *conn) readRequest() (*Response, int) {
 
 // readHead reads a request head, with ctx for its context: parseHead
 // reads it when it arrives whole in the buffer and is a plain one,
-// http.ReadRequest reads any other (and any error).
+// http.ReadRequest reads any other (and any error). A head that came
+// whole with the read that woke the connection (a poll's does) is taken
+// without the header timeout's deadline: nothing is left to wait for, and
+// the read deadline is two timer changes a request. Any other is read
+// under that deadline, cleared once it is read; until then the idle one
+// stands, which no read meets: a head parseHead takes has no body.
 func (c *conn) readHead(ctx context.Context) (*http.Request, error) {
+	if r, n, ok := parseHead(c.buffered()); ok {
+		_, _ = c.br.Discard(n)
+		return r.WithContext(ctx), nil
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(c.headerTimeout))
+	defer func() { _ = c.nc.SetReadDeadline(time.Time{}) }()
 	for {
-		b, _ := c.br.Peek(c.br.Buffered())
+		b := c.buffered()
 		r, n, ok := parseHead(b)
 		if ok {
 			_, _ = c.br.Discard(n)
@@ -384,6 +398,12 @@ func (c *conn) readHead(ctx context.Context) (*http.Request, error) {
 		return nil, err
 	}
 	return req.WithContext(ctx), nil
+}
+
+// buffered returns what the reader holds unread.
+func (c *conn) buffered() []byte {
+	b, _ := c.br.Peek(c.br.Buffered())
+	return b
 }
 
 func isTimeout(err error) bool {

@@ -222,3 +222,18 @@ func BenchmarkReadHead(b *testing.B) {
 		})
 	}
 }
+
+// TestHeaderTimeout: on a taken-over connection, a head that does not
+// come whole within the server's ReadHeaderTimeout closes the connection.
+func TestHeaderTimeout(t *testing.T) {
+	ts := startTestServer(t, 0, func(s *http.Server) { s.ReadHeaderTimeout = 200 * time.Millisecond })
+	c := ts.adopt(t)
+	start := time.Now()
+	c.send("GET /echo HTTP/1.1\r\nHost: x\r\n")
+	if !c.closed() {
+		t.Fatal("a head that never ends kept the connection open")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("closed after %v, not at the header timeout", d)
+	}
+}

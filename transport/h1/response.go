@@ -30,6 +30,9 @@ type Response struct {
 	streaming  bool
 	hijacked   bool
 	closeAfter bool
+	// ownDeadline: the handler set a write deadline, which the end of the
+	// response replaces and clears, as always.
+	ownDeadline bool
 
 	// Detached responses only: done is closed once Finish has written
 	// it, ok says whether that write went out.
@@ -132,7 +135,10 @@ func (rw *Response) FlushError() error {
 }
 
 // SetWriteDeadline serves http.ResponseController.
-func (rw *Response) SetWriteDeadline(t time.Time) error { return rw.c.nc.SetWriteDeadline(t) }
+func (rw *Response) SetWriteDeadline(t time.Time) error {
+	rw.ownDeadline = true
+	return rw.c.nc.SetWriteDeadline(t)
+}
 
 // SetReadDeadline serves http.ResponseController.
 func (rw *Response) SetReadDeadline(t time.Time) error { return rw.c.nc.SetReadDeadline(t) }
@@ -211,11 +217,10 @@ func (rw *Response) finish() bool {
 	if !rw.wroteHeader {
 		rw.WriteHeader(http.StatusOK)
 	}
-	_ = rw.c.nc.SetWriteDeadline(time.Now().Add(rw.c.s.writeTimeout))
 	var err error
 	if rw.streaming {
 		if rw.req.ProtoMinor != 0 {
-			_, err = rw.c.nc.Write([]byte("0\r\n\r\n"))
+			err = rw.write([]byte("0\r\n\r\n"))
 		}
 	} else {
 		// Head and body in one write, from a pooled buffer.
@@ -224,12 +229,11 @@ func (rw *Response) finish() bool {
 		if rw.req.Method != http.MethodHead {
 			*out = append(*out, rw.buf...)
 		}
-		_, err = rw.c.nc.Write(*out)
+		err = rw.write(*out)
 		putBuf(out)
 		rw.release(rw.buf)
 		rw.buf = nil
 	}
-	_ = rw.c.nc.SetWriteDeadline(time.Time{})
 	if err != nil {
 		return false
 	}
@@ -241,6 +245,28 @@ func (rw *Response) finish() bool {
 		}
 	}
 	return true
+}
+
+// write writes b, the end of the response, under the write timeout. What
+// the socket takes at once is written with no deadline (setting and
+// clearing one is two timer changes an answer, and that write cannot
+// block); whatever it does not take, under the deadline.
+func (rw *Response) write(b []byte) error {
+	c := rw.c
+	if !c.rawTried {
+		c.raw, c.rawTried = newRawWriter(c.nc), true
+	}
+	if c.raw != nil && !rw.ownDeadline {
+		n, err := c.raw.writeNow(b)
+		if err != nil || n == len(b) {
+			return err
+		}
+		b = b[n:]
+	}
+	_ = rw.c.nc.SetWriteDeadline(time.Now().Add(rw.c.s.writeTimeout))
+	_, err := rw.c.nc.Write(b)
+	_ = rw.c.nc.SetWriteDeadline(time.Time{})
+	return err
 }
 
 // head appends the status line and the headers to out; bodyLen -1 means
