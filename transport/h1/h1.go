@@ -105,6 +105,8 @@ type conn struct {
 	// the first answer (rawTried); nil where it cannot.
 	raw      *rawWriter
 	rawTried bool
+	// remote is the client's address, each request's RemoteAddr.
+	remote string
 }
 
 // Adopt takes over the HTTP/1.1 connection of r, whose handler called it,
@@ -349,7 +351,10 @@ func (c *conn) readRequest() (*Response, int) {
 		cancel()
 		return nil, http.StatusHTTPVersionNotSupported
 	}
-	req.RemoteAddr = c.nc.RemoteAddr().String()
+	if c.remote == "" {
+		c.remote = c.nc.RemoteAddr().String()
+	}
+	req.RemoteAddr = c.remote
 	if tc, ok := c.nc.(*tls.Conn); ok {
 		st := tc.ConnectionState()
 		req.TLS = &st

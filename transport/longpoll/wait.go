@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rotor-rt/rotor/pubsub/node"
+	"github.com/rotor-rt/rotor/transport/gopool"
 )
 
 // Answer writes the answer of a poll, sink's events and st's id, and
@@ -99,8 +100,12 @@ func (w *waiter) notify() {
 	}
 }
 
-// step takes what the hub queued and answers once there are events.
+// step takes what the hub queued and answers once there are events. It
+// runs on a goroutine of its own, whose stack the answer (parking the
+// stream, writing to the socket) grows: grown at once, it is copied with
+// one frame on it, not with a dozen.
 func (w *waiter) step() {
+	gopool.GrowStack()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.scheduled.Store(false)
