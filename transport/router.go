@@ -46,21 +46,20 @@ func (s *Server) GrowStacks(next http.Handler) http.Handler {
 }
 
 // routePolls serves GET /connection/{project}/poll ahead of the route
-// tree, which every other request walks: a long-poller sends one such
-// request per answer, on the connection transport/h1 serves, whose
-// goroutine GC shrank while the poll waited. The stack grows in one step
-// here, near its top (gopool.GrowStack), not by copies deep in routing and
-// in the poll. The route stays declared in Routes, which serves the
-// forms this leaves to it (an escaped path).
+// tree, which every other request walks: a long-poller sends one per
+// answer, on a connection whose goroutine the collector shrank while the
+// poll waited. The stack grows in one step here, near its top
+// (gopool.GrowStack), not by copies deep in routing and in the poll. The
+// route stays in Routes for the forms this leaves to it (an escaped path).
 func (s *Server) routePolls(next http.Handler) http.Handler {
+	poll := s.withProject(s.handlePoll)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := pollProject(r)
-		if !ok {
+		if _, ok := pollProject(r); !ok {
 			next.ServeHTTP(w, r)
 			return
 		}
 		gopool.GrowStack()
-		s.serveProject(w, r, id, s.handlePoll)
+		poll(w, r)
 	})
 }
 
@@ -72,26 +71,26 @@ func pollProject(r *http.Request) (string, bool) {
 	return id, ok && poll && r.Method == http.MethodGet && r.URL.RawPath == "" && id != "" && !strings.Contains(id, "/")
 }
 
-// withProject resolves {project} (404 when unknown), applies the
-// project's CORS policy (403 for an origin it does not allow, see
-// originAccess) and calls h with the request's access, decided once.
+// withProject resolves {project} (404 when unknown): the route's, or the
+// path's for a poll routePolls serves. It applies the project's CORS
+// policy (403 for an origin it does not allow, see originAccess) and
+// calls h with the request's access, decided once.
 func (s *Server) withProject(h func(http.ResponseWriter, *http.Request, *structure.Project, access)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s.serveProject(w, r, chi.URLParam(r, "project"), h)
+		w.Header().Add("Vary", "Origin")
+		id := chi.URLParam(r, "project")
+		if id == "" {
+			id, _ = pollProject(r)
+		}
+		p, perr := s.project(r.Context(), id)
+		if perr != nil {
+			writeError(w, perr)
+			return
+		}
+		a := originAccess(p, r)
+		if !applyCORS(w, r, a) {
+			return
+		}
+		h(w, r, p, a)
 	}
-}
-
-// serveProject is withProject for the project id.
-func (s *Server) serveProject(w http.ResponseWriter, r *http.Request, id string, h func(http.ResponseWriter, *http.Request, *structure.Project, access)) {
-	w.Header().Add("Vary", "Origin")
-	p, perr := s.project(r.Context(), id)
-	if perr != nil {
-		writeError(w, perr)
-		return
-	}
-	a := originAccess(p, r)
-	if !applyCORS(w, r, a) {
-		return
-	}
-	h(w, r, p, a)
 }
