@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"cmp"
 	"net/http"
 	"strings"
 
@@ -45,16 +46,12 @@ func (s *Server) GrowStacks(next http.Handler) http.Handler {
 	})
 }
 
-// routePolls serves GET /connection/{project}/poll ahead of the route
-// tree, which every other request walks: a long-poller sends one per
-// answer, on a connection whose goroutine the collector shrank while the
-// poll waited. The stack grows in one step here, near its top
-// (gopool.GrowStack), not by copies deep in routing and in the poll. The
-// route stays in Routes for the forms this leaves to it (an escaped path).
+// routePolls serves a long-poller's GET …/poll ahead of the route tree (which keeps the route for escaped
+// paths), its stack grown in one step near its top: the collector shrank it while the poll waited.
 func (s *Server) routePolls(next http.Handler) http.Handler {
 	poll := s.withProject(s.handlePoll)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := pollProject(r); !ok {
+		if pollProject(r) == "" {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -63,12 +60,14 @@ func (s *Server) routePolls(next http.Handler) http.Handler {
 	})
 }
 
-// pollProject returns the {project} of a GET /connection/{project}/poll
-// whose path needs no unescaping.
-func pollProject(r *http.Request) (string, bool) {
+// pollProject returns the {project} of a GET /connection/{project}/poll with no escapes, or "".
+func pollProject(r *http.Request) string {
 	rest, ok := strings.CutPrefix(r.URL.Path, "/connection/")
 	id, poll := strings.CutSuffix(rest, "/poll")
-	return id, ok && poll && r.Method == http.MethodGet && r.URL.RawPath == "" && id != "" && !strings.Contains(id, "/")
+	if !ok || !poll || r.Method != http.MethodGet || r.URL.RawPath != "" || strings.Contains(id, "/") {
+		return ""
+	}
+	return id
 }
 
 // withProject resolves {project} (404 when unknown): the route's, or the
@@ -78,11 +77,7 @@ func pollProject(r *http.Request) (string, bool) {
 func (s *Server) withProject(h func(http.ResponseWriter, *http.Request, *structure.Project, access)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Add("Vary", "Origin")
-		id := chi.URLParam(r, "project")
-		if id == "" {
-			id, _ = pollProject(r)
-		}
-		p, perr := s.project(r.Context(), id)
+		p, perr := s.project(r.Context(), cmp.Or(chi.URLParam(r, "project"), pollProject(r)))
 		if perr != nil {
 			writeError(w, perr)
 			return

@@ -2,6 +2,7 @@ package h1
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -167,6 +168,20 @@ func (rw *Response) Detach() bool {
 	rw.detached = true
 	rw.done = make(chan struct{})
 	return true
+}
+
+// Detach detaches the response of a handler that will answer later: its
+// own when s serves r's connection already, or, with adopt, that of r's
+// HTTP/1.1 connection, which s takes over (Adopt). ok is false, with
+// nothing changed, when neither can be; the handler answers as usual.
+func (s *Server) Detach(w http.ResponseWriter, r *http.Request, adopt bool) (ctx context.Context, rw *Response, ok bool) {
+	if rw := Of(w); rw != nil {
+		return r.Context(), rw, rw.Detach()
+	}
+	if !adopt {
+		return nil, nil, false
+	}
+	return s.Adopt(w, r)
 }
 
 // Of returns the Response under w, unwrapping middleware that wraps it
