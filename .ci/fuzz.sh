@@ -33,6 +33,7 @@ while read -r target pkg; do
 done <<'TARGETS'
 FuzzCommand ./transport
 FuzzPollQuery ./transport
+FuzzParseHead ./transport/h1
 FuzzParseChannel ./pubsub
 FuzzDecodePositions ./pubsub
 FuzzParseConnectionToken ./transport/auth

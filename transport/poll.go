@@ -1,26 +1,24 @@
 package transport
 
 import (
-	"context"
 	"net/http"
 	"time"
 
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/structure"
-	"github.com/rotor-rt/rotor/transport/h1"
 	"github.com/rotor-rt/rotor/transport/longpoll"
 )
 
 // handlePoll serves GET /connection/{project}/poll (docs/protocol.md, Long poll): it answers
 // as soon as one event or more is ready, or with none at the timeout.
-func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request, p *structure.Project) {
+func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request, p *structure.Project, a access) {
 	q := r.URL.Query()
 	timeout, ok := longpoll.ParseTimeout(q.Get("timeout"))
 	if !ok {
 		writeError(w, pubsub.Errorf(pubsub.CodeBadRequest, "timeout must be a number of seconds"))
 		return
 	}
-	req, perr := s.streamRequest(r, p, "poll", q.Get("since"), "")
+	req, perr := s.streamRequestAs(r, q, p, a, "poll", q.Get("since"), "")
 	if perr != nil {
 		writeError(w, perr)
 		return
@@ -39,7 +37,7 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request, p *structure
 	}
 	wait := time.Duration(timeout) * time.Second
 	if sink.N == 0 && wait > 0 {
-		if ctx, rw, ok := detach(w, r, s.h1, s.opts.NoHijack); ok {
+		if ctx, rw, ok := s.h1.Detach(w, r, !s.opts.NoHijack); ok {
 			// HTTP/1.1: the connection is transport/h1's, and the poll
 			// waits with no goroutine; the hub or the timer answers it.
 			longpoll.Wait(ctx, st, sink, wait, func(err error) {
@@ -63,17 +61,4 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request, p *structure
 		}
 	}
 	s.polls.Answer(w, st, sink, key, parkable)
-}
-
-// detach gives a poll that must wait a response it may complete later:
-// its own when transport/h1 serves the connection already, or one of the
-// HTTP/1.1 connection srv takes over (none with noHijack).
-func detach(w http.ResponseWriter, r *http.Request, srv *h1.Server, noHijack bool) (context.Context, *h1.Response, bool) {
-	if rw := h1.Of(w); rw != nil {
-		return r.Context(), rw, rw.Detach()
-	}
-	if noHijack {
-		return nil, nil, false
-	}
-	return srv.Adopt(w, r)
 }

@@ -3,12 +3,18 @@ package transport
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/rotor-rt/rotor/pubsub/structure"
+	"github.com/rotor-rt/rotor/transport/requestid"
 )
 
 // withHistory sets the history size of every namespace of project p.
@@ -171,4 +177,62 @@ func TestSwitchSSEPoll(t *testing.T) {
 		}
 	}
 	wg.Wait()
+}
+
+// TestPollRoute: GET /connection/{project}/poll, which routePolls serves
+// ahead of the route tree, answers as the tree's route and after the
+// router's middleware (the request id); every other form of the path is
+// left to the tree.
+func TestPollRoute(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	r := chi.NewRouter()
+	r.Use(requestid.Middleware)
+	s.node.Routes(r)
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	query := "?" + q("token", s.token("u"), "channel", "a", "timeout", "0")
+	tests := []struct {
+		name, method, path, origin string
+		status                     int
+	}{
+		{"poll", "GET", "/connection/p/poll", "", 200},
+		{"same origin", "GET", "/connection/p/poll", srv.URL, 200},
+		{"refused origin", "GET", "/connection/p/poll", "https://evil.example", 403},
+		{"unknown project", "GET", "/connection/nope/poll", "", 404},
+		{"escaped project", "GET", "/connection/%70/poll", "", 404},
+		{"empty project", "GET", "/connection//poll", "", 404},
+		{"deeper path", "GET", "/connection/p/x/poll", "", 405},
+		{"trailing slash", "GET", "/connection/p/poll/", "", 405},
+		{"HEAD", "HEAD", "/connection/p/poll", "", 405},
+		{"POST", "POST", "/connection/p/poll", "", 405},
+		{"preflight", "OPTIONS", "/connection/p/poll", srv.URL, 204},
+	}
+	for _, tt := range tests {
+		req, err := http.NewRequestWithContext(t.Context(), tt.method, srv.URL+tt.path+query, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tt.origin != "" {
+			req.Header.Set("Origin", tt.origin)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.status || resp.Header.Get(requestid.Header) == "" {
+			t.Errorf("%s: %d %s=%q %q, want %d and a request id", tt.name, resp.StatusCode, requestid.Header, resp.Header.Get(requestid.Header), body, tt.status)
+		}
+		if tt.path == "/connection/p/poll" && tt.method == "GET" {
+			var reply pollReply
+			if err := json.Unmarshal(body, &reply); err != nil || resp.Header.Get("Vary") != "Origin" {
+				t.Errorf("%s: %q Vary=%q, want a poll answer and Vary: Origin", tt.name, body, resp.Header.Get("Vary"))
+			}
+			if tt.status == 200 && (reply.ID == "" || len(reply.Events) != 1 || reply.Events[0].Event != "sub") {
+				t.Errorf("%s: %q, want the sub event and an id", tt.name, body)
+			}
+		}
+	}
 }

@@ -3,9 +3,11 @@
 // response waits (a long poll) holds one reading goroutine and a 1 KiB
 // buffer instead of net/http's two goroutines and 8 KiB of buffers. A
 // handler may Detach its response: it returns at once and completes the
-// response later from any goroutine. Requests are parsed by
-// http.ReadRequest; everything else a handler may use of net/http's
-// ResponseWriter (Flush, Hijack, write deadlines) works as there.
+// response later from any goroutine. A plain request head (no body, as a
+// poll sends) is parsed in place, into the request http.ReadRequest would
+// give; any other is parsed by http.ReadRequest. Everything else a
+// handler may use of net/http's ResponseWriter (Flush, Hijack, write
+// deadlines) works as there.
 package h1
 
 import (
@@ -98,6 +100,13 @@ type conn struct {
 	// Finish sets the deadline that wakes the reader, and await must not
 	// clear it after a Finish that came first.
 	awaitMu sync.Mutex
+
+	// raw writes answers to the socket directly (Response.write), made on
+	// the first answer (rawTried); nil where it cannot.
+	raw      *rawWriter
+	rawTried bool
+	// remote is the client's address, each request's RemoteAddr.
+	remote string
 }
 
 // Adopt takes over the HTTP/1.1 connection of r, whose handler called it,
@@ -324,10 +333,11 @@ func (c *conn) await(rw *Response) bool {
 // readRequest reads the next request's head; a nil response means the
 // connection ends, after an error status when status is not 0.
 func (c *conn) readRequest() (*Response, int) {
-	_ = c.nc.SetReadDeadline(time.Now().Add(c.headerTimeout))
 	c.lr.N = c.maxHeader + 4096 // as net/http: the limit plus slack for the request line
-	req, err := http.ReadRequest(c.br)
+	ctx, cancel := context.WithCancel(c.baseContext())
+	req, err := c.readHead(ctx)
 	if err != nil {
+		cancel()
 		switch {
 		case c.lr.N <= 0:
 			return nil, http.StatusRequestHeaderFieldsTooLarge
@@ -337,17 +347,18 @@ func (c *conn) readRequest() (*Response, int) {
 		return nil, http.StatusBadRequest
 	}
 	c.lr.N = 1<<63 - 1
-	_ = c.nc.SetReadDeadline(time.Time{})
 	if req.ProtoMajor != 1 {
+		cancel()
 		return nil, http.StatusHTTPVersionNotSupported
 	}
-	req.RemoteAddr = c.nc.RemoteAddr().String()
+	if c.remote == "" {
+		c.remote = c.nc.RemoteAddr().String()
+	}
+	req.RemoteAddr = c.remote
 	if tc, ok := c.nc.(*tls.Conn); ok {
 		st := tc.ConnectionState()
 		req.TLS = &st
 	}
-	ctx, cancel := context.WithCancel(c.baseContext())
-	req = req.WithContext(ctx)
 	rw := c.newResponse(req, cancel)
 	if req.Header.Get("Expect") == "100-continue" && req.ContentLength != 0 {
 		if _, err := io.WriteString(c.nc, "HTTP/1.1 100 Continue\r\n\r\n"); err != nil {
@@ -356,6 +367,48 @@ func (c *conn) readRequest() (*Response, int) {
 		}
 	}
 	return rw, 0
+}
+
+// readHead reads a request head, with ctx for its context: parseHead
+// reads it when it arrives whole in the buffer and is a plain one,
+// http.ReadRequest reads any other (and any error). A head that came
+// whole with the read that woke the connection (a poll's does) is taken
+// without the header timeout's deadline: nothing is left to wait for, and
+// the read deadline is two timer changes a request. Any other is read
+// under that deadline, cleared once it is read; until then the idle one
+// stands, which no read meets: a head parseHead takes has no body.
+func (c *conn) readHead(ctx context.Context) (*http.Request, error) {
+	if r, n, ok := parseHead(c.buffered()); ok {
+		_, _ = c.br.Discard(n)
+		return r.WithContext(ctx), nil
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(c.headerTimeout))
+	defer func() { _ = c.nc.SetReadDeadline(time.Time{}) }()
+	for {
+		b := c.buffered()
+		r, n, ok := parseHead(b)
+		if ok {
+			_, _ = c.br.Discard(n)
+			return r.WithContext(ctx), nil
+		}
+		if n > 0 || len(b) == c.br.Size() {
+			break // not a plain head, or one longer than the buffer
+		}
+		if _, err := c.br.Peek(len(b) + 1); err != nil {
+			break // http.ReadRequest meets the error again
+		}
+	}
+	req, err := http.ReadRequest(c.br)
+	if err != nil {
+		return nil, err
+	}
+	return req.WithContext(ctx), nil
+}
+
+// buffered returns what the reader holds unread.
+func (c *conn) buffered() []byte {
+	b, _ := c.br.Peek(c.br.Buffered())
+	return b
 }
 
 func isTimeout(err error) bool {

@@ -41,7 +41,7 @@ func (ts *testServer) answer(t *testing.T, q string) {
 	ts.release <- struct{}{}
 }
 
-func startTestServer(t *testing.T, idle time.Duration) *testServer {
+func startTestServer(t *testing.T, idle time.Duration, config ...func(*http.Server)) *testServer {
 	t.Helper()
 	ts := &testServer{h1: New(slog.Default(), 500*time.Millisecond), release: make(chan struct{}), left: make(chan struct{}, 16), waiting: make(chan string, 16)}
 	mux := http.NewServeMux()
@@ -105,6 +105,9 @@ func startTestServer(t *testing.T, idle time.Duration) *testServer {
 	ts.srv = httptest.NewUnstartedServer(mux)
 	ts.srv.Config.MaxHeaderBytes = 4096
 	ts.srv.Config.IdleTimeout = idle
+	for _, f := range config {
+		f(ts.srv.Config)
+	}
 	ts.srv.Start()
 	t.Cleanup(func() {
 		ts.h1.Shutdown()

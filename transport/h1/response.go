@@ -2,6 +2,7 @@ package h1
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -23,10 +24,16 @@ type Response struct {
 	header      http.Header
 	status      int
 	wroteHeader bool
-	buf         []byte
-	streaming   bool
-	hijacked    bool
-	closeAfter  bool
+	// buf gathers the body until the answer goes out; pooled holds it
+	// for bufPool meanwhile.
+	buf        []byte
+	pooled     *[]byte
+	streaming  bool
+	hijacked   bool
+	closeAfter bool
+	// ownDeadline: the handler set a write deadline, which the end of the
+	// response replaces and clears, as always.
+	ownDeadline bool
 
 	// Detached responses only: done is closed once Finish has written
 	// it, ok says whether that write went out.
@@ -57,7 +64,7 @@ func (rw *Response) WriteHeader(status int) {
 	}
 	if status >= 100 && status < 200 && status != http.StatusSwitchingProtocols {
 		// An informational answer goes out at once; the real one follows.
-		_, _ = rw.c.nc.Write(rw.head(status, false, -1))
+		_, _ = rw.c.nc.Write(rw.head(nil, status, false, -1))
 		return
 	}
 	rw.wroteHeader, rw.status = true, status
@@ -75,6 +82,10 @@ func (rw *Response) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	if !rw.streaming {
+		if rw.pooled == nil {
+			rw.pooled = getBuf()
+			rw.buf = *rw.pooled
+		}
 		rw.buf = append(rw.buf, p...)
 		return len(p), nil
 	}
@@ -112,8 +123,9 @@ func (rw *Response) FlushError() error {
 	}
 	rw.streaming = true
 	body := rw.buf
+	defer rw.release(body)
 	rw.buf = nil
-	if _, err := rw.c.nc.Write(rw.head(rw.status, true, -1)); err != nil {
+	if _, err := rw.c.nc.Write(rw.head(nil, rw.status, true, -1)); err != nil {
 		return err
 	}
 	if len(body) > 0 {
@@ -124,7 +136,10 @@ func (rw *Response) FlushError() error {
 }
 
 // SetWriteDeadline serves http.ResponseController.
-func (rw *Response) SetWriteDeadline(t time.Time) error { return rw.c.nc.SetWriteDeadline(t) }
+func (rw *Response) SetWriteDeadline(t time.Time) error {
+	rw.ownDeadline = true
+	return rw.c.nc.SetWriteDeadline(t)
+}
 
 // SetReadDeadline serves http.ResponseController.
 func (rw *Response) SetReadDeadline(t time.Time) error { return rw.c.nc.SetReadDeadline(t) }
@@ -153,6 +168,20 @@ func (rw *Response) Detach() bool {
 	rw.detached = true
 	rw.done = make(chan struct{})
 	return true
+}
+
+// Detach detaches the response of a handler that will answer later: its
+// own when s serves r's connection already, or, with adopt, that of r's
+// HTTP/1.1 connection, which s takes over (Adopt). ok is false, with
+// nothing changed, when neither can be; the handler answers as usual.
+func (s *Server) Detach(w http.ResponseWriter, r *http.Request, adopt bool) (ctx context.Context, rw *Response, ok bool) {
+	if rw := Of(w); rw != nil {
+		return r.Context(), rw, rw.Detach()
+	}
+	if !adopt {
+		return nil, nil, false
+	}
+	return s.Adopt(w, r)
 }
 
 // Of returns the Response under w, unwrapping middleware that wraps it
@@ -203,20 +232,23 @@ func (rw *Response) finish() bool {
 	if !rw.wroteHeader {
 		rw.WriteHeader(http.StatusOK)
 	}
-	_ = rw.c.nc.SetWriteDeadline(time.Now().Add(rw.c.s.writeTimeout))
 	var err error
 	if rw.streaming {
 		if rw.req.ProtoMinor != 0 {
-			_, err = rw.c.nc.Write([]byte("0\r\n\r\n"))
+			err = rw.write([]byte("0\r\n\r\n"))
 		}
 	} else {
-		out := rw.head(rw.status, false, len(rw.buf))
+		// Head and body in one write, from a pooled buffer.
+		out := getBuf()
+		*out = rw.head(*out, rw.status, false, len(rw.buf))
 		if rw.req.Method != http.MethodHead {
-			out = append(out, rw.buf...)
+			*out = append(*out, rw.buf...)
 		}
-		_, err = rw.c.nc.Write(out)
+		err = rw.write(*out)
+		putBuf(out)
+		rw.release(rw.buf)
+		rw.buf = nil
 	}
-	_ = rw.c.nc.SetWriteDeadline(time.Time{})
 	if err != nil {
 		return false
 	}
@@ -230,9 +262,31 @@ func (rw *Response) finish() bool {
 	return true
 }
 
-// head encodes the status line and the headers; bodyLen -1 means none
-// known (chunked when chunked is set).
-func (rw *Response) head(status int, chunked bool, bodyLen int) []byte {
+// write writes b, the end of the response, under the write timeout. What
+// the socket takes at once is written with no deadline (setting and
+// clearing one is two timer changes an answer, and that write cannot
+// block); whatever it does not take, under the deadline.
+func (rw *Response) write(b []byte) error {
+	c := rw.c
+	if !c.rawTried {
+		c.raw, c.rawTried = newRawWriter(c.nc), true
+	}
+	if c.raw != nil && !rw.ownDeadline {
+		n, err := c.raw.writeNow(b)
+		if err != nil || n == len(b) {
+			return err
+		}
+		b = b[n:]
+	}
+	_ = rw.c.nc.SetWriteDeadline(time.Now().Add(rw.c.s.writeTimeout))
+	_, err := rw.c.nc.Write(b)
+	_ = rw.c.nc.SetWriteDeadline(time.Time{})
+	return err
+}
+
+// head appends the status line and the headers to out; bodyLen -1 means
+// none known (chunked when chunked is set).
+func (rw *Response) head(out []byte, status int, chunked bool, bodyLen int) []byte {
 	h := rw.header
 	if status >= 200 && (rw.closeAfter || strings.EqualFold(h.Get("Connection"), "close")) {
 		rw.closeAfter = true
@@ -251,7 +305,6 @@ func (rw *Response) head(status int, chunked bool, bodyLen int) []byte {
 			h.Set("Content-Length", strconv.Itoa(bodyLen))
 		}
 	}
-	out := make([]byte, 0, 512+len(rw.buf))
 	out = append(out, "HTTP/1.1 "...)
 	out = strconv.AppendInt(out, int64(status), 10)
 	out = append(out, ' ')
@@ -275,6 +328,40 @@ func (rw *Response) head(status int, chunked bool, bodyLen int) []byte {
 		}
 	}
 	return append(out, '\r', '\n')
+}
+
+// release gives buf, the body gathered in rw.pooled, back to bufPool.
+func (rw *Response) release(buf []byte) {
+	if rw.pooled != nil {
+		*rw.pooled = buf
+		putBuf(rw.pooled)
+		rw.pooled = nil
+	}
+}
+
+// bufPool holds the buffers answers are gathered and written from: most
+// answers (a poll's) are a few hundred bytes, written at once, then
+// garbage the collector would have to find. It holds *[]byte, so that
+// putting one back allocates nothing.
+var bufPool sync.Pool
+
+// maxPooledBuf bounds the buffers bufPool keeps.
+const maxPooledBuf = 64 << 10
+
+func getBuf() *[]byte {
+	if p, ok := bufPool.Get().(*[]byte); ok {
+		return p
+	}
+	b := make([]byte, 0, 1024)
+	return &b
+}
+
+func putBuf(p *[]byte) {
+	if cap(*p) > maxPooledBuf {
+		return
+	}
+	*p = (*p)[:0]
+	bufPool.Put(p)
 }
 
 // date caches the Date header's value for the current second.

@@ -119,3 +119,14 @@ func TestParseTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendJSONString: an answer's id is encoded as encoding/json
+// encodes it, whatever it holds.
+func TestAppendJSONString(t *testing.T) {
+	for _, s := range []string{"", "abc:12.def:3", "e-1_2:0", `q"uote`, `back\slash`, "<&>", "tab\t", "\x00", "\x7f", "é", "\xff", "\u2028"} {
+		want, _ := json.Marshal(s)
+		if got := appendJSONString([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Errorf("%q: %s, want x%s", s, got, want)
+		}
+	}
+}

@@ -10,19 +10,27 @@ import (
 	"time"
 
 	"github.com/rotor-rt/rotor/pubsub/node"
+	"github.com/rotor-rt/rotor/transport/gopool"
 )
 
 // Answer writes the answer of a poll, sink's events and st's id, and
 // takes st over: parked under k (when parkable) before the answer goes
 // out, so that the client's next poll finds it, or else closed.
 func (p *Parking) Answer(w http.ResponseWriter, st *node.Stream, sink *Sink, k Key, parkable bool) {
-	out := make([]byte, 0, len(sink.Buf)+256)
+	// w copies what it is given: the answer is put together in a pooled
+	// buffer, one poll after the other.
+	outp := answerBufs.Get().(*[]byte)
+	defer func() {
+		if cap(*outp) <= maxParkedBuf {
+			answerBufs.Put(outp)
+		}
+	}()
+	out := (*outp)[:0]
 	out = append(out, `{"events":[`...)
 	out = append(out, sink.Buf...)
 	out = append(out, `],"id":`...)
 	since := string(st.ID())
-	id, _ := json.Marshal(since)
-	out = append(out, id...)
+	out = appendJSONString(out, since)
 	out = append(out, "}\n"...)
 	st.Delivered()
 	if !parkable || !p.Put(k, since, st, sink) {
@@ -33,7 +41,25 @@ func (p *Parking) Answer(w http.ResponseWriter, st *node.Stream, sink *Sink, k K
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	_, _ = w.Write(out)
+	*outp = out
 }
+
+// appendJSONString appends s as encoding/json encodes it: a stream id is
+// printable ASCII that needs no escape, and is copied as it is.
+func appendJSONString(out []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s)
+			return append(out, b...)
+		}
+	}
+	out = append(out, '"')
+	out = append(out, s...)
+	return append(out, '"')
+}
+
+// answerBufs holds *[]byte buffers for Answer.
+var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // Wait waits, with no goroutine of its own, until st has events for
 // sink or timeout passes: the hub's notification or the timer runs
@@ -74,8 +100,12 @@ func (w *waiter) notify() {
 	}
 }
 
-// step takes what the hub queued and answers once there are events.
+// step takes what the hub queued and answers once there are events. It
+// runs on a goroutine of its own, whose stack the answer (parking the
+// stream, writing to the socket) grows: grown at once, it is copied with
+// one frame on it, not with a dozen.
 func (w *waiter) step() {
+	gopool.GrowStack()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.scheduled.Store(false)
