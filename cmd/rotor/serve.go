@@ -24,6 +24,7 @@ import (
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/redis"
 	"github.com/rotor-rt/rotor/transport"
+	"github.com/rotor-rt/rotor/transport/h1"
 	"github.com/rotor-rt/rotor/transport/requestid"
 )
 
@@ -241,11 +242,22 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Address, err)
 	}
 	log.Info("rotor listening", "address", ln.Addr().String(), "engine", cfg.Engine.Type, "structure", cfg.Structure.Store, "tls", tls, "h2c", cfg.HTTP.H2C)
+	// Plain HTTP/1.1 is served by transport/h1 from the first request: an
+	// SSE stream then never allocates net/http's per-connection state
+	// only to hijack the connection. A listener that also speaks HTTP/2
+	// (TLS with ALPN, h2c) stays with net/http.
+	var plain *h1.Server
+	if !tls && !cfg.HTTP.H2C {
+		plain = h1.New(log.With("component", "http"), h1WriteTimeout)
+	}
 	served := make(chan error, 1)
 	go func() {
-		if tls {
+		switch {
+		case tls:
 			served <- srv.ServeTLS(ln, cfg.HTTP.TLSCert, cfg.HTTP.TLSKey)
-		} else {
+		case plain != nil:
+			served <- plain.Serve(ln, srv)
+		default:
 			served <- srv.Serve(ln)
 		}
 	}()
@@ -261,6 +273,11 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 	drained := make(chan error, 1)
 	go func() { drained <- node.Shutdown(shutCtx, pubsub.DisconnectShutdownReason) }()
 	srvErr := srv.Shutdown(shutCtx)
+	if plain != nil {
+		// Idle connections close now, busy ones after their answer.
+		plain.Shutdown()
+		srvErr = plain.Drain(shutCtx)
+	}
 	if err := <-drained; err != nil {
 		log.Warn("drain", "err", err)
 	}
@@ -322,5 +339,10 @@ func serveMetrics(addr string, metrics http.Handler, log *slog.Logger) (*http.Se
 	}()
 	return srv, nil
 }
+
+// h1WriteTimeout bounds writing one answer on a plain HTTP/1.1
+// connection (streams set their own per write), as transport's default
+// write timeout does.
+const h1WriteTimeout = 10 * time.Second
 
 var errNoEngine = errors.New("unknown engine type")

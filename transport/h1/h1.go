@@ -41,9 +41,10 @@ type Server struct {
 	log          *slog.Logger
 	writeTimeout time.Duration
 
-	mu       sync.Mutex
-	conns    map[*conn]struct{}
-	shutdown bool
+	mu        sync.Mutex
+	conns     map[*conn]struct{}
+	listeners map[net.Listener]struct{}
+	shutdown  bool
 }
 
 // New returns a server that gives writing one response writeTimeout and
@@ -52,11 +53,14 @@ func New(log *slog.Logger, writeTimeout time.Duration) *Server {
 	return &Server{log: log, writeTimeout: writeTimeout, conns: map[*conn]struct{}{}}
 }
 
-// Shutdown closes idle connections now and every other one once its
-// response is out, and takes no more over.
+// Shutdown closes the listeners of Serve, idle connections now and every
+// other one once its response is out, and takes no more over.
 func (s *Server) Shutdown() {
 	s.mu.Lock()
 	s.shutdown = true
+	for ln := range s.listeners {
+		_ = ln.Close()
+	}
 	var idle []*conn
 	for c := range s.conns {
 		if c.idle {
@@ -252,6 +256,12 @@ func (c *conn) serve(pending *Response) {
 			c.s.untrack(c)
 		}
 	}()
+	// A fresh connection (Serve) gets ReadHeaderTimeout for its first
+	// request, as in net/http; the idle timeout applies between requests.
+	wait := c.idleTimeout
+	if pending == nil {
+		wait = c.headerTimeout
+	}
 	for {
 		if pending != nil {
 			if !c.await(pending) {
@@ -262,7 +272,8 @@ func (c *conn) serve(pending *Response) {
 		if !c.setIdle(true) {
 			return
 		}
-		_ = c.nc.SetReadDeadline(time.Now().Add(c.idleTimeout))
+		_ = c.nc.SetReadDeadline(time.Now().Add(wait))
+		wait = c.idleTimeout
 		if _, err := c.br.Peek(1); err != nil {
 			return
 		}
@@ -350,6 +361,10 @@ func (c *conn) readRequest() (*Response, int) {
 	if req.ProtoMajor != 1 {
 		cancel()
 		return nil, http.StatusHTTPVersionNotSupported
+	}
+	if !hostOK(req) {
+		cancel()
+		return nil, http.StatusBadRequest
 	}
 	if c.remote == "" {
 		c.remote = c.nc.RemoteAddr().String()

@@ -25,6 +25,8 @@ type testServer struct {
 	left    chan struct{}
 	// waiting gets the query of every /wait that waits.
 	waiting chan string
+	// addr is where dial connects: srv, or the listener of h1.Serve.
+	addr string
 }
 
 // answer releases one waiting /wait, after checking that q is the one.
@@ -87,12 +89,17 @@ func startTestServer(t *testing.T, idle time.Duration, config ...func(*http.Serv
 		b, _ := io.ReadAll(r.Body)
 		_, h1 := w.(*Response)
 		fmt.Fprintf(w, "%s %s %s h1=%v body=%q x=%s", r.Method, r.URL.RequestURI(), r.Proto, h1, b, r.Header.Get("X-Test"))
+		if r.Header["Host"] != nil {
+			// net/http's server moves the header to r.Host.
+			fmt.Fprintf(w, " Host header %q", r.Header["Host"])
+		}
 	})
 	mux.HandleFunc("/stream", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "one;")
 		http.NewResponseController(w).Flush()
 		_, _ = io.WriteString(w, "two")
 	})
+	mux.HandleFunc("/panic", func(http.ResponseWriter, *http.Request) { panic("test panic") })
 	mux.HandleFunc("/hijack", func(w http.ResponseWriter, r *http.Request) {
 		c, _, err := http.NewResponseController(w).Hijack()
 		if err != nil {
@@ -109,6 +116,7 @@ func startTestServer(t *testing.T, idle time.Duration, config ...func(*http.Serv
 		f(ts.srv.Config)
 	}
 	ts.srv.Start()
+	ts.addr = ts.srv.Listener.Addr().String()
 	t.Cleanup(func() {
 		ts.h1.Shutdown()
 		ts.srv.Close()
@@ -125,7 +133,7 @@ type client struct {
 
 func (ts *testServer) dial(t *testing.T) *client {
 	t.Helper()
-	c, err := net.Dial("tcp", ts.srv.Listener.Addr().String())
+	c, err := net.Dial("tcp", ts.addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -144,6 +144,10 @@ func (rw *Response) SetWriteDeadline(t time.Time) error {
 // SetReadDeadline serves http.ResponseController.
 func (rw *Response) SetReadDeadline(t time.Time) error { return rw.c.nc.SetReadDeadline(t) }
 
+// hijackWriteBuf sizes the writer Hijack returns; bufio writes a larger
+// write straight through.
+const hijackWriteBuf = 128
+
 // Hijack implements http.Hijacker: the connection is the caller's, with
 // what was read past the request.
 func (rw *Response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -152,7 +156,9 @@ func (rw *Response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	rw.hijacked = true
 	_ = rw.c.nc.SetDeadline(time.Time{})
-	return rw.c.nc, bufio.NewReadWriter(rw.c.br, bufio.NewWriter(rw.c.nc)), nil
+	// A small write buffer: the hijackers here write to the connection
+	// itself, and a 4 KiB buffer per hijacked stream would be garbage.
+	return rw.c.nc, bufio.NewReadWriter(rw.c.br, bufio.NewWriterSize(rw.c.nc, hijackWriteBuf)), nil
 }
 
 // Detach lets the handler return before the response is complete: it
