@@ -16,6 +16,7 @@ import (
 	"github.com/rotor-rt/rotor/pubsub/node"
 	"github.com/rotor-rt/rotor/pubsub/structure"
 	"github.com/rotor-rt/rotor/transport/gopool"
+	"github.com/rotor-rt/rotor/transport/h1"
 	"github.com/rotor-rt/rotor/transport/hangup"
 )
 
@@ -312,11 +313,8 @@ func (sc *sseConn) hijack(w http.ResponseWriter) bool {
 	// net/http may have left read deadlines from its own timeouts.
 	_ = conn.SetDeadline(time.Time{})
 	sc.conn = conn
-	var head bytes.Buffer
-	head.WriteString("HTTP/1.1 200 OK\r\n")
-	_ = h.Write(&head)
-	head.WriteString("\r\n")
-	sc.sink.buf = append(head.Bytes(), sc.sink.buf...)
+	head := h1.AppendHead(make([]byte, 0, 256+len(sc.sink.buf)), http.StatusOK, h)
+	sc.sink.buf = append(head, sc.sink.buf...)
 	sc.writing.Store(true) // this goroutine is the writer for the first write
 	sc.heartbeats.add(sc)
 	sc.hangup = sc.hangups.Watch(conn, func() { sc.st.End(pubsub.DisconnectNormalReason) })

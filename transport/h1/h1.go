@@ -199,8 +199,22 @@ func (s *Server) newConn(nc net.Conn, srv *http.Server, local any) *conn {
 		c.headerTimeout = defaultHeaderTimeout
 	}
 	c.lr = &io.LimitedReader{R: nc, N: 1<<63 - 1}
-	c.br = bufio.NewReaderSize(c.lr, readBufSize)
+	c.br = readers.Get().(*bufio.Reader)
+	c.br.Reset(c.lr)
 	return c
+}
+
+// readers recycles read buffers: a connection gives its own back when it
+// closes, or when a handler hijacks it with nothing buffered (an SSE
+// stream), so that accepting a connection allocates none.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufSize) }}
+
+// releaseReader gives the connection's read buffer back; br is not used
+// again.
+func (c *conn) releaseReader() {
+	c.br.Reset(nil)
+	readers.Put(c.br)
+	c.br = nil
 }
 
 func (s *Server) track(c *conn) bool {
@@ -254,6 +268,7 @@ func (c *conn) serve(pending *Response) {
 		if !keep {
 			_ = c.nc.Close()
 			c.s.untrack(c)
+			c.releaseReader()
 		}
 	}()
 	// A fresh connection (Serve) gets ReadHeaderTimeout for its first

@@ -99,6 +99,18 @@ func startTestServer(t *testing.T, idle time.Duration, config ...func(*http.Serv
 		http.NewResponseController(w).Flush()
 		_, _ = io.WriteString(w, "two")
 	})
+	mux.HandleFunc("/hijackecho", func(w http.ResponseWriter, r *http.Request) {
+		// Echoes the line the client sends after its request, read
+		// through the hijacked reader.
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		defer c.Close()
+		line, _ := brw.ReadString('\n')
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"+line)
+	})
 	mux.HandleFunc("/panic", func(http.ResponseWriter, *http.Request) { panic("test panic") })
 	mux.HandleFunc("/hijack", func(w http.ResponseWriter, r *http.Request) {
 		c, _, err := http.NewResponseController(w).Hijack()

@@ -144,9 +144,9 @@ func (rw *Response) SetWriteDeadline(t time.Time) error {
 // SetReadDeadline serves http.ResponseController.
 func (rw *Response) SetReadDeadline(t time.Time) error { return rw.c.nc.SetReadDeadline(t) }
 
-// hijackWriteBuf sizes the writer Hijack returns; bufio writes a larger
-// write straight through.
-const hijackWriteBuf = 128
+// hijackBuf sizes the buffers Hijack returns when nothing is buffered;
+// bufio reads and writes larger pieces straight through.
+const hijackBuf = 128
 
 // Hijack implements http.Hijacker: the connection is the caller's, with
 // what was read past the request.
@@ -156,9 +156,16 @@ func (rw *Response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	rw.hijacked = true
 	_ = rw.c.nc.SetDeadline(time.Time{})
-	// A small write buffer: the hijackers here write to the connection
-	// itself, and a 4 KiB buffer per hijacked stream would be garbage.
-	return rw.c.nc, bufio.NewReadWriter(rw.c.br, bufio.NewWriterSize(rw.c.nc, hijackWriteBuf)), nil
+	br := rw.c.br
+	if br.Buffered() == 0 && (rw.req.Body == nil || rw.req.Body == http.NoBody) {
+		// Nothing read ahead that the caller needs: the 1 KiB buffer goes
+		// back to the pool, the caller gets a small one.
+		br = bufio.NewReaderSize(rw.c.lr, hijackBuf)
+		rw.c.releaseReader()
+	}
+	// Small write buffers too: the hijackers here write to the
+	// connection itself, and 4 KiB per hijacked stream would be garbage.
+	return rw.c.nc, bufio.NewReadWriter(br, bufio.NewWriterSize(rw.c.nc, hijackBuf)), nil
 }
 
 // Detach lets the handler return before the response is complete: it
@@ -321,19 +328,7 @@ func (rw *Response) head(out []byte, status int, chunked bool, bodyLen int) []by
 		out = append(out, httpDate()...)
 		out = append(out, '\r', '\n')
 	}
-	for k, vs := range h {
-		for _, v := range vs {
-			out = append(out, k...)
-			out = append(out, ':', ' ')
-			// As http.Header.Write: a line break never splits a header.
-			if strings.ContainsAny(v, "\r\n") {
-				v = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ").Replace(v)
-			}
-			out = append(out, strings.TrimSpace(v)...)
-			out = append(out, '\r', '\n')
-		}
-	}
-	return append(out, '\r', '\n')
+	return append(appendFields(out, h), '\r', '\n')
 }
 
 // release gives buf, the body gathered in rw.pooled, back to bufPool.

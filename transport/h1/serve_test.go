@@ -1,8 +1,10 @@
 package h1
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -198,5 +200,68 @@ func TestServeShutdown(t *testing.T) {
 				t.Fatal("the busy connection stayed open after Drain")
 			}
 		})
+	}
+}
+
+// TestServeHijackReader: what the client sends after a hijacked request
+// reaches the hijacker through the reader Hijack returns, whether it came
+// with the request (buffered) or after it.
+func TestServeHijackReader(t *testing.T) {
+	ts, _ := startServed(t, func(*http.Server) {})
+	for _, tt := range []struct {
+		name     string
+		together bool
+	}{{"sent with the request", true}, {"sent after the request", false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := ts.dial(t)
+			if tt.together {
+				c.send(get("/hijackecho"), "line one\n")
+			} else {
+				c.send(get("/hijackecho"))
+				time.Sleep(50 * time.Millisecond)
+				c.send("line one\n")
+			}
+			if _, body := c.read("GET"); body != "line one\n" {
+				t.Fatalf("hijacker read %q", body)
+			}
+		})
+	}
+}
+
+// TestAppendHead: a hand-written head is what http.ReadResponse reads
+// back, a line break in a value never splits a field.
+func TestAppendHead(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		h      http.Header
+		want   http.Header
+	}{
+		{name: "no fields", status: 204, h: http.Header{}, want: http.Header{}},
+		{name: "SSE head", status: 200,
+			h:    http.Header{"Content-Type": {"text/event-stream"}, "Vary": {"Origin", "Accept"}, "Connection": {"close"}},
+			want: http.Header{"Content-Type": {"text/event-stream"}, "Vary": {"Origin", "Accept"}, "Connection": {"close"}}},
+		{name: "line break in a value", status: 200,
+			h:    http.Header{"X-A": {" one\r\nX-Injected: yes "}},
+			want: http.Header{"X-A": {"one X-Injected: yes"}}},
+	}
+	for _, tt := range tests {
+		head := AppendHead([]byte("prefix"), tt.status, tt.h)
+		if !strings.HasPrefix(string(head), "prefixHTTP/1.1 ") {
+			t.Fatalf("%s: %q", tt.name, head)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(string(head[len("prefix"):]))), nil)
+		if err != nil {
+			t.Fatalf("%s: %v in %q", tt.name, err, head)
+		}
+		if resp.StatusCode != tt.status {
+			t.Errorf("%s: status %d", tt.name, resp.StatusCode)
+		}
+		resp.Header.Del("Connection") // ReadResponse keeps it; compare the rest
+		want := tt.want.Clone()
+		want.Del("Connection")
+		if fmt.Sprint(resp.Header) != fmt.Sprint(want) {
+			t.Errorf("%s: fields %v, want %v", tt.name, resp.Header, want)
+		}
 	}
 }
