@@ -237,7 +237,11 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 	protocols.SetUnencryptedHTTP2(cfg.HTTP.H2C)
 	srv.Protocols = &protocols
 
-	ln, err := net.Listen("tcp", cfg.HTTP.Address)
+	// TCP keep-alive stays on with the kernel's timing (docs/deploy.md,
+	// net.ipv4.tcp_keepalive_*): setting Go's own costs three more system
+	// calls per accepted connection, and streams ping anyway.
+	lc := net.ListenConfig{KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: -1, Interval: -1, Count: -1}}
+	ln, err := lc.Listen(context.Background(), "tcp", cfg.HTTP.Address)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Address, err)
 	}

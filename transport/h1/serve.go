@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/rotor-rt/rotor/transport/gopool"
 )
 
 // Serve accepts connections on ln and serves each as HTTP/1.1 from its
@@ -23,6 +25,10 @@ func (s *Server) Serve(ln net.Listener, srv *http.Server) error {
 		return http.ErrServerClosed
 	}
 	defer s.removeListener(ln)
+	// Connections are served on kept goroutines: one whose connection was
+	// hijacked (an SSE stream) serves the next with the stack it grew.
+	fresh := gopool.New(keptConnGoroutines, func(c *conn) { c.serve(nil) })
+	defer fresh.Stop()
 	base := context.WithValue(context.Background(), http.ServerContextKey, srv)
 	var delay time.Duration
 	for {
@@ -47,9 +53,13 @@ func (s *Server) Serve(ln net.Listener, srv *http.Server) error {
 			_ = nc.Close()
 			return http.ErrServerClosed
 		}
-		go c.serve(nil)
+		fresh.Go(c)
 	}
 }
+
+// keptConnGoroutines is how many goroutines of Serve wait for the next
+// connection instead of exiting.
+const keptConnGoroutines = 16
 
 // temporary reports whether an accept error may pass (EMFILE, a
 // connection aborted before it was accepted).
