@@ -254,6 +254,7 @@ func (s *Server) Start(ctx context.Context) error {
 		s.opts.Logger.Warn("SSE streams watch their clients with a goroutine each", "err", err)
 	} else {
 		s.hangups = w
+		s.h1.ParkWith(w)
 		context.AfterFunc(ctx, w.Close)
 	}
 	go s.polls.Run(ctx)

@@ -21,7 +21,11 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/rotor-rt/rotor/transport/gopool"
+	"github.com/rotor-rt/rotor/transport/hangup"
 )
 
 // Defaults where the http.Server that handed a connection over leaves
@@ -41,6 +45,10 @@ type Server struct {
 	log          *slog.Logger
 	writeTimeout time.Duration
 
+	// watcher, when set, lets a connection whose response is detached
+	// wait with no goroutine (conn.park).
+	watcher atomic.Pointer[hangup.Watcher]
+
 	mu        sync.Mutex
 	conns     map[*conn]struct{}
 	listeners map[net.Listener]struct{}
@@ -52,6 +60,12 @@ type Server struct {
 func New(log *slog.Logger, writeTimeout time.Duration) *Server {
 	return &Server{log: log, writeTimeout: writeTimeout, conns: map[*conn]struct{}{}}
 }
+
+// ParkWith lets connections whose response is detached wait with no
+// goroutine: w tells when such a client leaves, and the connection gets a
+// goroutine again when its response is finished. Without it (or where w
+// cannot watch a connection) a goroutine per connection waits in a read.
+func (s *Server) ParkWith(w *hangup.Watcher) { s.watcher.Store(w) }
 
 // Shutdown closes the listeners of Serve, idle connections now and every
 // other one once its response is out, and takes no more over.
@@ -111,6 +125,13 @@ type conn struct {
 	rawTried bool
 	// remote is the client's address, each request's RemoteAddr.
 	remote string
+	// served: a request was waited for already (the idle timeout, not the
+	// header timeout, applies from then on); only the serving goroutine
+	// touches it.
+	served bool
+	// pool runs the connection again after a parked response (Serve's
+	// kept goroutines); nil: a goroutine of its own.
+	pool *gopool.Pool[*conn]
 }
 
 // Adopt takes over the HTTP/1.1 connection of r, whose handler called it,
@@ -140,6 +161,8 @@ func (s *Server) Adopt(w http.ResponseWriter, r *http.Request) (ctx context.Cont
 	// net/http may have left deadlines of its own.
 	_ = nc.SetDeadline(time.Time{})
 	c := s.newConn(nc, srv, r.Context().Value(http.LocalAddrContextKey))
+	c.served = true // net/http read the first request
+	pipelined := brw.Reader.Buffered() > 0
 	if n := brw.Reader.Buffered(); n > 0 {
 		// Bytes read past r: pipelined requests.
 		b, _ := brw.Reader.Peek(n)
@@ -153,7 +176,9 @@ func (s *Server) Adopt(w http.ResponseWriter, r *http.Request) (ctx context.Cont
 	rw = c.newResponse(r.WithContext(ctx), cancel)
 	rw.header = w.Header().Clone()
 	rw.detached, rw.done = true, make(chan struct{})
-	go c.serve(rw)
+	if pipelined || !c.park(rw) {
+		go c.serve(rw)
+	}
 	return ctx, rw, true
 }
 
@@ -274,9 +299,10 @@ func (c *conn) serve(pending *Response) {
 	// A fresh connection (Serve) gets ReadHeaderTimeout for its first
 	// request, as in net/http; the idle timeout applies between requests.
 	wait := c.idleTimeout
-	if pending == nil {
+	if pending == nil && !c.served {
 		wait = c.headerTimeout
 	}
+	c.served = true
 	for {
 		if pending != nil {
 			if !c.await(pending) {
@@ -310,6 +336,10 @@ func (c *conn) serve(pending *Response) {
 			return
 		}
 		if rw.detached {
+			if c.park(rw) {
+				keep = true // Finish goes on with the connection
+				return
+			}
 			pending = rw
 			continue
 		}
@@ -333,6 +363,30 @@ func (c *conn) handle(rw *Response) (ok bool) {
 	}()
 	c.handler.ServeHTTP(rw, rw.req)
 	return !rw.hijacked
+}
+
+// park lets the connection's goroutine end while rw waits: the server's
+// watcher cancels rw's request when the client leaves, and Finish starts
+// a goroutine that goes on with the connection. It reports false, and the
+// goroutine waits in await, when rw is finished already, bytes of a next
+// request are read already, or there is no watcher to tell.
+func (c *conn) park(rw *Response) bool {
+	w := c.s.watcher.Load()
+	if w == nil || c.br.Buffered() > 0 {
+		return false
+	}
+	c.awaitMu.Lock()
+	defer c.awaitMu.Unlock()
+	select {
+	case <-rw.done:
+		return false
+	default:
+	}
+	if rw.parked = w.WatchClose(c.nc, rw.cancel); rw.parked == nil {
+		return false
+	}
+	_ = c.nc.SetReadDeadline(time.Time{})
+	return true
 }
 
 // await waits for a detached response while watching the connection: a
@@ -465,4 +519,20 @@ func (c *conn) writeStatus(status int) {
 // copyDiscard reads b to its end, or maxDiscard bytes.
 func copyDiscard(b io.Reader) (int64, error) {
 	return io.Copy(io.Discard, io.LimitReader(b, maxDiscard))
+}
+
+// resume goes on with a parked connection once its response is out:
+// a goroutine serves the next request (a kept one of Serve's), or the
+// connection closes.
+func (c *conn) resume(keep bool) {
+	switch {
+	case !keep:
+		_ = c.nc.Close()
+		c.s.untrack(c)
+		c.releaseReader()
+	case c.pool != nil:
+		c.pool.Go(c)
+	default:
+		go c.serve(nil)
+	}
 }

@@ -9,9 +9,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rotor-rt/rotor/transport/hangup"
 )
 
 // testServer is a real net/http server on loopback whose /wait handler
@@ -43,9 +46,44 @@ func (ts *testServer) answer(t *testing.T, q string) {
 	ts.release <- struct{}{}
 }
 
+// startTestServer starts a server whose waiting answers park (no
+// goroutine while they wait), as rotor serve's do.
 func startTestServer(t *testing.T, idle time.Duration, config ...func(*http.Server)) *testServer {
 	t.Helper()
+	return newTestServer(t, parkWatcher(t), func(srv *http.Server) {
+		srv.IdleTimeout = idle
+		for _, f := range config {
+			f(srv)
+		}
+	})
+}
+
+// parkWatcher is a hangup watcher for the test's server to park with.
+func parkWatcher(t *testing.T) *hangup.Watcher {
+	t.Helper()
+	w, err := hangup.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	return w
+}
+
+// startTestServerWith starts a server that parks with w; with none, a
+// goroutine per connection waits in a read.
+func startTestServerWith(t *testing.T, idle time.Duration, w *hangup.Watcher) *testServer {
+	t.Helper()
+	return newTestServer(t, w, func(srv *http.Server) { srv.IdleTimeout = idle })
+}
+
+// newTestServer starts the test server, parking with w (if not nil), its
+// http.Server set up by configure first.
+func newTestServer(t *testing.T, w *hangup.Watcher, configure func(*http.Server)) *testServer {
+	t.Helper()
 	ts := &testServer{h1: New(slog.Default(), 500*time.Millisecond), release: make(chan struct{}), left: make(chan struct{}, 16), waiting: make(chan string, 16)}
+	if w != nil {
+		ts.h1.ParkWith(w)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/wait", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Kept", "yes")
@@ -123,10 +161,7 @@ func startTestServer(t *testing.T, idle time.Duration, config ...func(*http.Serv
 	})
 	ts.srv = httptest.NewUnstartedServer(mux)
 	ts.srv.Config.MaxHeaderBytes = 4096
-	ts.srv.Config.IdleTimeout = idle
-	for _, f := range config {
-		f(ts.srv.Config)
-	}
+	configure(ts.srv.Config)
 	ts.srv.Start()
 	ts.addr = ts.srv.Listener.Addr().String()
 	t.Cleanup(func() {
@@ -418,4 +453,64 @@ func TestSlowClient(t *testing.T) {
 		}
 	}()
 	waitFor(t, "the stuck connection to be dropped", func() bool { return ts.h1.Len() == 0 })
+}
+
+// TestWaitWithoutWatcher: with no watcher to park with, a goroutine per
+// connection waits, with the same answers.
+func TestWaitWithoutWatcher(t *testing.T) {
+	ts := startTestServerWith(t, 0, nil)
+	c := ts.adopt(t)
+	c.send(get("/wait?a"), get("/echo?b"))
+	ts.answer(t, "a")
+	if _, body := c.read("GET"); body != "waited a" {
+		t.Fatalf("first answer %q", body)
+	}
+	if _, body := c.read("GET"); !strings.HasPrefix(body, "GET /echo?b") {
+		t.Fatalf("second answer %q", body)
+	}
+	c.send(get("/wait?gone"))
+	<-ts.waiting
+	_ = c.c.Close()
+	select {
+	case <-ts.left:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler's context did not end when the client left")
+	}
+	waitFor(t, "h1 to forget the connection", func() bool { return ts.h1.Len() == 0 })
+}
+
+// TestParkedHoldsNoGoroutine: connections whose answers wait, adopted or
+// already h1's, hold no goroutine until the answer; then each is served
+// again.
+func TestParkedHoldsNoGoroutine(t *testing.T) {
+	ts := startTestServer(t, 0)
+	const n = 12 // fewer than ts.waiting holds
+	clients := make([]*client, n)
+	for i := range clients {
+		clients[i] = ts.adopt(t)
+	}
+	waitFor(t, "adopted connections to go idle", func() bool { return ts.h1.Len() == n })
+	before := runtime.NumGoroutine()
+	for i, c := range clients {
+		c.send(get("/wait?" + fmt.Sprint(i)))
+	}
+	waitFor(t, "every request to wait", func() bool { return len(ts.waiting) == n })
+	// Idle, each connection had a goroutine reading; waiting, the test's
+	// handler has one per request, and the connection none of its own.
+	if now := runtime.NumGoroutine(); now > before+n/2 {
+		t.Fatalf("%d goroutines with %d answers waiting, %d with the connections idle: waiting connections hold goroutines", now, n, before)
+	}
+	for range n {
+		<-ts.waiting
+		ts.release <- struct{}{}
+	}
+	for i, c := range clients {
+		if _, body := c.read("GET"); body != "waited "+fmt.Sprint(i) {
+			t.Fatalf("answer %d: %q", i, body)
+		}
+		c.send(get("/echo?again"))
+		if _, body := c.read("GET"); !strings.HasPrefix(body, "GET /echo?again") {
+			t.Fatalf("after the answer, connection %d: %q", i, body)
+		}
+	}
 }

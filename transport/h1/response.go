@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rotor-rt/rotor/transport/hangup"
 )
 
 // Response is the http.ResponseWriter of a request served by a taken-over
@@ -41,6 +43,9 @@ type Response struct {
 	once     sync.Once
 	done     chan struct{}
 	ok       bool
+	// parked: no goroutine waits on the connection (conn.park); Finish
+	// starts the next one. Guarded by c.awaitMu.
+	parked *hangup.Watch
 }
 
 var (
@@ -218,6 +223,12 @@ func (rw *Response) Finish() {
 		rw.ok = rw.finish()
 		rw.c.awaitMu.Lock()
 		defer rw.c.awaitMu.Unlock()
+		if rw.parked != nil {
+			rw.parked.Stop()
+			close(rw.done)
+			rw.c.resume(rw.ok && !rw.closeAfter)
+			return
+		}
 		if !rw.ok || rw.closeAfter {
 			// Wake the connection's reader, which closes it.
 			_ = rw.c.nc.SetReadDeadline(time.Now())

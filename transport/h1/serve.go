@@ -48,6 +48,7 @@ func (s *Server) Serve(ln net.Listener, srv *http.Server) error {
 		}
 		delay = 0
 		c := s.newConn(nc, srv, nil)
+		c.pool = fresh
 		c.base = context.WithValue(base, http.LocalAddrContextKey, nc.LocalAddr())
 		if !s.track(c) {
 			_ = nc.Close()

@@ -21,6 +21,8 @@ type Watch struct {
 	// rc reads what the peer sent (a client may send bytes it should
 	// not) when the watcher's set holds the connection.
 	rc syscall.RawConn
+	// keepData: what the peer sends stays unread (WatchClose).
+	keepData bool
 	// once: the callback runs once, and not after Stop.
 	once     sync.Once
 	onHangup func()

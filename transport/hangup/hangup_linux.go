@@ -70,33 +70,50 @@ func (w *Watcher) Close() {
 // A nil watcher, a closed one, and a connection without a file descriptor
 // fall back to a reading goroutine (which also reports a close here).
 func (w *Watcher) Watch(c net.Conn, onHangup func()) *Watch {
+	if wt := w.add(c, onHangup, false); wt != nil {
+		return wt
+	}
+	return watchByReading(c, onHangup)
+}
+
+// WatchClose calls onHangup, from the watcher's goroutine, when the peer
+// of c closes or resets it, and leaves what the peer sends unread for the
+// connection's own reader (a pipelined request); Stop the watch before
+// reading or closing c. It returns nil when c cannot be watched so (no
+// descriptor, a nil or closed watcher, another platform).
+func (w *Watcher) WatchClose(c net.Conn, onHangup func()) *Watch {
+	return w.add(c, onHangup, true)
+}
+
+// add puts c in the set; nil when it cannot.
+func (w *Watcher) add(c net.Conn, onHangup func(), keepData bool) *Watch {
 	if w == nil {
-		return watchByReading(c, onHangup)
+		return nil
 	}
 	sc, ok := c.(syscall.Conn)
 	if !ok {
-		return watchByReading(c, onHangup)
+		return nil
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return watchByReading(c, onHangup)
+		return nil
 	}
 	fd := -1
 	if err := rc.Control(func(f uintptr) { fd = int(f) }); err != nil || fd < 0 {
-		return watchByReading(c, onHangup)
+		return nil
 	}
-	wt := &Watch{w: w, fd: fd, rc: rc, onHangup: onHangup}
+	wt := &Watch{w: w, fd: fd, rc: rc, onHangup: onHangup, keepData: keepData}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
-		return watchByReading(c, onHangup)
+		return nil
 	}
 	w.nextID++
 	wt.id = w.nextID
 	// Edge-triggered: one event per change; drain reads to EAGAIN.
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd), Pad: int32(wt.id)}
 	if err := unix.EpollCtl(w.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		return watchByReading(c, onHangup)
+		return nil
 	}
 	w.byFD[fd] = wt
 	return wt
@@ -155,7 +172,7 @@ func (w *Watcher) run() {
 			if wt == nil {
 				continue
 			}
-			if ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 || !drain(wt.rc) {
+			if ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 || (!wt.keepData && !drain(wt.rc)) {
 				w.remove(wt)
 				wt.fire()
 			}

@@ -18,6 +18,10 @@ func (w *Watcher) Close() {}
 // connection fails; bytes the peer sends are read and dropped.
 func (w *Watcher) Watch(c net.Conn, onHangup func()) *Watch { return watchByReading(c, onHangup) }
 
+// WatchClose returns nil: without an epoll set, only a reading goroutine
+// could tell, and it would take what the peer sends.
+func (w *Watcher) WatchClose(c net.Conn, onHangup func()) *Watch { return nil }
+
 // Len returns 0: no connection is held in a set.
 func (w *Watcher) Len() int { return 0 }
 

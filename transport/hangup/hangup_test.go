@@ -255,3 +255,41 @@ func TestCloseStopsWatching(t *testing.T) {
 	}
 	wt.Stop()
 }
+
+// TestWatchClose: a close watch reports the peer's close and leaves what
+// the peer sent for the connection's reader.
+func TestWatchClose(t *testing.T) {
+	t.Parallel()
+	w, ln := newWatcher(t), listen(t)
+	server, client := pair(t, ln)
+	f, ch := signal()
+	wt := w.WatchClose(server, f)
+	if wt == nil {
+		t.Fatal("a TCP connection cannot be close-watched")
+	}
+	if _, err := client.Write([]byte("next request")); err != nil {
+		t.Fatal(err)
+	}
+	if fired(ch, 200*time.Millisecond) {
+		t.Fatal("bytes from the peer reported as a hangup")
+	}
+	wt.Stop()
+	buf := make([]byte, 64)
+	_ = server.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := server.Read(buf); err != nil || string(buf[:n]) != "next request" {
+		t.Fatalf("read %q, %v: the watch took the peer's bytes", buf[:n], err)
+	}
+	// Watched again, then the peer leaves.
+	f2, ch2 := signal()
+	w.WatchClose(server, f2)
+	_ = client.Close()
+	if !fired(ch2, 5*time.Second) {
+		t.Fatal("the peer's close was not seen")
+	}
+	if fired(ch, 50*time.Millisecond) {
+		t.Fatal("a stopped watch's callback ran")
+	}
+	if (*Watcher)(nil).WatchClose(server, f) != nil {
+		t.Fatal("a nil watcher close-watches")
+	}
+}
