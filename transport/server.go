@@ -109,6 +109,9 @@ type Options struct {
 	// ClientIPHeader is a header a trusted proxy sets with the client
 	// address; "" uses the TCP peer address.
 	ClientIPHeader string
+	// Hangups tells when clients of hijacked streams and parked polls
+	// leave (the caller closes it); nil: Start makes one of its own.
+	Hangups *hangup.Watcher
 	// NoHijack keeps HTTP/1.1 SSE streams and waiting polls in their
 	// handler goroutine instead of taking the connection over.
 	NoHijack bool
@@ -250,13 +253,15 @@ func (s *Server) Start(ctx context.Context) error {
 		go s.dispatcher.Run(ctx)
 	}
 	go s.heartbeats.run(ctx, s.opts.Ping)
-	if w, err := hangup.New(); err != nil {
-		s.opts.Logger.Warn("SSE streams watch their clients with a goroutine each", "err", err)
-	} else {
+	if s.hangups = s.opts.Hangups; s.hangups == nil {
+		w, err := hangup.New()
+		if err != nil {
+			return err
+		}
 		s.hangups = w
-		s.h1.ParkWith(w)
 		context.AfterFunc(ctx, w.Close)
 	}
+	s.h1.ParkWith(s.hangups)
 	go s.polls.Run(ctx)
 	context.AfterFunc(ctx, s.h1.Shutdown)
 	context.AfterFunc(ctx, s.writers.Stop)

@@ -41,9 +41,7 @@ var (
 )
 
 // clockEvery is how often a clock stream carries the server's time while
-// other events flow (and never more often than the ping interval allows):
-// often enough that a client sees events held back by a proxy within a
-// couple of seconds, few enough bytes not to matter.
+// events flow: a client sees events a proxy holds back within seconds.
 const clockEvery = 500 * time.Millisecond
 
 // nudgeAfter is how long after the opening events a heartbeat follows
@@ -114,12 +112,10 @@ func streamEnd(exp time.Time, lifetime time.Duration, now time.Time) (int64, *pu
 	return at, reason
 }
 
-// handleSSE serves GET /connection/{project}/sse (docs/protocol.md, SSE). Over
-// HTTP/1.1 the connection is hijacked once the stream is set up, so an idle
-// stream holds no goroutine and no net/http buffers: the server's hangup
-// watcher notices the client leaving (transport/hangup), and a writer
-// goroutine exists only while there is something to write. Over HTTP/2 a stream cannot be
-// hijacked and keeps its handler goroutine.
+// handleSSE serves GET /connection/{project}/sse (docs/protocol.md, SSE). An
+// HTTP/1.1 stream is hijacked once set up: idle, it holds no goroutine (the
+// hangup watcher notices its client leaving; a writer runs only while there
+// is something to write). An HTTP/2 stream keeps its handler goroutine.
 func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request, p *structure.Project, a access) {
 	q := r.URL.Query()
 	req, perr := s.streamRequestAs(r, q, p, a, "sse", q.Get("since"), r.Header.Get("Last-Event-ID"))
@@ -197,8 +193,7 @@ type sseConn struct {
 	// clock: the client asked for ping events with the server's time
 	// (?clock=1) instead of comment heartbeats.
 	clock bool
-	// lastClock is when the last ping event went out, pinged whether the
-	// pending write ends with one; only the writer touches them.
+	// Only the writer touches lastClock (last ping event) and pinged.
 	lastClock time.Time
 	pinged    bool
 	// trailing: queued for a trailing ping (heartbeats.trail).
@@ -206,12 +201,10 @@ type sseConn struct {
 	// See streamEnd; guarded by heartbeats.mu once registered there.
 	endAt     int64
 	endReason *pubsub.Disconnect
-	// opened: the opening write is out and its nudge scheduled; only the
-	// writer touches it.
+	// opened: the opening write and its nudge are out (the writer's).
 	opened bool
 
-	// wake is set, before the stream is registered for heartbeats, for a
-	// stream served in its handler goroutine; nil for hijacked ones.
+	// wake: set for a stream served in its handler goroutine, nil hijacked.
 	wake chan struct{}
 
 	// Hijacked connections only: hangup tells when the client leaves.

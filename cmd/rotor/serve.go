@@ -25,6 +25,7 @@ import (
 	"github.com/rotor-rt/rotor/pubsub/redis"
 	"github.com/rotor-rt/rotor/transport"
 	"github.com/rotor-rt/rotor/transport/h1"
+	"github.com/rotor-rt/rotor/transport/hangup"
 	"github.com/rotor-rt/rotor/transport/requestid"
 )
 
@@ -122,7 +123,15 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 	}
 	defer st.close()
 	store, sqliteStore := st.store, st.sqlite
+	// One watcher tells when clients leave hijacked streams and parked
+	// polls, for the node's connections and the plain listener's alike.
+	hangups, err := hangup.New()
+	if err != nil {
+		return err
+	}
+	defer hangups.Close()
 	node, err := transport.New(transport.Options{
+		Hangups:           hangups,
 		Version:           version,
 		Delivery:          parts.delivery,
 		Broker:            parts.broker,
@@ -253,6 +262,7 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 	var plain *h1.Server
 	if !tls && !cfg.HTTP.H2C {
 		plain = h1.New(log.With("component", "http"), h1WriteTimeout)
+		plain.ParkWith(hangups)
 	}
 	served := make(chan error, 1)
 	go func() {
