@@ -32,9 +32,12 @@ type ProjectStore = node.ProjectStore
 // Limits are configurable per-client limits; 0 means the default.
 type Limits = node.Limits
 
-// DefaultBodyTimeout bounds reading a request body when
-// Options.BodyTimeout is 0.
-const DefaultBodyTimeout = 10 * time.Second
+// Defaults where Options leave BodyTimeout (reading a request body) and
+// WriteTimeout (one write to a client) at 0.
+const (
+	DefaultBodyTimeout  = 10 * time.Second
+	DefaultWriteTimeout = 10 * time.Second
+)
 
 // Options configure a Server: its node and its HTTP edge. Zero values
 // mean the documented defaults.
@@ -78,7 +81,7 @@ type Options struct {
 	LeaveGrace time.Duration
 	// PresenceTTL is how long presence outlives a dead node; 0 means 60s.
 	PresenceTTL time.Duration
-	// WriteTimeout bounds one flush to a client; 0 means 10s.
+	// WriteTimeout bounds one flush to a client; 0: DefaultWriteTimeout.
 	WriteTimeout time.Duration
 	// AdminAPIKey, when set, acts on every project in the server API.
 	AdminAPIKey string
@@ -134,7 +137,7 @@ func (o *Options) setDefaults() {
 		o.BodyTimeout = DefaultBodyTimeout
 	}
 	if o.WriteTimeout <= 0 {
-		o.WriteTimeout = 10 * time.Second
+		o.WriteTimeout = DefaultWriteTimeout
 	}
 	if o.HookTimeout <= 0 {
 		o.HookTimeout = nd.HookTimeout

@@ -24,7 +24,6 @@ import (
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/redis"
 	"github.com/rotor-rt/rotor/transport"
-	"github.com/rotor-rt/rotor/transport/h1"
 	"github.com/rotor-rt/rotor/transport/hangup"
 	"github.com/rotor-rt/rotor/transport/requestid"
 )
@@ -255,23 +254,16 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Address, err)
 	}
 	log.Info("rotor listening", "address", ln.Addr().String(), "engine", cfg.Engine.Type, "structure", cfg.Structure.Store, "tls", tls, "h2c", cfg.HTTP.H2C)
-	// Plain HTTP/1.1 is served by transport/h1 from the first request: an
-	// SSE stream then never allocates net/http's per-connection state
-	// only to hijack the connection. A listener that also speaks HTTP/2
-	// (TLS with ALPN, h2c) stays with net/http.
-	var plain *h1.Server
-	if !tls && !cfg.HTTP.H2C {
-		plain = h1.New(log.With("component", "http"), h1WriteTimeout)
-		plain.ParkWith(hangups)
-	}
 	served := make(chan error, 1)
 	go func() {
-		switch {
-		case tls:
+		// net/http serves every connection; transport/h1 takes over those
+		// of waiting polls. transport/h1 can also serve a plain listener
+		// from the first request (h1.Server.Serve), which cut the CPU per
+		// SSE connect by a fifth but halved broadcast throughput (see
+		// docs/benchmarks.md), so it is not used here.
+		if tls {
 			served <- srv.ServeTLS(ln, cfg.HTTP.TLSCert, cfg.HTTP.TLSKey)
-		case plain != nil:
-			served <- plain.Serve(ln, srv)
-		default:
+		} else {
 			served <- srv.Serve(ln)
 		}
 	}()
@@ -287,11 +279,6 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 	drained := make(chan error, 1)
 	go func() { drained <- node.Shutdown(shutCtx, pubsub.DisconnectShutdownReason) }()
 	srvErr := srv.Shutdown(shutCtx)
-	if plain != nil {
-		// Idle connections close now, busy ones after their answer.
-		plain.Shutdown()
-		srvErr = plain.Drain(shutCtx)
-	}
 	if err := <-drained; err != nil {
 		log.Warn("drain", "err", err)
 	}
@@ -353,10 +340,5 @@ func serveMetrics(addr string, metrics http.Handler, log *slog.Logger) (*http.Se
 	}()
 	return srv, nil
 }
-
-// h1WriteTimeout bounds writing one answer on a plain HTTP/1.1
-// connection (streams set their own per write), as transport's default
-// write timeout does.
-const h1WriteTimeout = 10 * time.Second
 
 var errNoEngine = errors.New("unknown engine type")
