@@ -138,14 +138,7 @@ func BenchmarkSSEAccept(b *testing.B) {
 				defer srv.Close()
 				addr = srv.Listener.Addr().String()
 			}
-			reqs := make([][]byte, b.N)
-			for i := range reqs {
-				tok, err := auth.MintConnectionToken([]byte(testSecret), auth.ConnectionClaims{User: "u" + itoa(i)})
-				if err != nil {
-					b.Fatal(err)
-				}
-				reqs[i] = []byte("GET /connection/p/sse?token=" + tok + "&channel=c" + itoa(i) + " HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
-			}
+			reqs := sseRequests(b, b.N)
 			buf := make([]byte, 4096)
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -159,17 +152,36 @@ func BenchmarkSSEAccept(b *testing.B) {
 				if _, err := c.Write(reqs[i]); err != nil {
 					b.Fatal(err)
 				}
-				got := 0
-				for !bytes.Contains(buf[:got], []byte("event: sub\n")) || !bytes.HasSuffix(buf[:got], []byte("\n\n")) {
-					k, err := c.Read(buf[got:])
-					if err != nil {
-						b.Fatalf("after %q: %v", buf[:got], err)
-					}
-					got += k
-				}
+				readOpening(b, c, buf)
 				_ = c.Close()
 			}
 		})
+	}
+}
+
+// sseRequests are n SSE requests as W1 sends them: a token of its own per
+// subscriber, one channel each.
+func sseRequests(b *testing.B, n int) [][]byte {
+	reqs := make([][]byte, n)
+	for i := range reqs {
+		tok, err := auth.MintConnectionToken([]byte(testSecret), auth.ConnectionClaims{User: "u" + itoa(i)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		reqs[i] = []byte("GET /connection/p/sse?token=" + tok + "&channel=c" + itoa(i) + " HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+	}
+	return reqs
+}
+
+// readOpening reads a stream's head and opening events from c into buf.
+func readOpening(b *testing.B, c net.Conn, buf []byte) {
+	got := 0
+	for !bytes.Contains(buf[:got], []byte("event: sub\n")) || !bytes.HasSuffix(buf[:got], []byte("\n\n")) {
+		k, err := c.Read(buf[got:])
+		if err != nil {
+			b.Fatalf("after %q: %v", buf[:got], err)
+		}
+		got += k
 	}
 }
 
@@ -186,14 +198,7 @@ func BenchmarkSSEIdleHeap(b *testing.B) {
 	srv := httptest.NewServer(r)
 	defer srv.Close()
 	addr := srv.Listener.Addr().String()
-	reqs := make([][]byte, b.N)
-	for i := range reqs {
-		tok, err := auth.MintConnectionToken([]byte(testSecret), auth.ConnectionClaims{User: "u" + itoa(i)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		reqs[i] = []byte("GET /connection/p/sse?token=" + tok + "&channel=c" + itoa(i) + " HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
-	}
+	reqs := sseRequests(b, b.N)
 	conns := make([]net.Conn, 0, b.N)
 	defer func() {
 		for _, c := range conns {
@@ -214,14 +219,7 @@ func BenchmarkSSEIdleHeap(b *testing.B) {
 		if _, err := c.Write(reqs[i]); err != nil {
 			b.Fatal(err)
 		}
-		got := 0
-		for !bytes.Contains(buf[:got], []byte("event: sub\n")) || !bytes.HasSuffix(buf[:got], []byte("\n\n")) {
-			k, err := c.Read(buf[got:])
-			if err != nil {
-				b.Fatalf("after %q: %v", buf[:got], err)
-			}
-			got += k
-		}
+		readOpening(b, c, buf)
 	}
 	b.StopTimer()
 	reqs = nil

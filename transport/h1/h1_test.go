@@ -283,7 +283,28 @@ func TestKeepAlive(t *testing.T) {
 // TestPipelined: requests sent together are answered in order, the
 // second after the first's late answer.
 func TestPipelined(t *testing.T) {
-	ts := startTestServer(t, 0)
+	forEachWait(t, testPipelined)
+}
+
+// forEachWait runs test on a server whose waiting answers park (as
+// rotor serve's), and on one without a watcher, where a goroutine per
+// connection waits in a read.
+func forEachWait(t *testing.T, test func(t *testing.T, ts *testServer)) {
+	for _, tc := range []struct {
+		name string
+		park bool
+	}{{"parked", true}, {"reading goroutine", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var w *hangup.Watcher
+			if tc.park {
+				w = parkWatcher(t)
+			}
+			test(t, startTestServerWith(t, 0, w))
+		})
+	}
+}
+
+func testPipelined(t *testing.T, ts *testServer) {
 	c := ts.adopt(t)
 	c.send(get("/wait?p1"), get("/echo?p2"), get("/wait?p3"))
 	ts.answer(t, "p1")
@@ -368,7 +389,10 @@ func TestBadRequests(t *testing.T) {
 // TestClientLeaves: a client that goes away while its answer waits ends
 // the request's context, and the connection is forgotten.
 func TestClientLeaves(t *testing.T) {
-	ts := startTestServer(t, 0)
+	forEachWait(t, testClientLeaves)
+}
+
+func testClientLeaves(t *testing.T, ts *testServer) {
 	c := ts.adopt(t)
 	c.send(get("/wait?gone"))
 	<-ts.waiting
@@ -453,30 +477,6 @@ func TestSlowClient(t *testing.T) {
 		}
 	}()
 	waitFor(t, "the stuck connection to be dropped", func() bool { return ts.h1.Len() == 0 })
-}
-
-// TestWaitWithoutWatcher: with no watcher to park with, a goroutine per
-// connection waits, with the same answers.
-func TestWaitWithoutWatcher(t *testing.T) {
-	ts := startTestServerWith(t, 0, nil)
-	c := ts.adopt(t)
-	c.send(get("/wait?a"), get("/echo?b"))
-	ts.answer(t, "a")
-	if _, body := c.read("GET"); body != "waited a" {
-		t.Fatalf("first answer %q", body)
-	}
-	if _, body := c.read("GET"); !strings.HasPrefix(body, "GET /echo?b") {
-		t.Fatalf("second answer %q", body)
-	}
-	c.send(get("/wait?gone"))
-	<-ts.waiting
-	_ = c.c.Close()
-	select {
-	case <-ts.left:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the handler's context did not end when the client left")
-	}
-	waitFor(t, "h1 to forget the connection", func() bool { return ts.h1.Len() == 0 })
 }
 
 // TestParkedHoldsNoGoroutine: connections whose answers wait, adopted or
