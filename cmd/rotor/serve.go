@@ -257,10 +257,9 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 	served := make(chan error, 1)
 	go func() {
 		// net/http serves every connection; transport/h1 takes over those
-		// of waiting polls. transport/h1 can also serve a plain listener
-		// from the first request (h1.Server.Serve), which cut the CPU per
-		// SSE connect by a fifth but halved broadcast throughput (see
-		// docs/benchmarks.md), so it is not used here.
+		// of waiting polls. Serving the plain listener with transport/h1
+		// from the first request cut the CPU per SSE connect by a fifth
+		// but halved broadcast throughput (docs/benchmarks.md).
 		if tls {
 			served <- srv.ServeTLS(ln, cfg.HTTP.TLSCert, cfg.HTTP.TLSKey)
 		} else {

@@ -20,11 +20,11 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/rotor-rt/rotor/transport/gopool"
 	"github.com/rotor-rt/rotor/transport/hangup"
 )
 
@@ -49,10 +49,9 @@ type Server struct {
 	// wait with no goroutine (conn.park).
 	watcher atomic.Pointer[hangup.Watcher]
 
-	mu        sync.Mutex
-	conns     map[*conn]struct{}
-	listeners map[net.Listener]struct{}
-	shutdown  bool
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	shutdown bool
 }
 
 // New returns a server that gives writing one response writeTimeout and
@@ -67,14 +66,11 @@ func New(log *slog.Logger, writeTimeout time.Duration) *Server {
 // cannot watch a connection) a goroutine per connection waits in a read.
 func (s *Server) ParkWith(w *hangup.Watcher) { s.watcher.Store(w) }
 
-// Shutdown closes the listeners of Serve, idle connections now and every
-// other one once its response is out, and takes no more over.
+// Shutdown closes idle connections now and every other one once its
+// response is out, and takes no more over.
 func (s *Server) Shutdown() {
 	s.mu.Lock()
 	s.shutdown = true
-	for ln := range s.listeners {
-		_ = ln.Close()
-	}
 	var idle []*conn
 	for c := range s.conns {
 		if c.idle {
@@ -125,13 +121,6 @@ type conn struct {
 	rawTried bool
 	// remote is the client's address, each request's RemoteAddr.
 	remote string
-	// served: a request was waited for already (the idle timeout, not the
-	// header timeout, applies from then on); only the serving goroutine
-	// touches it.
-	served bool
-	// pool runs the connection again after a parked response (Serve's
-	// kept goroutines); nil: a goroutine of its own.
-	pool *gopool.Pool[*conn]
 }
 
 // Adopt takes over the HTTP/1.1 connection of r, whose handler called it,
@@ -161,7 +150,6 @@ func (s *Server) Adopt(w http.ResponseWriter, r *http.Request) (ctx context.Cont
 	// net/http may have left deadlines of its own.
 	_ = nc.SetDeadline(time.Time{})
 	c := s.newConn(nc, srv, r.Context().Value(http.LocalAddrContextKey))
-	c.served = true // net/http read the first request
 	pipelined := brw.Reader.Buffered() > 0
 	if n := brw.Reader.Buffered(); n > 0 {
 		// Bytes read past r: pipelined requests.
@@ -296,13 +284,6 @@ func (c *conn) serve(pending *Response) {
 			c.releaseReader()
 		}
 	}()
-	// A fresh connection (Serve) gets ReadHeaderTimeout for its first
-	// request, as in net/http; the idle timeout applies between requests.
-	wait := c.idleTimeout
-	if pending == nil && !c.served {
-		wait = c.headerTimeout
-	}
-	c.served = true
 	for {
 		if pending != nil {
 			if !c.await(pending) {
@@ -313,8 +294,7 @@ func (c *conn) serve(pending *Response) {
 		if !c.setIdle(true) {
 			return
 		}
-		_ = c.nc.SetReadDeadline(time.Now().Add(wait))
-		wait = c.idleTimeout
+		_ = c.nc.SetReadDeadline(time.Now().Add(c.idleTimeout))
 		if _, err := c.br.Peek(1); err != nil {
 			return
 		}
@@ -522,17 +502,31 @@ func copyDiscard(b io.Reader) (int64, error) {
 }
 
 // resume goes on with a parked connection once its response is out:
-// a goroutine serves the next request (a kept one of Serve's), or the
-// connection closes.
+// a goroutine serves the next request, or the connection closes.
 func (c *conn) resume(keep bool) {
-	switch {
-	case !keep:
+	if !keep {
 		_ = c.nc.Close()
 		c.s.untrack(c)
 		c.releaseReader()
-	case c.pool != nil:
-		c.pool.Go(c)
-	default:
-		go c.serve(nil)
+		return
 	}
+	go c.serve(nil)
+}
+
+// hostOK checks the Host as net/http's server does: an HTTP/1.1
+// request needs one (http.ReadRequest refuses two, and moves it to
+// req.Host), of the bytes a host and port may hold.
+func hostOK(req *http.Request) bool {
+	if req.Host == "" {
+		return req.ProtoMinor == 0 || req.Method == http.MethodConnect
+	}
+	return strings.IndexFunc(req.Host, badHostRune) < 0
+}
+
+func badHostRune(r rune) bool {
+	switch {
+	case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9':
+		return false
+	}
+	return !strings.ContainsRune("!$%&'()*+,-.:;=[]_~", r)
 }
