@@ -112,9 +112,6 @@ type Options struct {
 	// ClientIPHeader is a header a trusted proxy sets with the client
 	// address; "" uses the TCP peer address.
 	ClientIPHeader string
-	// Hangups tells when clients of hijacked streams and parked polls
-	// leave (the caller closes it); nil: Start makes one of its own.
-	Hangups *hangup.Watcher
 	// NoHijack keeps HTTP/1.1 SSE streams and waiting polls in their
 	// handler goroutine instead of taking the connection over.
 	NoHijack bool
@@ -245,10 +242,17 @@ type lateSink struct{ *hooks.Dispatcher }
 // Node returns the server's node.
 func (s *Server) Node() *node.Node { return s.node }
 
-// Start starts the node, the events hook and the heartbeats; all stop
-// when ctx is done.
+// Start starts the node, the events hook, the heartbeats and the hangup
+// watcher; all stop when ctx is done.
 func (s *Server) Start(ctx context.Context) error {
 	s.baseCtx = ctx
+	w, err := hangup.New()
+	if err != nil {
+		return err
+	}
+	s.hangups = w
+	context.AfterFunc(ctx, w.Close)
+	s.h1.ParkWith(w)
 	if err := s.node.Start(ctx); err != nil {
 		return err
 	}
@@ -256,15 +260,6 @@ func (s *Server) Start(ctx context.Context) error {
 		go s.dispatcher.Run(ctx)
 	}
 	go s.heartbeats.run(ctx, s.opts.Ping)
-	if s.hangups = s.opts.Hangups; s.hangups == nil {
-		w, err := hangup.New()
-		if err != nil {
-			return err
-		}
-		s.hangups = w
-		context.AfterFunc(ctx, w.Close)
-	}
-	s.h1.ParkWith(s.hangups)
 	go s.polls.Run(ctx)
 	context.AfterFunc(ctx, s.h1.Shutdown)
 	context.AfterFunc(ctx, s.writers.Stop)

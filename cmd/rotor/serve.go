@@ -24,7 +24,6 @@ import (
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/redis"
 	"github.com/rotor-rt/rotor/transport"
-	"github.com/rotor-rt/rotor/transport/hangup"
 	"github.com/rotor-rt/rotor/transport/requestid"
 )
 
@@ -122,15 +121,7 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 	}
 	defer st.close()
 	store, sqliteStore := st.store, st.sqlite
-	// One watcher tells when clients leave hijacked streams and parked
-	// polls, for the node's connections and the plain listener's alike.
-	hangups, err := hangup.New()
-	if err != nil {
-		return err
-	}
-	defer hangups.Close()
 	node, err := transport.New(transport.Options{
-		Hangups:           hangups,
 		Version:           version,
 		Delivery:          parts.delivery,
 		Broker:            parts.broker,
