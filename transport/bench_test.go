@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -24,6 +25,7 @@ import (
 	"github.com/rotor-rt/rotor/pubsub/node"
 	"github.com/rotor-rt/rotor/pubsub/structure"
 	"github.com/rotor-rt/rotor/transport/auth"
+	"github.com/rotor-rt/rotor/transport/h1"
 	"github.com/rotor-rt/rotor/transport/requestid"
 )
 
@@ -105,12 +107,14 @@ func BenchmarkPollHandler(b *testing.B) {
 // channel), reads the opening events and closes: the accept path from
 // the request to the hijacked stream's first write, and its teardown.
 // The client's cost is in the figures too; compare with and without
-// GrowStacks.
+// GrowStacks, and net/http's server with transport/h1's (h1.Serve, as
+// rotor serve runs plain HTTP/1.1).
 func BenchmarkSSEAccept(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		grow bool
-	}{{"GrowStacks", true}, {"no GrowStacks", false}} {
+		h1   bool
+	}{{"GrowStacks", true, false}, {"no GrowStacks", false, false}, {"h1.Serve", true, true}} {
 		b.Run(bc.name, func(b *testing.B) {
 			n, _, _ := benchServer(b)
 			r := chi.NewRouter()
@@ -119,9 +123,21 @@ func BenchmarkSSEAccept(b *testing.B) {
 			}
 			r.Use(requestid.Middleware)
 			n.Routes(r)
-			srv := httptest.NewServer(r)
-			defer srv.Close()
-			addr := srv.Listener.Addr().String()
+			var addr string
+			if bc.h1 {
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					b.Fatal(err)
+				}
+				hs := h1.New(slog.Default(), 10*time.Second)
+				go func() { _ = hs.Serve(ln, &http.Server{Handler: r}, func(string, string) bool { return true }) }()
+				defer hs.Close()
+				addr = ln.Addr().String()
+			} else {
+				srv := httptest.NewServer(r)
+				defer srv.Close()
+				addr = srv.Listener.Addr().String()
+			}
 			reqs := sseRequests(b, b.N)
 			buf := make([]byte, 4096)
 			b.ReportAllocs()

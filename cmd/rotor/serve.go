@@ -24,6 +24,8 @@ import (
 	"github.com/rotor-rt/rotor/pubsub"
 	"github.com/rotor-rt/rotor/pubsub/redis"
 	"github.com/rotor-rt/rotor/transport"
+	"github.com/rotor-rt/rotor/transport/h1"
+	"github.com/rotor-rt/rotor/transport/hangup"
 	"github.com/rotor-rt/rotor/transport/requestid"
 )
 
@@ -245,15 +247,34 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Address, err)
 	}
 	log.Info("rotor listening", "address", ln.Addr().String(), "engine", cfg.Engine.Type, "structure", cfg.Structure.Store, "tls", tls, "h2c", cfg.HTTP.H2C)
+	// On a plain HTTP/1.1 listener, connections that open with an SSE
+	// stream or a long poll are served by transport/h1 from the first
+	// request: a stream's connect then allocates none of net/http's
+	// per-connection state only to hijack the connection, and a poller's
+	// connection holds no goroutine while its poll waits (parked with a
+	// hangup watcher of its own). Every other connection (a backend's API
+	// calls, the admin UI) goes to net/http: serving a backend's keep-alive
+	// publishes with transport/h1 halved broadcast throughput in a closed
+	// loop (docs/benchmarks.md). A listener that also speaks HTTP/2 (TLS
+	// with ALPN, h2c) stays with net/http.
+	var plain *h1.Server
+	if !tls && !cfg.HTTP.H2C {
+		parked, err := hangup.New()
+		if err != nil {
+			return err
+		}
+		defer parked.Close()
+		plain = h1.New(log.With("component", "http"), transport.DefaultWriteTimeout)
+		plain.ParkWith(parked)
+	}
 	served := make(chan error, 1)
 	go func() {
-		// net/http serves every connection; transport/h1 takes over those
-		// of waiting polls. Serving the plain listener with transport/h1
-		// from the first request cut the CPU per SSE connect by a fifth
-		// but halved broadcast throughput (docs/benchmarks.md).
-		if tls {
+		switch {
+		case tls:
 			served <- srv.ServeTLS(ln, cfg.HTTP.TLSCert, cfg.HTTP.TLSKey)
-		} else {
+		case plain != nil:
+			served <- plain.Serve(ln, srv, clientStream)
+		default:
 			served <- srv.Serve(ln)
 		}
 	}()
@@ -268,7 +289,15 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 	defer stop()
 	drained := make(chan error, 1)
 	go func() { drained <- node.Shutdown(shutCtx, pubsub.DisconnectShutdownReason) }()
+	if plain != nil {
+		// The listener and idle connections close now, busy ones after
+		// their answer.
+		plain.Shutdown()
+	}
 	srvErr := srv.Shutdown(shutCtx)
+	if plain != nil {
+		srvErr = errors.Join(srvErr, plain.Drain(shutCtx))
+	}
 	if err := <-drained; err != nil {
 		log.Warn("drain", "err", err)
 	}
@@ -278,6 +307,16 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// clientStream reports whether a request opens an SSE stream or a long
+// poll (GET /connection/{project}/sse or /poll, docs/protocol.md): the
+// connections transport/h1 serves from their first request. One it
+// misses is served by net/http, correctly, at net/http's cost.
+func clientStream(method, target string) bool {
+	path, _, _ := strings.Cut(target, "?")
+	return method == http.MethodGet && strings.HasPrefix(path, "/connection/") &&
+		(strings.HasSuffix(path, "/sse") || strings.HasSuffix(path, "/poll"))
 }
 
 // mountOps adds /healthz and /readyz (docs/deploy.md, Watching it).

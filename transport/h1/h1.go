@@ -1,13 +1,16 @@
-// Package h1 serves HTTP/1.1 keep-alive connections taken over from
-// net/http, with the server's own handler, so that a connection whose
-// response waits (a long poll) holds one reading goroutine and a 1 KiB
-// buffer instead of net/http's two goroutines and 8 KiB of buffers. A
-// handler may Detach its response: it returns at once and completes the
-// response later from any goroutine. A plain request head (no body, as a
-// poll sends) is parsed in place, into the request http.ReadRequest would
-// give; any other is parsed by http.ReadRequest. Everything else a
-// handler may use of net/http's ResponseWriter (Flush, Hijack, write
-// deadlines) works as there.
+// Package h1 serves HTTP/1.1 keep-alive connections with the server's
+// own handler: those taken over from net/http (Adopt), and those of a
+// listener whose first request it is given (Serve), so that a connection
+// whose response waits (a long poll) holds a 1 KiB buffer and, parked,
+// no goroutine, instead of net/http's two goroutines and 8 KiB of
+// buffers, and one that is hijacked (an SSE stream) leaves nothing of
+// net/http's per-connection state behind. A handler may Detach its
+// response: it returns at once and completes the response later from any
+// goroutine. A plain request head (no body, as a poll sends) is parsed in
+// place, into the request http.ReadRequest would give; any other is
+// parsed by http.ReadRequest. Everything else a handler may use of
+// net/http's ResponseWriter (Flush, Hijack, write deadlines) works as
+// there.
 package h1
 
 import (
@@ -20,11 +23,11 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/rotor-rt/rotor/transport/gopool"
 	"github.com/rotor-rt/rotor/transport/hangup"
 )
 
@@ -49,9 +52,10 @@ type Server struct {
 	// wait with no goroutine (conn.park).
 	watcher atomic.Pointer[hangup.Watcher]
 
-	mu       sync.Mutex
-	conns    map[*conn]struct{}
-	shutdown bool
+	mu        sync.Mutex
+	conns     map[*conn]struct{}
+	listeners map[net.Listener]struct{}
+	shutdown  bool
 }
 
 // New returns a server that gives writing one response writeTimeout and
@@ -66,11 +70,14 @@ func New(log *slog.Logger, writeTimeout time.Duration) *Server {
 // cannot watch a connection) a goroutine per connection waits in a read.
 func (s *Server) ParkWith(w *hangup.Watcher) { s.watcher.Store(w) }
 
-// Shutdown closes idle connections now and every other one once its
-// response is out, and takes no more over.
+// Shutdown closes the listeners of Serve, idle connections now and every
+// other one once its response is out, and takes no more over.
 func (s *Server) Shutdown() {
 	s.mu.Lock()
 	s.shutdown = true
+	for ln := range s.listeners {
+		_ = ln.Close()
+	}
 	var idle []*conn
 	for c := range s.conns {
 		if c.idle {
@@ -121,6 +128,17 @@ type conn struct {
 	rawTried bool
 	// remote is the client's address, each request's RemoteAddr.
 	remote string
+	// served: a request was waited for already (the idle timeout, not the
+	// header timeout, applies from then on); only the serving goroutine
+	// touches it.
+	served bool
+	// pool runs the connection again after a parked response (Serve's
+	// kept goroutines); nil: a goroutine of its own.
+	pool *gopool.Pool[*conn]
+	// A fresh connection of Serve's: its first request goes to others
+	// (net/http) unless mine says it is h1's (handOff).
+	mine   func(method, target string) bool
+	others *handoff
 }
 
 // Adopt takes over the HTTP/1.1 connection of r, whose handler called it,
@@ -150,6 +168,7 @@ func (s *Server) Adopt(w http.ResponseWriter, r *http.Request) (ctx context.Cont
 	// net/http may have left deadlines of its own.
 	_ = nc.SetDeadline(time.Time{})
 	c := s.newConn(nc, srv, r.Context().Value(http.LocalAddrContextKey))
+	c.served = true // net/http read the first request
 	pipelined := brw.Reader.Buffered() > 0
 	if n := brw.Reader.Buffered(); n > 0 {
 		// Bytes read past r: pipelined requests.
@@ -212,19 +231,30 @@ func (s *Server) newConn(nc net.Conn, srv *http.Server, local any) *conn {
 		c.headerTimeout = defaultHeaderTimeout
 	}
 	c.lr = &io.LimitedReader{R: nc, N: 1<<63 - 1}
-	c.br = readers.Get().(*bufio.Reader)
-	c.br.Reset(c.lr)
+	c.takeReader()
 	return c
 }
 
 // readers recycles read buffers: a connection gives its own back when it
-// closes, or when a handler hijacks it with nothing buffered (an SSE
-// stream), so that accepting a connection allocates none.
+// closes, parks with nothing buffered, or a handler hijacks it with
+// nothing buffered (an SSE stream), so that accepting a connection
+// allocates none and a parked one holds none.
 var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufSize) }}
 
-// releaseReader gives the connection's read buffer back; br is not used
-// again.
+// takeReader gives the connection a read buffer unless it has one.
+func (c *conn) takeReader() {
+	if c.br == nil {
+		c.br = readers.Get().(*bufio.Reader)
+		c.br.Reset(c.lr)
+	}
+}
+
+// releaseReader gives the connection's read buffer back, if it holds
+// one; the caller knows nothing is buffered that a request needs.
 func (c *conn) releaseReader() {
+	if c.br == nil {
+		return
+	}
 	c.br.Reset(nil)
 	readers.Put(c.br)
 	c.br = nil
@@ -276,7 +306,8 @@ func (c *conn) baseContext() context.Context {
 // then reads, handles and answers requests one after the other until the
 // connection or the server ends.
 func (c *conn) serve(pending *Response) {
-	keep := false // hijacked
+	c.takeReader() // given back while parked
+	keep := false  // hijacked, or parked for Finish to go on with
 	defer func() {
 		if !keep {
 			_ = c.nc.Close()
@@ -284,6 +315,13 @@ func (c *conn) serve(pending *Response) {
 			c.releaseReader()
 		}
 	}()
+	// A fresh connection (Serve) gets ReadHeaderTimeout for its first
+	// request, as in net/http; the idle timeout applies between requests.
+	wait := c.idleTimeout
+	if pending == nil && !c.served {
+		wait = c.headerTimeout
+	}
+	c.served = true
 	for {
 		if pending != nil {
 			if !c.await(pending) {
@@ -294,8 +332,13 @@ func (c *conn) serve(pending *Response) {
 		if !c.setIdle(true) {
 			return
 		}
-		_ = c.nc.SetReadDeadline(time.Now().Add(c.idleTimeout))
+		_ = c.nc.SetReadDeadline(time.Now().Add(wait))
+		wait = c.idleTimeout
 		if _, err := c.br.Peek(1); err != nil {
+			return
+		}
+		if c.others != nil && c.handOff() {
+			keep = true // net/http's now
 			return
 		}
 		if !c.setIdle(false) {
@@ -366,6 +409,7 @@ func (c *conn) park(rw *Response) bool {
 		return false
 	}
 	_ = c.nc.SetReadDeadline(time.Time{})
+	c.releaseReader() // Finish, under awaitMu, comes after
 	return true
 }
 
@@ -502,31 +546,17 @@ func copyDiscard(b io.Reader) (int64, error) {
 }
 
 // resume goes on with a parked connection once its response is out:
-// a goroutine serves the next request, or the connection closes.
+// a goroutine serves the next request (a kept one of Serve's), or the
+// connection closes.
 func (c *conn) resume(keep bool) {
-	if !keep {
+	switch {
+	case !keep:
 		_ = c.nc.Close()
 		c.s.untrack(c)
 		c.releaseReader()
-		return
+	case c.pool != nil:
+		c.pool.Go(c)
+	default:
+		go c.serve(nil)
 	}
-	go c.serve(nil)
-}
-
-// hostOK checks the Host as net/http's server does: an HTTP/1.1
-// request needs one (http.ReadRequest refuses two, and moves it to
-// req.Host), of the bytes a host and port may hold.
-func hostOK(req *http.Request) bool {
-	if req.Host == "" {
-		return req.ProtoMinor == 0 || req.Method == http.MethodConnect
-	}
-	return strings.IndexFunc(req.Host, badHostRune) < 0
-}
-
-func badHostRune(r rune) bool {
-	switch {
-	case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9':
-		return false
-	}
-	return !strings.ContainsRune("!$%&'()*+,-.:;=[]_~", r)
 }
