@@ -163,18 +163,28 @@ func BenchmarkSSEAccept(b *testing.B) {
 // subscriber, one channel each.
 func sseRequests(b *testing.B, n int) [][]byte {
 	reqs := make([][]byte, n)
-	for i := range reqs {
-		tok, err := auth.MintConnectionToken([]byte(testSecret), auth.ConnectionClaims{User: "u" + itoa(i)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		reqs[i] = []byte("GET /connection/p/sse?token=" + tok + "&channel=c" + itoa(i) + " HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+	for i, target := range sseTargets(b, n) {
+		reqs[i] = []byte("GET " + target + " HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
 	}
 	return reqs
 }
 
+// sseTargets returns n SSE request targets, each with a token of its own
+// user and a channel of its own.
+func sseTargets(b *testing.B, n int) []string {
+	targets := make([]string, n)
+	for i := range targets {
+		tok, err := auth.MintConnectionToken([]byte(testSecret), auth.ConnectionClaims{User: "u" + itoa(i)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		targets[i] = "/connection/p/sse?token=" + tok + "&channel=c" + itoa(i)
+	}
+	return targets
+}
+
 // readOpening reads a stream's head and opening events from c into buf.
-func readOpening(b *testing.B, c net.Conn, buf []byte) {
+func readOpening(b *testing.B, c io.Reader, buf []byte) {
 	got := 0
 	for !bytes.Contains(buf[:got], []byte("event: sub\n")) || !bytes.HasSuffix(buf[:got], []byte("\n\n")) {
 		k, err := c.Read(buf[got:])
@@ -227,6 +237,60 @@ func BenchmarkSSEIdleHeap(b *testing.B) {
 	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(b.N), "heap-B/stream")
 	b.ReportMetric(float64(int64(after.StackInuse)-int64(before.StackInuse))/float64(b.N), "stack-B/stream")
+}
+
+// BenchmarkSSEIdleH2C is BenchmarkSSEIdleHeap over h2c: b.N idle streams
+// from Go's HTTP/2 client, on as many connections as the server's
+// stream limit asks. An HTTP/2 stream cannot be hijacked: its handler
+// goroutine waits as long as it is open. Go's client holds a goroutine
+// per open stream too (goroutines/stream is 2), so the stack and heap
+// figures have the client's side in them; the server's own is in
+// docs/benchmarks.md. Run it with -benchtime=5000x.
+func BenchmarkSSEIdleH2C(b *testing.B) {
+	n, _, _ := benchServer(b)
+	r := chi.NewRouter()
+	r.Use(n.GrowStacks, requestid.Middleware)
+	n.Routes(r)
+	srv := httptest.NewUnstartedServer(r)
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetHTTP1(true)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
+	defer srv.Close()
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	targets := sseTargets(b, b.N)
+	bodies := make([]io.Closer, 0, b.N)
+	defer func() {
+		for _, body := range bodies {
+			_ = body.Close()
+		}
+	}()
+	buf := make([]byte, 4096)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		resp, err := client.Get(srv.URL + targets[i])
+		if err != nil {
+			b.Fatal(err)
+		}
+		bodies = append(bodies, resp.Body)
+		if resp.ProtoMajor != 2 {
+			b.Fatalf("stream %d over %s, want HTTP/2", i, resp.Proto)
+		}
+		readOpening(b, resp.Body, buf)
+	}
+	b.StopTimer()
+	targets = nil
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(b.N), "heap-B/stream")
+	b.ReportMetric(float64(int64(after.StackInuse)-int64(before.StackInuse))/float64(b.N), "stack-B/stream")
+	b.ReportMetric(float64(runtime.NumGoroutine())/float64(b.N), "goroutines/stream")
 }
 
 // processCPU is the CPU time the process has used, user and system: the

@@ -69,7 +69,8 @@ func (s *Server) Serve(ln net.Listener, srv *http.Server, mine func(method, targ
 
 // handOff gives a fresh connection whose first request is not one of
 // mine to net/http, with what was read of it; it reports whether it did.
-// A first line that cannot be read goes there too: net/http answers it.
+// A first line that cannot be read, or is longer than the read buffer,
+// goes there too: net/http answers it.
 func (c *conn) handOff() bool {
 	mine, others := c.mine, c.others
 	c.mine, c.others = nil, nil
