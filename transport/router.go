@@ -33,10 +33,8 @@ func (s *Server) Routes(r chi.Router) {
 }
 
 // GrowStacks is the first middleware of the router Routes is mounted on:
-// an HTTP/1 SSE request, whose connection goroutine ends at the hijack,
-// grows that goroutine's stack in one step before routing, token
-// checking and stream setup would grow it three times deeper down
-// (gopool.GrowStack).
+// an HTTP/1 SSE request grows its goroutine's stack in one step before
+// routing, token checking and stream setup would three times deeper down.
 func (s *Server) GrowStacks(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor == 1 && !s.opts.NoHijack && strings.HasSuffix(r.URL.Path, "/sse") {

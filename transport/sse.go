@@ -113,15 +113,24 @@ func streamEnd(exp time.Time, lifetime time.Duration, now time.Time) (int64, *pu
 }
 
 // handleSSE serves GET /connection/{project}/sse (docs/protocol.md, SSE). An
-// HTTP/1.1 stream is hijacked once set up: idle, it holds no goroutine (the
-// hangup watcher notices its client leaving; a writer runs only while there
-// is something to write). An HTTP/2 stream keeps its handler goroutine.
+// HTTP/1.1 stream is hijacked once set up and, idle, holds no goroutine
+// (docs/architecture.md); an HTTP/2 stream keeps its handler goroutine.
 func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request, p *structure.Project, a access) {
+	if sc := s.openSSE(w, r, p, a); sc != nil {
+		sc.serve(w, r)
+	}
+}
+
+// openSSE sets a stream up; nil: answered (an error, or hijacked). Not
+// inlined: with its frame gone, a waiting HTTP/2 stream's stack halves.
+//
+//go:noinline
+func (s *Server) openSSE(w http.ResponseWriter, r *http.Request, p *structure.Project, a access) *sseConn {
 	q := r.URL.Query()
 	req, perr := s.streamRequestAs(r, q, p, a, "sse", q.Get("since"), r.Header.Get("Last-Event-ID"))
 	if perr != nil {
 		writeError(w, perr)
-		return
+		return nil
 	}
 	sc := &sseConn{
 		heartbeats: s.heartbeats, writers: s.writers, hangups: s.hangups, ctx: s.baseCtx, writeTimeout: s.opts.WriteTimeout, ping: s.opts.Ping,
@@ -131,10 +140,10 @@ func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request, p *structure.
 	if perr != nil {
 		if perr.Kind == pubsub.KindEngineDown {
 			writeSSEDisconnect(w, pubsub.DisconnectEngineDownReason)
-			return
+			return nil
 		}
 		writeError(w, perr)
-		return
+		return nil
 	}
 	sc.st = st
 	sc.endAt, sc.endReason = streamEnd(st.Expires(), s.opts.StreamLifetime, time.Now())
@@ -150,12 +159,10 @@ func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request, p *structure.
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache, no-transform")
 	h.Set("X-Accel-Buffering", "no")
-	if r.ProtoMajor == 1 && !s.opts.NoHijack {
-		if sc.hijack(w) {
-			return
-		}
+	if r.ProtoMajor == 1 && !s.opts.NoHijack && sc.hijack(w) {
+		return nil
 	}
-	sc.serve(w, r)
+	return sc
 }
 
 // writeSSEDisconnect answers a stream that cannot open with 200, the
@@ -411,12 +418,10 @@ func (sc *sseConn) heartbeat(now time.Time) {
 }
 
 // stampClock appends a ping event with the server's time to a clock
-// stream's pending write when the last one is clockEvery old, so that
-// a client sees the server's clock while other events flow too. A write
-// of events that goes out without one asks the heartbeats for a trailing
-// ping: every event of a clock stream is followed by a ping within
-// clockEvery, so a client that sees an event and then nothing for longer
-// knows the rest is held on the way.
+// stream's pending write when the last one is clockEvery old. A write of
+// events without one asks the heartbeats for a trailing ping: a client
+// that sees an event and then no ping within clockEvery knows the rest is
+// held on the way.
 func (sc *sseConn) stampClock(now time.Time) {
 	pinged := sc.pinged
 	sc.pinged = false
