@@ -40,7 +40,7 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request, p *structure
 		if ctx, rw, ok := s.h1.Detach(w, r, !s.opts.NoHijack); ok {
 			// HTTP/1.1: the connection is transport/h1's, and the poll
 			// waits with no goroutine; the hub or the timer answers it.
-			longpoll.Wait(ctx, st, sink, wait, func(err error) {
+			rw.OnGone(longpoll.Wait(ctx, st, sink, wait, func(err error) {
 				if err != nil {
 					st.Close()
 					writeError(rw, pubsub.Errorf(pubsub.CodeUnavailable, "%s", pubsub.AsError(err).Message))
@@ -48,7 +48,7 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request, p *structure
 					s.polls.Answer(rw, st, sink, key, parkable)
 				}
 				rw.Finish()
-			}, func() { st.Close(); rw.Finish() })
+			}, func() { st.Close(); rw.Finish() }))
 			return
 		}
 		answer, err := longpoll.WaitHere(ctx, st, sink, wait)

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"net/http"
 	"testing"
 	"time"
 
@@ -179,4 +180,34 @@ func TestPollParkedShutdown(t *testing.T) {
 	if park.Len() != 0 {
 		t.Fatalf("%d still parked after shutdown", park.Len())
 	}
+}
+
+// TestPollClientLeaves: a poll that waits ends when its client leaves,
+// not at its timeout: the poller's presence goes after the grace.
+func TestPollClientLeaves(t *testing.T) {
+	t.Parallel()
+	s := startServer(t) // LeaveGrace 200ms
+	a := s.connect(s.token("ua"))
+	query := q("session", a.Session, "grant", s.subscribe(a.Session, "room"))
+	_, first := s.poll(query)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/connection/p/poll?"+query+"&timeout=60&since="+first.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		waited <- err
+	}()
+	eventually(t, "poller present", func() bool { return s.presenceNow("room")[a.Client] == "ua" })
+	time.Sleep(100 * time.Millisecond) // the poll waits
+	cancel()                           // the client closes its connection
+	if err := <-waited; err == nil {
+		t.Fatal("the waiting poll was answered")
+	}
+	eventually(t, "poller gone after the grace", func() bool { return len(s.presenceNow("room")) == 0 })
 }

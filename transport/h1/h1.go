@@ -405,7 +405,7 @@ func (c *conn) park(rw *Response) bool {
 		return false
 	default:
 	}
-	if rw.parked = w.WatchClose(c.nc, rw.cancel); rw.parked == nil {
+	if rw.parked = w.WatchClose(c.nc, rw.clientGone); rw.parked == nil {
 		return false
 	}
 	_ = c.nc.SetReadDeadline(time.Time{})
@@ -428,7 +428,7 @@ func (c *conn) await(rw *Response) bool {
 	c.awaitMu.Unlock()
 	_, err := c.br.Peek(1)
 	if err != nil {
-		rw.cancel()
+		rw.clientGone()
 	}
 	<-rw.done
 	return err == nil && rw.ok && !rw.closeAfter

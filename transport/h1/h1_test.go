@@ -19,13 +19,14 @@ import (
 
 // testServer is a real net/http server on loopback whose /wait handler
 // hands its connection to an h1 Server and answers later, from another
-// goroutine, when release is closed (or says "gone" to left when the
-// client leaves first).
+// goroutine, when release is closed (or tells left, from its context,
+// and gone, from OnGone, when the client leaves first).
 type testServer struct {
 	h1      *Server
 	srv     *httptest.Server
 	release chan struct{}
 	left    chan struct{}
+	gone    chan struct{}
 	// waiting gets the query of every /wait that waits.
 	waiting chan string
 	// addr is where dial connects: srv, or the listener of h1.Serve.
@@ -80,7 +81,7 @@ func startTestServerWith(t *testing.T, idle time.Duration, w *hangup.Watcher) *t
 // http.Server set up by configure first.
 func newTestServer(t *testing.T, w *hangup.Watcher, configure func(*http.Server)) *testServer {
 	t.Helper()
-	ts := &testServer{h1: New(slog.Default(), 500*time.Millisecond), release: make(chan struct{}), left: make(chan struct{}, 16), waiting: make(chan string, 16)}
+	ts := &testServer{h1: New(slog.Default(), 500*time.Millisecond), release: make(chan struct{}), left: make(chan struct{}, 16), gone: make(chan struct{}, 16), waiting: make(chan string, 16)}
 	if w != nil {
 		ts.h1.ParkWith(w)
 	}
@@ -102,6 +103,7 @@ func newTestServer(t *testing.T, w *hangup.Watcher, configure func(*http.Server)
 				return
 			}
 		}
+		rw.OnGone(func() { ts.gone <- struct{}{} })
 		ts.waiting <- r.URL.RawQuery
 		go func() {
 			select {
@@ -397,10 +399,12 @@ func testClientLeaves(t *testing.T, ts *testServer) {
 	c.send(get("/wait?gone"))
 	<-ts.waiting
 	_ = c.c.Close()
-	select {
-	case <-ts.left:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the handler's context did not end when the client left")
+	for what, ch := range map[string]chan struct{}{"the handler's context did not end": ts.left, "OnGone's function did not run": ts.gone} {
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatal(what + " when the client left")
+		}
 	}
 	waitFor(t, "h1 to forget the connection", func() bool { return ts.h1.Len() == 0 })
 }

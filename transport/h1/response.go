@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rotor-rt/rotor/transport/hangup"
@@ -46,6 +47,10 @@ type Response struct {
 	// parked: no goroutine waits on the connection (conn.park); Finish
 	// starts the next one. Guarded by c.awaitMu.
 	parked *hangup.Watch
+	// onGone is OnGone's function until it runs or Finish; gone: the
+	// client has left.
+	onGone atomic.Pointer[func()]
+	gone   atomic.Bool
 }
 
 var (
@@ -217,9 +222,33 @@ func Of(w http.ResponseWriter) *Response {
 	}
 }
 
+// OnGone has f called once, on a goroutine of its own, when the client
+// of a detached response leaves before Finish (the request's context
+// ends then too), or at once when it has left already. A waiting handler
+// is spared a context.AfterFunc, whose registration gives the request's
+// context a map and a channel for as long as the wait lasts.
+func (rw *Response) OnGone(f func()) {
+	rw.onGone.Store(&f)
+	if rw.gone.Load() && rw.onGone.CompareAndSwap(&f, nil) {
+		go f()
+	}
+}
+
+// clientGone ends the request's context when its client has left, and
+// starts OnGone's function (not on the hangup watcher's goroutine, which
+// serves every connection: f may write an answer).
+func (rw *Response) clientGone() {
+	rw.cancel()
+	rw.gone.Store(true)
+	if f := rw.onGone.Swap(nil); f != nil {
+		go (*f)()
+	}
+}
+
 // Finish completes a detached response. Only the first call counts.
 func (rw *Response) Finish() {
 	rw.once.Do(func() {
+		rw.onGone.Store(nil)
 		rw.ok = rw.finish()
 		rw.c.awaitMu.Lock()
 		defer rw.c.awaitMu.Unlock()

@@ -64,18 +64,20 @@ var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return 
 // Wait waits, with no goroutine of its own, until st has events for
 // sink or timeout passes: the hub's notification or the timer runs
 // answer once, with nil or the error that ended the wait (history could
-// not be read to fill a gap). When ctx ends first, gone runs instead.
-// Either way st is theirs from then on; Wait's caller must not touch it.
-func Wait(ctx context.Context, st *node.Stream, sink *Sink, timeout time.Duration, answer func(error), gone func()) {
+// not be read to fill a gap; ctx bounds that read). The function Wait
+// returns is for the caller to run when the client leaves (h1's OnGone):
+// if nothing has answered by then, gone runs instead. Either way st is
+// theirs from then on; Wait's caller must not touch it.
+func Wait(ctx context.Context, st *node.Stream, sink *Sink, timeout time.Duration, answer func(error), gone func()) (left func()) {
 	w := &waiter{ctx: ctx, st: st, sink: sink, answer: answer, gone: gone}
 	w.mu.Lock()
 	w.timer = time.AfterFunc(timeout, w.expire)
-	w.stop = context.AfterFunc(ctx, w.leave)
 	st.SetNotify(w.notify)
 	w.mu.Unlock()
 	if st.Pending() {
 		w.notify()
 	}
+	return w.leave
 }
 
 // waiter is one poll waiting for events.
@@ -86,7 +88,6 @@ type waiter struct {
 	answer func(error)
 	gone   func()
 	timer  *time.Timer
-	stop   func() bool
 
 	scheduled atomic.Bool
 	mu        sync.Mutex
@@ -150,7 +151,6 @@ func (w *waiter) leave() {
 func (w *waiter) end() {
 	w.over = true
 	w.timer.Stop()
-	w.stop()
 	w.st.SetNotify(nil)
 }
 
