@@ -116,16 +116,16 @@ func streamEnd(exp time.Time, lifetime time.Duration, now time.Time) (int64, *pu
 // HTTP/1.1 stream is hijacked once set up and, idle, holds no goroutine
 // (docs/architecture.md); an HTTP/2 stream keeps its handler goroutine.
 func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request, p *structure.Project, a access) {
-	if sc := s.openSSE(w, r, p, a); sc != nil {
+	if sc := setupSSE(s, w, r, p, a); sc != nil {
 		sc.serve(w, r)
 	}
 }
 
-// openSSE sets a stream up; nil: answered (an error, or hijacked). Not
+// setupSSE sets a stream up; nil: answered (an error, or hijacked). Not
 // inlined: with its frame gone, a waiting HTTP/2 stream's stack halves.
 //
 //go:noinline
-func (s *Server) openSSE(w http.ResponseWriter, r *http.Request, p *structure.Project, a access) *sseConn {
+func setupSSE(s *Server, w http.ResponseWriter, r *http.Request, p *structure.Project, a access) *sseConn {
 	q := r.URL.Query()
 	req, perr := s.streamRequestAs(r, q, p, a, "sse", q.Get("since"), r.Header.Get("Last-Event-ID"))
 	if perr != nil {

@@ -259,13 +259,13 @@ func runServe(ctx context.Context, cfg *config.Config, dev bool, out io.Writer) 
 	// with ALPN, h2c) stays with net/http.
 	var plain *h1.Server
 	if !tls && !cfg.HTTP.H2C {
-		parked, err := hangup.New()
+		hangups, err := hangup.New()
 		if err != nil {
 			return err
 		}
-		defer parked.Close()
+		defer hangups.Close()
 		plain = h1.New(log.With("component", "http"), transport.DefaultWriteTimeout)
-		plain.ParkWith(parked)
+		plain.ParkWith(hangups)
 	}
 	served := make(chan error, 1)
 	go func() {
