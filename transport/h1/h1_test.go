@@ -250,15 +250,27 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // the server's handler, waiting ones and plain ones, one after the other.
 func TestKeepAlive(t *testing.T) {
 	ts := startTestServer(t, 0)
-	c := ts.adopt(t)
+	testKeptRequests(t, ts, ts.adopt(t))
+	if ts.h1.Len() != 1 {
+		t.Fatalf("h1 holds %d connections, want 1", ts.h1.Len())
+	}
+}
+
+// testKeptRequests sends every kind of request on c, one after the other,
+// and checks each answer and that the connection is kept.
+func testKeptRequests(t *testing.T, ts *testServer, c *client) {
+	t.Helper()
 	tests := []struct {
 		name, req, method, want string
 		release                 string
+		// interim is a 1xx status line expected before the answer.
+		interim string
 	}{
 		{name: "plain GET", req: get("/echo?a=1", "X-Test: t1\r\n"), method: "GET", want: `GET /echo?a=1 HTTP/1.1 h1=true body="" x=t1`},
-		{name: "a second wait", req: get("/wait?second"), method: "GET", want: "waited second", release: "second"},
+		{name: "a wait", req: get("/wait?second"), method: "GET", want: "waited second", release: "second"},
 		{name: "POST with a body", req: "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", method: "POST", want: `POST /echo HTTP/1.1 h1=true body="hello" x=`},
 		{name: "POST, body left unread", req: "POST /wait HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", method: "POST", want: "cannot detach\n"},
+		{name: "Expect: 100-continue", req: "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi", method: "POST", interim: "HTTP/1.1 100 Continue\r\n", want: `POST /echo HTTP/1.1 h1=true body="hi" x=`},
 		{name: "chunked body", req: "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", method: "POST", want: `POST /echo HTTP/1.1 h1=true body="abc" x=`},
 		{name: "flushed response", req: get("/stream"), method: "GET", want: "one;two"},
 		{name: "HEAD", req: "HEAD /echo HTTP/1.1\r\nHost: x\r\n\r\n", method: "HEAD", want: ""},
@@ -269,6 +281,14 @@ func TestKeepAlive(t *testing.T) {
 		if tt.release != "" {
 			ts.answer(t, tt.release)
 		}
+		if tt.interim != "" {
+			if line, err := c.br.ReadString('\n'); err != nil || line != tt.interim {
+				t.Fatalf("%s: %q %v, want %q first", tt.name, line, err, tt.interim)
+			}
+			if line, _ := c.br.ReadString('\n'); line != "\r\n" {
+				t.Fatalf("%s: %q after the interim answer", tt.name, line)
+			}
+		}
 		resp, body := c.read(tt.method)
 		if body != tt.want || resp.Close {
 			t.Errorf("%s: %d %q close=%v, want %q on a kept connection", tt.name, resp.StatusCode, body, resp.Close, tt.want)
@@ -276,9 +296,6 @@ func TestKeepAlive(t *testing.T) {
 		if tt.method == "HEAD" && resp.ContentLength <= 0 {
 			t.Errorf("HEAD: Content-Length %d, want the GET body's", resp.ContentLength)
 		}
-	}
-	if ts.h1.Len() != 1 {
-		t.Fatalf("h1 holds %d connections, want 1", ts.h1.Len())
 	}
 }
 

@@ -36,39 +36,7 @@ func startServed(t *testing.T, configure func(*http.Server)) (*testServer, chan 
 func TestServe(t *testing.T) {
 	ts, _ := startServed(t, func(*http.Server) {})
 	c := ts.dial(t)
-	tests := []struct {
-		name, req, method, want string
-		release                 string
-		// interim is a 1xx status line expected before the answer.
-		interim string
-	}{
-		{name: "first request", req: get("/echo?a=1", "X-Test: t1\r\n"), method: "GET", want: `GET /echo?a=1 HTTP/1.1 h1=true body="" x=t1`},
-		{name: "a wait", req: get("/wait?w1"), method: "GET", want: "waited w1", release: "w1"},
-		{name: "POST with a body", req: "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", method: "POST", want: `POST /echo HTTP/1.1 h1=true body="hello" x=`},
-		{name: "Expect: 100-continue", req: "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi", method: "POST", interim: "HTTP/1.1 100 Continue\r\n", want: `POST /echo HTTP/1.1 h1=true body="hi" x=`},
-		{name: "chunked body", req: "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", method: "POST", want: `POST /echo HTTP/1.1 h1=true body="abc" x=`},
-		{name: "flushed response", req: get("/stream"), method: "GET", want: "one;two"},
-		{name: "HEAD", req: "HEAD /echo HTTP/1.1\r\nHost: x\r\n\r\n", method: "HEAD", want: ""},
-		{name: "unknown path", req: get("/nope"), method: "GET", want: "404 page not found\n"},
-	}
-	for _, tt := range tests {
-		c.send(tt.req)
-		if tt.release != "" {
-			ts.answer(t, tt.release)
-		}
-		if tt.interim != "" {
-			if line, err := c.br.ReadString('\n'); err != nil || line != tt.interim {
-				t.Fatalf("%s: %q %v, want %q first", tt.name, line, err, tt.interim)
-			}
-			if line, _ := c.br.ReadString('\n'); line != "\r\n" {
-				t.Fatalf("%s: %q after the interim answer", tt.name, line)
-			}
-		}
-		resp, body := c.read(tt.method)
-		if body != tt.want || resp.Close {
-			t.Errorf("%s: %d %q close=%v, want %q on a kept connection", tt.name, resp.StatusCode, body, resp.Close, tt.want)
-		}
-	}
+	testKeptRequests(t, ts, c)
 	c.send(get("/echo?p1"), get("/wait?p2"), get("/echo?p3"))
 	ts.answer(t, "p2")
 	for _, want := range []string{"GET /echo?p1 ", "waited p2", "GET /echo?p3 "} {
