@@ -170,9 +170,9 @@ func (s *Server) Adopt(w http.ResponseWriter, r *http.Request) (ctx context.Cont
 	c := s.newConn(nc, srv, r.Context().Value(http.LocalAddrContextKey))
 	c.served = true // net/http read the first request
 	pipelined := brw.Reader.Buffered() > 0
-	if n := brw.Reader.Buffered(); n > 0 {
+	if pipelined {
 		// Bytes read past r: pipelined requests.
-		b, _ := brw.Reader.Peek(n)
+		b, _ := brw.Reader.Peek(brw.Reader.Buffered())
 		c.lr.R = io.MultiReader(bytesReader(b), nc)
 	}
 	if !s.track(c) {
@@ -310,9 +310,7 @@ func (c *conn) serve(pending *Response) {
 	keep := false  // hijacked, or parked for Finish to go on with
 	defer func() {
 		if !keep {
-			_ = c.nc.Close()
-			c.s.untrack(c)
-			c.releaseReader()
+			c.end()
 		}
 	}()
 	// A fresh connection (Serve) gets ReadHeaderTimeout for its first
@@ -545,15 +543,20 @@ func copyDiscard(b io.Reader) (int64, error) {
 	return io.Copy(io.Discard, io.LimitReader(b, maxDiscard))
 }
 
+// end closes the connection and forgets it.
+func (c *conn) end() {
+	_ = c.nc.Close()
+	c.s.untrack(c)
+	c.releaseReader()
+}
+
 // resume goes on with a parked connection once its response is out:
 // a goroutine serves the next request (a kept one of Serve's), or the
 // connection closes.
 func (c *conn) resume(keep bool) {
 	switch {
 	case !keep:
-		_ = c.nc.Close()
-		c.s.untrack(c)
-		c.releaseReader()
+		c.end()
 	case c.pool != nil:
 		c.pool.Go(c)
 	default:
