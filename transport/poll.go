@@ -18,7 +18,7 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request, p *structure
 		writeError(w, pubsub.Errorf(pubsub.CodeBadRequest, "timeout must be a number of seconds"))
 		return
 	}
-	req, perr := s.streamRequestAs(r, q, p, a, "poll", q.Get("since"), "")
+	req, perr := s.streamRequest(r, q, p, a, "poll", q.Get("since"), "")
 	if perr != nil {
 		writeError(w, perr)
 		return

@@ -127,7 +127,7 @@ func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request, p *structure.
 //go:noinline
 func setupSSE(s *Server, w http.ResponseWriter, r *http.Request, p *structure.Project, a access) *sseConn {
 	q := r.URL.Query()
-	req, perr := s.streamRequestAs(r, q, p, a, "sse", q.Get("since"), r.Header.Get("Last-Event-ID"))
+	req, perr := s.streamRequest(r, q, p, a, "sse", q.Get("since"), r.Header.Get("Last-Event-ID"))
 	if perr != nil {
 		writeError(w, perr)
 		return nil

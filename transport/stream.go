@@ -10,12 +10,12 @@ import (
 	"github.com/rotor-rt/rotor/pubsub/structure"
 )
 
-// streamRequestAs reads a stream request of either form of docs/protocol.md
+// streamRequest reads a stream request of either form of docs/protocol.md
 // (Streams) from the query q of r: session + grants (the session may come
 // from the cookie), or a connection token + channels authorized inline.
 // since is the resume id ("" for none); lastEventID is the Last-Event-ID
 // header (SSE only); a is r's access when decided already.
-func (s *Server) streamRequestAs(r *http.Request, q url.Values, p *structure.Project, a access, transport, since, lastEventID string) (node.StreamRequest, *pubsub.Error) {
+func (s *Server) streamRequest(r *http.Request, q url.Values, p *structure.Project, a access, transport, since, lastEventID string) (node.StreamRequest, *pubsub.Error) {
 	req := node.StreamRequest{
 		Project: p, Transport: transport, IP: s.clientIP(r), HTTPVersion: httpVersion(r), Start: time.Now(),
 		Since: since, LastEventID: lastEventID,
