@@ -145,15 +145,7 @@ func BenchmarkSSEAccept(b *testing.B) {
 			cpu0 := processCPU(b)
 			defer func() { b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op") }()
 			for i := 0; i < b.N; i++ {
-				c, err := net.Dial("tcp", addr)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if _, err := c.Write(reqs[i]); err != nil {
-					b.Fatal(err)
-				}
-				readOpening(b, c, buf)
-				_ = c.Close()
+				_ = dialSSE(b, addr, reqs[i], buf).Close()
 			}
 		})
 	}
@@ -183,13 +175,27 @@ func sseTargets(b *testing.B, n int) []string {
 	return targets
 }
 
+// dialSSE opens a stream on a connection of its own to addr with the raw
+// request req and reads its opening into buf.
+func dialSSE(tb testing.TB, addr string, req, buf []byte) net.Conn {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := c.Write(req); err != nil {
+		tb.Fatal(err)
+	}
+	readOpening(tb, c, buf)
+	return c
+}
+
 // readOpening reads a stream's head and opening events from c into buf.
-func readOpening(b *testing.B, c io.Reader, buf []byte) {
+func readOpening(tb testing.TB, c io.Reader, buf []byte) {
 	got := 0
 	for !bytes.Contains(buf[:got], []byte("event: sub\n")) || !bytes.HasSuffix(buf[:got], []byte("\n\n")) {
 		k, err := c.Read(buf[got:])
 		if err != nil {
-			b.Fatalf("after %q: %v", buf[:got], err)
+			tb.Fatalf("after %q: %v", buf[:got], err)
 		}
 		got += k
 	}
@@ -210,17 +216,7 @@ func BenchmarkSSEIdleHeap(b *testing.B) {
 	addr := srv.Listener.Addr().String()
 	reqs := sseRequests(b, b.N)
 	buf := make([]byte, 4096)
-	measureIdle(b, func(i int) io.Closer {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := c.Write(reqs[i]); err != nil {
-			b.Fatal(err)
-		}
-		readOpening(b, c, buf)
-		return c
-	})
+	measureIdle(b, func(i int) io.Closer { return dialSSE(b, addr, reqs[i], buf) })
 }
 
 // BenchmarkSSEIdleH2C is BenchmarkSSEIdleHeap over h2c: b.N idle streams

@@ -3,12 +3,10 @@ package transport
 import (
 	"bufio"
 	"net"
-	"strings"
-	"time"
-
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rotor-rt/rotor/pubsub/structure"
 )
@@ -240,24 +238,9 @@ func TestSSEClientLeaves(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := startServer(t, func(o *Options, _ *structure.Project) { o.Ping = time.Hour })
-			c, err := net.Dial("tcp", s.srv.Listener.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
 			req := "GET /connection/p/sse?" + q("token", s.token("u"), "channel", "news") + " HTTP/1.1\r\nHost: x\r\n\r\n"
-			if _, err := c.Write([]byte(req)); err != nil {
-				t.Fatal(err)
-			}
-			var got []byte
-			buf := make([]byte, 4096)
-			for !strings.Contains(string(got), "event: sub\n") {
-				n, err := c.Read(buf)
-				if err != nil {
-					t.Fatalf("after %q: %v", got, err)
-				}
-				got = append(got, buf[:n]...)
-			}
+			c := dialSSE(t, s.srv.Listener.Addr().String(), []byte(req), make([]byte, 4096))
+			defer c.Close()
 			if n := s.node.Hub().Streams(); n != 1 {
 				t.Fatalf("%d streams open, want 1", n)
 			}
