@@ -6,6 +6,8 @@ import (
 	"net/textproto"
 	"net/url"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // parseHead parses the request head at the start of b when the whole head
@@ -31,7 +33,7 @@ func parseHead(b []byte) (req http.Request, n int, ok bool) {
 	}
 	method, rest, ok1 := strings.Cut(line, " ")
 	target, proto, ok2 := strings.Cut(rest, " ")
-	if !ok1 || !ok2 || proto != "HTTP/1.1" || !isToken(method) || method == http.MethodConnect || method == "PRI" {
+	if !ok1 || !ok2 || proto != "HTTP/1.1" || !httpguts.ValidHeaderFieldName(method) || method == http.MethodConnect || method == "PRI" {
 		return req, n, false
 	}
 	u, targetOK := parseTarget(target)
@@ -48,7 +50,7 @@ func parseHead(b []byte) (req http.Request, n int, ok bool) {
 			return req, n, false
 		}
 		k, v, ok := strings.Cut(line, ":")
-		if !ok || !isToken(k) || !validValue(v) {
+		if !ok || !httpguts.ValidHeaderFieldName(k) || !httpguts.ValidHeaderFieldValue(v) {
 			return req, n, false
 		}
 		k = canonicalKey(k)
@@ -81,7 +83,7 @@ func parseHead(b []byte) (req http.Request, n int, ok bool) {
 	}
 	req.Method, req.URL, req.Proto, req.ProtoMajor, req.ProtoMinor = method, u, proto, 1, 1
 	req.Header, req.Body, req.RequestURI = h, http.NoBody, target
-	req.Close = containsToken(h["Connection"], "close")
+	req.Close = httpguts.HeaderValuesContainsToken(h["Connection"], "close")
 	return req, n, true
 }
 
@@ -130,10 +132,7 @@ func parseTarget(target string) (*url.URL, bool) {
 // such a path as it is, with no RawPath.
 func pathByte(c byte) bool { return pathBytes[c] }
 
-// tokenByte reports whether c may be in a token.
-func tokenByte(c byte) bool { return tokenBytes[c] }
-
-var pathBytes, tokenBytes = byteSet("-_.~$&+,/:;=@"), byteSet("!#$%&'*+-.^_`|~")
+var pathBytes = byteSet("-_.~$&+,/:;=@")
 
 // byteSet is the ASCII letters and digits and the bytes of more.
 func byteSet(more string) (set [256]bool) {
@@ -141,31 +140,6 @@ func byteSet(more string) (set [256]bool) {
 		set[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(more, byte(c)) >= 0
 	}
 	return set
-}
-
-// isToken reports whether s is a non-empty RFC 9110 token (a method or a
-// field name).
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !tokenByte(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// validValue reports whether v holds only what a field value may: SP,
-// HTAB, visible ASCII and obs-text.
-func validValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // canonicalKey is textproto.CanonicalMIMEHeaderKey of a token, with no
@@ -180,34 +154,4 @@ func canonicalKey(k string) string {
 		upper = c == '-'
 	}
 	return k
-}
-
-// containsToken reports whether one of the comma-separated lists in vs
-// holds tok (lower-case), in any ASCII case, as net/http reads
-// Connection.
-func containsToken(vs []string, tok string) bool {
-	for _, v := range vs {
-		for part := range strings.SplitSeq(v, ",") {
-			if part = strings.Trim(part, " \t"); len(part) == len(tok) && lowerASCII(part) == tok {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// lowerASCII lower-cases the ASCII letters of s only.
-func lowerASCII(s string) string {
-	for i := 0; i < len(s); i++ {
-		if 'A' <= s[i] && s[i] <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if 'A' <= b[j] && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
 }
