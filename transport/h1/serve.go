@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rotor-rt/rotor/transport/gopool"
+	"golang.org/x/net/http/httpguts"
 )
 
 // Serve accepts connections on ln. One whose first request mine accepts
@@ -246,13 +247,5 @@ func hostOK(req *http.Request) bool {
 	if req.Host == "" {
 		return req.ProtoMinor == 0 || req.Method == http.MethodConnect
 	}
-	return strings.IndexFunc(req.Host, badHostRune) < 0
-}
-
-func badHostRune(r rune) bool {
-	switch {
-	case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9':
-		return false
-	}
-	return !strings.ContainsRune("!$%&'()*+,-.:;=[]_~", r)
+	return httpguts.ValidHostHeader(req.Host)
 }
