@@ -236,11 +236,14 @@ func (rw *Response) OnGone(f func()) {
 
 // clientGone ends the request's context when its client has left, and
 // starts OnGone's function (not on the hangup watcher's goroutine, which
-// serves every connection: f may write an answer).
+// serves every connection: f may write an answer). The function is taken
+// before the context ends: a handler that sees the context end may
+// Finish at once, which drops it.
 func (rw *Response) clientGone() {
-	rw.cancel()
 	rw.gone.Store(true)
-	if f := rw.onGone.Swap(nil); f != nil {
+	f := rw.onGone.Swap(nil)
+	rw.cancel()
+	if f != nil {
 		go (*f)()
 	}
 }
